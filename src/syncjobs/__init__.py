@@ -1,0 +1,132 @@
+"""syncjobs: tracked background jobs for syncing users' connected accounts, on Dramatiq.
+
+Importing this package creates no broker and opens no connection: the first call of a
+module-level function (``submit``, ``status``…) builds the app from ``SYNCJOBS_*`` settings,
+unless ``register_actors`` or ``create_app`` made one already.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from ._current import get_app
+from .app import Deps, SyncJobs, register_actors
+from .context import JobContext
+from .errors import (
+    AccountNotFoundError,
+    ConcurrencyLimitError,
+    ConfigurationError,
+    FatalError,
+    InvalidInputError,
+    JobCancelledError,
+    JobNotFoundError,
+    PermissionDeniedError,
+    ProviderError,
+    ProviderUnavailableError,
+    RateLimitedError,
+    ReauthorizationRequiredError,
+    RetriableError,
+    SchemaOutdatedError,
+    SyncJobsError,
+    UnexpectedResponseError,
+)
+from .factory import create_app
+from .models import Job, JobStatus, LogLine
+from .registry import job_type
+from .settings import Settings
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccountNotFoundError",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "Deps",
+    "FatalError",
+    "InvalidInputError",
+    "Job",
+    "JobCancelledError",
+    "JobContext",
+    "JobNotFoundError",
+    "JobStatus",
+    "LogLine",
+    "PermissionDeniedError",
+    "ProviderError",
+    "ProviderUnavailableError",
+    "RateLimitedError",
+    "ReauthorizationRequiredError",
+    "RetriableError",
+    "SchemaOutdatedError",
+    "Settings",
+    "SyncJobs",
+    "SyncJobsError",
+    "UnexpectedResponseError",
+    "__version__",
+    "cancel",
+    "create_app",
+    "job_type",
+    "jobs",
+    "log",
+    "register_actors",
+    "retry",
+    "status",
+    "submit",
+    "watch",
+]
+
+
+def submit(
+    job_type: str,
+    *,
+    owner_id: str,
+    params: BaseModel | dict[str, Any] | None = None,
+    priority: int | None = None,
+    idempotency_key: str | None = None,
+    delay: float | timedelta | None = None,
+) -> Job:
+    """Validate, record and enqueue a job; returns it at once (status ``pending``)."""
+    return get_app().submit(
+        job_type, owner_id=owner_id, params=params, priority=priority,
+        idempotency_key=idempotency_key, delay=delay,
+    )
+
+
+def status(job_id: str, *, owner_id: str) -> Job:
+    """Return a job's status, progress, ETA, result and error (another owner's: not found)."""
+    return get_app().status(job_id, owner_id=owner_id)
+
+
+def cancel(job_id: str, *, owner_id: str) -> Job:
+    """Cancel a job: at once if pending, at its next ``check_cancelled()`` if running."""
+    return get_app().cancel(job_id, owner_id=owner_id)
+
+
+def retry(job_id: str, *, owner_id: str) -> Job:
+    """Run a failed or cancelled job again."""
+    return get_app().retry(job_id, owner_id=owner_id)
+
+
+def jobs(
+    owner_id: str,
+    *,
+    status: JobStatus | str | None = None,
+    job_type: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[Job]:
+    """List an owner's jobs, newest first."""
+    return get_app().jobs(owner_id, status=status, job_type=job_type, limit=limit, offset=offset)
+
+
+def log(job_id: str, *, owner_id: str, limit: int = 100, after_id: int = 0) -> list[LogLine]:
+    """Return a job's log lines in order."""
+    return get_app().log(job_id, owner_id=owner_id, limit=limit, after_id=after_id)
+
+
+def watch(job_id: str, *, owner_id: str, timeout: float | None = None) -> Iterator[Job]:
+    """Yield the job now and at every change until it finishes (or ``timeout`` passes)."""
+    return get_app().watch(job_id, owner_id=owner_id, timeout=timeout)

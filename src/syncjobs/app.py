@@ -1,0 +1,391 @@
+"""Wiring: ``register_actors(broker, deps, settings)`` binds job types to a Dramatiq broker."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import dramatiq
+from pydantic import BaseModel, ValidationError
+
+from .context import JobContext, current_context
+from .errors import (
+    ConfigurationError,
+    InvalidInputError,
+    JobNotFoundError,
+)
+from .models import DeadLetter, Job, JobStatus, LogLine, NewJob, utcnow
+from .protocols import JobRepository
+from .registry import JobType, Registry, default_registry
+from .settings import Settings
+from .tracking import Outcome, TrackingMiddleware
+
+__all__ = ["Deps", "SyncJobs", "register_actors"]
+
+logger = logging.getLogger("syncjobs")
+
+_OWNER = re.compile(r"^[^\x00-\x1f]{1,255}$")
+_MAX_DELAY = timedelta(days=6, hours=23)
+
+
+@dataclass
+class Deps:
+    """What job bodies need, built once per process: storage and pluggable services."""
+
+    repository: JobRepository
+    #: Anything else a job type needs (providers, analyzer, notifiers…), by name.
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_owner(owner_id: object) -> str:
+    if not isinstance(owner_id, str) or not _OWNER.match(owner_id):
+        raise InvalidInputError("owner_id must be a string of 1 to 255 printable characters")
+    return owner_id
+
+
+def _check_job_id(job_id: object) -> str:
+    try:
+        return str(uuid.UUID(str(job_id)))
+    except (ValueError, TypeError, AttributeError):
+        raise InvalidInputError(f"malformed job id {str(job_id)[:80]!r}: expected a UUID") from None
+
+
+class SyncJobs:
+    """A bound syncjobs application: submit and follow jobs, run them on a Dramatiq broker."""
+
+    def __init__(
+        self,
+        broker: dramatiq.Broker,
+        deps: Deps,
+        settings: Settings,
+        registry: Registry,
+    ) -> None:
+        self.broker = broker
+        self.deps = deps
+        self.settings = settings
+        self.registry = registry
+        self.repository: JobRepository = deps.repository
+        self._actors: dict[str, dramatiq.Actor[Any, Any]] = {}
+        self._by_actor: dict[str, JobType] = {}
+        self.middleware = TrackingMiddleware(self)
+        broker.add_middleware(self.middleware)
+        for jt in registry:
+            self._declare(jt)
+
+    # -- actors ---------------------------------------------------------------------------
+    def _declare(self, jt: JobType) -> dramatiq.Actor[Any, Any]:
+        known = self._actors.get(jt.name)
+        if known is not None:
+            return known
+
+        def run(job_id: str) -> None:
+            ctx = current_context()
+            if ctx is None or ctx.job_id != job_id:
+                raise ConfigurationError("a syncjobs actor ran without its tracking middleware")
+            ctx.outcome = _run_body(jt, ctx)
+
+        run.__name__ = run.__qualname__ = jt.name.replace(".", "_").replace(":", "_")
+        time_limit = jt.time_limit or self.settings.default_time_limit
+        actor: dramatiq.Actor[Any, Any] = dramatiq.actor(
+            actor_name=jt.name,
+            queue_name=jt.queue,
+            priority=jt.priority,
+            broker=self.broker,
+            max_retries=0,
+            time_limit=int(time_limit * 1000),
+        )(run)
+        self._actors[jt.name] = actor
+        self._by_actor[jt.name] = jt
+        return actor
+
+    def job_type_for_actor(self, actor_name: str) -> JobType | None:
+        """Return the job type behind a Dramatiq actor name, if it is one of ours."""
+        return self._by_actor.get(actor_name)
+
+    def actor(self, job_type: str) -> dramatiq.Actor[Any, Any]:
+        """Return (declaring if needed) the Dramatiq actor of a job type."""
+        return self._declare(self.registry.get(job_type))
+
+    def send(self, job: Job, *, delay_ms: int | None = None) -> None:
+        """Hand a ledger job to the broker."""
+        actor = self.actor(job.job_type)
+        actor.send_with_options(args=(job.id,), delay=delay_ms or None)
+
+    # -- submitting -----------------------------------------------------------------------
+    def submit(
+        self,
+        job_type: str,
+        *,
+        owner_id: str,
+        params: BaseModel | dict[str, Any] | None = None,
+        priority: int | None = None,
+        idempotency_key: str | None = None,
+        delay: float | timedelta | None = None,
+        parent_id: str | None = None,
+        enforce_limit: bool = True,
+    ) -> Job:
+        """Validate, record and enqueue a job; the same idempotency key returns the same job."""
+        if not self.settings.enabled:
+            raise ConfigurationError("background jobs are disabled (SYNCJOBS_ENABLED=false)")
+        jt = self.registry.get(job_type)
+        new = self._new_job(jt, _check_owner(owner_id), params, priority, idempotency_key, delay)
+        if parent_id is not None:
+            new = NewJob(**{**new.__dict__, "parent_id": parent_id})
+        limit = self.settings.max_active_jobs_per_owner if enforce_limit else None
+        job, created = self.repository.create_job(new, active_limit=limit)
+        if created:
+            try:
+                delay_ms = int((job.scheduled_for - job.created_at).total_seconds() * 1000) \
+                    if job.scheduled_for else None
+                self.send(job, delay_ms=delay_ms)
+            except Exception:
+                self.repository.delete_job(job.id)
+                raise
+        return job
+
+    def _new_job(
+        self,
+        jt: JobType,
+        owner_id: str,
+        params: BaseModel | dict[str, Any] | None,
+        priority: int | None,
+        idempotency_key: str | None,
+        delay: float | timedelta | None,
+    ) -> NewJob:
+        validated = _validate_params(jt, params, self.settings.max_params_bytes)
+        if priority is not None and (isinstance(priority, bool) or priority not in range(1, 11)):
+            raise InvalidInputError(f"priority must be an integer 1..10, got {priority!r}")
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not _OWNER.match(idempotency_key)
+        ):
+            raise InvalidInputError("idempotency_key must be a string of 1 to 255 characters")
+        now = utcnow()
+        wait = _check_delay(delay)
+        scheduled = now + wait if wait else None
+        expiry = self.settings.job_expiry
+        return NewJob(
+            id=str(uuid.uuid4()),
+            owner_id=owner_id,
+            job_type=jt.name,
+            queue=jt.queue,
+            priority=priority or jt.priority,
+            params=validated,
+            max_retries=jt.max_retries if jt.max_retries is not None
+            else self.settings.default_max_retries,
+            created_at=now,
+            scheduled_for=scheduled,
+            expires_at=(scheduled or now) + timedelta(seconds=expiry) if expiry else None,
+            idempotency_key=idempotency_key,
+        )
+
+    def after_completed(self, job: Job) -> None:
+        """Submit the follow-up job of a completed job, if its type names one."""
+        jt = self._by_actor.get(job.job_type)
+        if jt is None or jt.then is None:
+            return
+        params = job.result if isinstance(job.result, dict) else {}
+        try:
+            self.submit(
+                jt.then, owner_id=job.owner_id, params=params, parent_id=job.id,
+                idempotency_key=f"then:{job.id}", enforce_limit=False,
+            )
+        except Exception:
+            logger.exception("could not submit follow-up %s of job %s", jt.then, job.id)
+
+    # -- reading --------------------------------------------------------------------------
+    def _owned(self, job_id: str, owner_id: str) -> Job:
+        job = self.repository.get_job(_check_job_id(job_id))
+        if job is None or job.owner_id != _check_owner(owner_id):
+            raise JobNotFoundError(f"no job {job_id} for this owner")
+        return job
+
+    def status(self, job_id: str, *, owner_id: str) -> Job:
+        """Return the job's current status, progress, ETA, result and error."""
+        return self._owned(job_id, owner_id)
+
+    def jobs(
+        self,
+        owner_id: str,
+        *,
+        status: JobStatus | str | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """List an owner's jobs, newest first."""
+        try:
+            st = JobStatus(status) if status is not None else None
+        except ValueError:
+            raise InvalidInputError(f"unknown status {status!r}") from None
+        if not 1 <= limit <= 1000 or offset < 0:
+            raise InvalidInputError("limit must be 1..1000 and offset >= 0")
+        return self.repository.list_jobs(
+            owner_id=_check_owner(owner_id), status=st, job_type=job_type, limit=limit,
+            offset=offset,
+        )
+
+    def log(
+        self, job_id: str, *, owner_id: str, limit: int = 100, after_id: int = 0
+    ) -> list[LogLine]:
+        """Return a job's log lines in order."""
+        job = self._owned(job_id, owner_id)
+        return self.repository.get_log(job.id, limit=limit, after_id=after_id)
+
+    def dead_letters(self, *, owner_id: str | None = None, limit: int = 50) -> list[DeadLetter]:
+        """Return jobs that failed for good, newest first."""
+        return self.repository.list_dead_letters(owner_id=owner_id, limit=limit)
+
+    def watch(
+        self, job_id: str, *, owner_id: str, timeout: float | None = None
+    ) -> Iterator[Job]:
+        """Yield the job now and at each change, until it finishes or ``timeout`` passes."""
+        job = self._owned(job_id, owner_id)
+        return self._watch(job, timeout)
+
+    def _watch(self, job: Job, timeout: float | None) -> Iterator[Job]:
+        deadline = None if timeout is None else utcnow() + timedelta(seconds=timeout)
+        sub = self.repository.subscribe(job.id)
+        try:
+            current = self.repository.get_job(job.id) or job
+            yield current
+            while not current.is_terminal:
+                left = 1.0 if deadline is None else (deadline - utcnow()).total_seconds()
+                if left <= 0:
+                    return
+                sub.wait(min(left, 1.0))
+                latest = self.repository.get_job(job.id)
+                if latest is None:
+                    return
+                if _fingerprint(latest) != _fingerprint(current):
+                    current = latest
+                    yield current
+        finally:
+            sub.close()
+
+    # -- changing -------------------------------------------------------------------------
+    def cancel(self, job_id: str, *, owner_id: str) -> Job:
+        """Cancel a job: at once if pending, at its next check if running."""
+        job = self._owned(job_id, owner_id)
+        updated = self.repository.cancel_job(job.id, now=utcnow())
+        return updated or job
+
+    def retry(self, job_id: str, *, owner_id: str) -> Job:
+        """Run a failed or cancelled job again from scratch."""
+        job = self._owned(job_id, owner_id)
+        if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+            raise InvalidInputError(
+                f"only failed or cancelled jobs can be retried (this one is {job.status})"
+            )
+        updated = self.repository.reset_job(
+            job.id, now=utcnow(), active_limit=self.settings.max_active_jobs_per_owner
+        )
+        if updated is None:
+            raise InvalidInputError("the job changed meanwhile; read its status again")
+        self.send(updated)
+        return updated
+
+    # -- running in-process ---------------------------------------------------------------
+    @contextlib.contextmanager
+    def worker(self, *, threads: int = 4) -> Iterator[dramatiq.Worker]:
+        """Run a Dramatiq worker in this process (demo, tests, the in-memory broker)."""
+        worker = dramatiq.Worker(self.broker, worker_threads=threads, worker_timeout=50)
+        worker.start()
+        try:
+            yield worker
+        finally:
+            worker.stop()
+
+    def close(self) -> None:
+        """Close the broker and the repository."""
+        self.broker.close()
+        self.repository.close()
+
+
+def _run_body(jt: JobType, ctx: JobContext) -> Outcome:
+    try:
+        params = jt.params.model_validate(ctx.job.params)
+    except ValidationError as exc:
+        return Outcome(error=InvalidInputError(f"stored params no longer validate: {exc}"))
+    try:
+        return Outcome(value=jt.func(ctx, params))
+    except Exception as exc:
+        return Outcome(error=exc)
+    except dramatiq.middleware.Interrupt as exc:  # time limit, shutdown
+        return Outcome(error=exc)
+
+
+def _validate_params(
+    jt: JobType, params: BaseModel | dict[str, Any] | None, max_bytes: int
+) -> dict[str, Any]:
+    raw: Any = {} if params is None else params
+    if isinstance(raw, BaseModel):
+        raw = raw.model_dump(mode="json")
+    if not isinstance(raw, dict):
+        raise InvalidInputError(f"params must be a JSON object, got {type(raw).__name__}")
+    try:
+        model = jt.params.model_validate(raw)
+    except ValidationError as exc:
+        errors = [
+            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in errors
+        )
+        raise InvalidInputError(f"invalid params for {jt.name}: {detail}", errors=errors) from None
+    dumped: dict[str, Any] = model.model_dump(mode="json")
+    try:
+        size = len(json.dumps(dumped, ensure_ascii=False).encode("utf-8"))
+    except (TypeError, ValueError, UnicodeEncodeError) as exc:
+        raise InvalidInputError(f"params are not encodable as UTF-8 JSON: {exc}") from None
+    if size > max_bytes:
+        raise InvalidInputError(f"params are {size} bytes; the limit is {max_bytes}")
+    return dumped
+
+
+def _check_delay(delay: float | timedelta | None) -> timedelta | None:
+    if delay is None:
+        return None
+    if isinstance(delay, bool) or not isinstance(delay, int | float | timedelta):
+        raise InvalidInputError("delay must be seconds or a timedelta")
+    wait = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+    if wait < timedelta(0) or wait > _MAX_DELAY:
+        raise InvalidInputError("delay must be between 0 and 7 days")
+    return wait or None
+
+
+def _fingerprint(job: Job) -> tuple[Any, ...]:
+    return (job.status, job.progress_done, job.progress_total, job.progress_message,
+            job.progress_percent, job.retry_count, job.error_code, job.cancel_requested,
+            job.updated_at)
+
+
+def register_actors(
+    broker: dramatiq.Broker,
+    deps: Deps,
+    settings: Settings | None = None,
+    *,
+    registry: Registry | None = None,
+    make_current: bool = True,
+) -> SyncJobs:
+    """Bind every registered job type to ``broker`` and return the application.
+
+    Args:
+        broker: The Dramatiq broker workers consume from and submits send to.
+        deps: Storage and services the job bodies use.
+        settings: Settings (default: read from the environment).
+        registry: Job types to bind (default: every ``@job_type`` declared so far).
+        make_current: Make this app the one ``syncjobs.submit`` and friends use.
+    """
+    from . import _current
+
+    app = SyncJobs(broker, deps, settings or Settings(), registry or default_registry)
+    if make_current:
+        _current.set_app(app)
+    return app

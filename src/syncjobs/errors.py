@@ -1,0 +1,180 @@
+"""The errors syncjobs raises, grouped by what the caller should do.
+
+::
+
+    SyncJobsError
+    ├── ConfigurationError              bad settings, unknown provider or job type
+    ├── SchemaOutdatedError             the database schema is older than this version needs
+    ├── InvalidInputError               bad params or arguments: nothing was created
+    ├── JobNotFoundError                also for another owner's job (existence never leaks)
+    ├── AccountNotFoundError            also for another owner's account
+    ├── ConcurrencyLimitError           the owner already has the maximum of active jobs
+    ├── JobCancelledError               raised inside a job at a cancellation check
+    └── ProviderError                   .provider .status_code
+        ├── RetriableError              backoff retry
+        │   ├── RateLimitedError        .retry_after: wait exactly that, without burning a retry
+        │   └── ProviderUnavailableError   5xx, timeouts, connection errors
+        └── FatalError                  no retry
+            ├── ReauthorizationRequiredError   account paused, owner notified
+            ├── PermissionDeniedError
+            └── UnexpectedResponseError        payload failed validation
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AccountNotFoundError",
+    "ConcurrencyLimitError",
+    "ConfigurationError",
+    "FatalError",
+    "InvalidInputError",
+    "JobCancelledError",
+    "JobNotFoundError",
+    "PermissionDeniedError",
+    "ProviderError",
+    "ProviderUnavailableError",
+    "RateLimitedError",
+    "ReauthorizationRequiredError",
+    "RetriableError",
+    "SchemaOutdatedError",
+    "SyncJobsError",
+    "UnexpectedResponseError",
+]
+
+
+class SyncJobsError(Exception):
+    """Base class for every error syncjobs raises."""
+
+    #: A short, stable, machine-readable code stored in the ledger's ``error_code``.
+    code: str = "error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.__class__.__name__).strip())
+
+    @property
+    def message(self) -> str:
+        """The human-readable message."""
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigurationError(SyncJobsError):
+    """Raised when settings are wrong, or a provider or job type is unknown."""
+
+    code = "configuration_error"
+
+
+class SchemaOutdatedError(ConfigurationError):
+    """Raised when the database schema is older than this version of syncjobs needs."""
+
+    code = "schema_outdated"
+
+
+class InvalidInputError(SyncJobsError):
+    """Raised when params or arguments are invalid; nothing was created or changed."""
+
+    code = "invalid_input"
+
+    def __init__(self, message: str | None = None, *, errors: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        #: pydantic-style error dicts, each with a ``loc`` field path, when available.
+        self.errors: list[dict[str, Any]] = errors or []
+
+
+class JobNotFoundError(SyncJobsError):
+    """Raised when a job does not exist or belongs to another owner."""
+
+    code = "job_not_found"
+
+
+class AccountNotFoundError(SyncJobsError):
+    """Raised when an account does not exist or belongs to another owner."""
+
+    code = "account_not_found"
+
+
+class ConcurrencyLimitError(SyncJobsError):
+    """Raised when the owner already has the maximum number of active jobs."""
+
+    code = "concurrency_limit"
+
+
+class JobCancelledError(SyncJobsError):
+    """Raised inside a running job when a cancellation check finds it cancelled."""
+
+    code = "cancelled"
+
+
+class ProviderError(SyncJobsError):
+    """Raised when a provider's API call fails."""
+
+    code = "provider_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        provider: str | None = None,
+        status_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status_code = status_code
+        #: The provider's own error reason or code (``quotaExceeded``, ``190``…), if any.
+        self.reason = reason
+
+
+class RetriableError(ProviderError):
+    """Raised when a call failed in a way that a later retry may fix."""
+
+    code = "retriable"
+
+
+class RateLimitedError(RetriableError):
+    """Raised when the provider rate-limits us; retry after exactly ``retry_after`` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: float,
+        provider: str | None = None,
+        status_code: int | None = None,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, status_code=status_code, reason=reason)
+        self.retry_after = max(0.0, float(retry_after))
+
+
+class ProviderUnavailableError(RetriableError):
+    """Raised on 5xx answers, timeouts and connection errors."""
+
+    code = "provider_unavailable"
+
+
+class FatalError(ProviderError):
+    """Raised when a call failed in a way no retry will fix."""
+
+    code = "fatal"
+
+
+class ReauthorizationRequiredError(FatalError):
+    """Raised when the account's credentials are dead and its owner must reconnect it."""
+
+    code = "reauthorization_required"
+
+
+class PermissionDeniedError(FatalError):
+    """Raised when the provider refuses access to the resource."""
+
+    code = "permission_denied"
+
+
+class UnexpectedResponseError(FatalError):
+    """Raised when a provider's payload fails validation."""
+
+    code = "unexpected_response"

@@ -1,0 +1,54 @@
+"""Build a broker, a repository and a whole app from settings."""
+
+from __future__ import annotations
+
+import importlib
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+
+from .app import Deps, SyncJobs, register_actors
+from .errors import ConfigurationError
+from .settings import Settings
+from .storage.sql import SQLAlchemyRepository
+
+__all__ = ["create_app", "create_broker"]
+
+
+def create_broker(settings: Settings) -> dramatiq.Broker:
+    """Return the broker ``settings.broker_url`` names (Redis, or the in-memory stub)."""
+    url = settings.broker_url
+    if url.startswith("memory:"):
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+        return broker
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        try:
+            from dramatiq.brokers.redis import RedisBroker
+        except ImportError:  # pragma: no cover - depends on the install
+            raise ConfigurationError(
+                "the Redis broker needs the redis extra: pip install 'syncjobs[redis]'"
+            ) from None
+        return RedisBroker(  # type: ignore[no-untyped-call]
+            url=url, heartbeat_timeout=int(settings.broker_heartbeat_timeout * 1000)
+        )
+    raise ConfigurationError(f"unsupported broker URL {url!r}: use redis://… or memory://")
+
+
+def create_app(settings: Settings | None = None, *, set_global_broker: bool = False) -> SyncJobs:
+    """Build the app ``settings`` describe: broker, SQL repository, every declared job type."""
+    settings = settings or Settings()
+    for module in settings.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(f"cannot import job module {module!r}: {exc}") from exc
+    broker = create_broker(settings)
+    if set_global_broker:
+        dramatiq.set_broker(broker)
+    repository = SQLAlchemyRepository(
+        settings.database_url,
+        table_prefix=settings.table_prefix,
+        poll_interval=settings.watch_poll_interval,
+    )
+    return register_actors(broker, Deps(repository=repository), settings)

@@ -1,0 +1,142 @@
+"""Job types: the ``@job_type`` decorator and the registry it fills."""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .context import JobContext
+
+__all__ = ["JobType", "Registry", "default_registry", "job_type"]
+
+P = TypeVar("P", bound=BaseModel)
+JobFunc = Callable[["JobContext", Any], Any]
+F = TypeVar("F", bound=Callable[..., Any])
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
+_QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class JobType:
+    """A named, registered kind of job and how it runs."""
+
+    name: str
+    func: JobFunc
+    params: type[BaseModel]
+    queue: str = "default"
+    priority: int = 5
+    time_limit: float | None = None
+    max_retries: int | None = None
+    schedule: str | None = None
+    then: str | None = None
+    description: str = ""
+
+
+class Registry:
+    """A set of job types, by name; importing a module that declares job types fills it."""
+
+    def __init__(self) -> None:
+        self._types: dict[str, JobType] = {}
+        self._lock = threading.Lock()
+
+    def add(self, jt: JobType) -> JobType:
+        """Register ``jt``; a second, different job type under the same name is an error."""
+        with self._lock:
+            old = self._types.get(jt.name)
+            if old is not None and old.func is not jt.func:
+                owner = getattr(old.func, "__module__", "?")
+                raise ConfigurationError(
+                    f"job type {jt.name!r} is already declared (by {owner}.{old.func.__name__})"
+                )
+            self._types[jt.name] = jt
+        return jt
+
+    def get(self, name: str) -> JobType:
+        """Return the job type called ``name``."""
+        try:
+            return self._types[name]
+        except KeyError:
+            known = ", ".join(sorted(self._types)) or "none"
+            raise ConfigurationError(f"unknown job type {name!r} (known: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __iter__(self) -> Iterator[JobType]:
+        return iter(list(self._types.values()))
+
+    def __len__(self) -> int:
+        return len(self._types)
+
+
+default_registry = Registry()
+
+
+def job_type(
+    name: str,
+    *,
+    params: type[BaseModel],
+    queue: str = "default",
+    priority: int = 5,
+    time_limit: float | None = None,
+    max_retries: int | None = None,
+    schedule: str | None = None,
+    then: str | None = None,
+    registry: Registry | None = None,
+) -> Callable[[F], F]:
+    """Declare a tracked job type; the function receives ``(ctx, params)``.
+
+    Args:
+        name: Unique job type name, used by ``submit``.
+        params: The pydantic model that validates the job's params.
+        queue: Broker queue its messages go to.
+        priority: 1 (highest) … 10; the default priority of its jobs.
+        time_limit: Seconds a run may take (default: the ``default_time_limit`` setting).
+        max_retries: Retries after transient errors (default: ``default_max_retries``).
+        schedule: Optional cron expression (``"*/5 * * * *"``) for periodic runs.
+        then: Name of a job type to submit when a job of this type completes.
+        registry: Where to register (default: the global registry).
+
+    Raises:
+        ConfigurationError: When a name, queue or limit is invalid.
+    """
+    if not _NAME.match(name):
+        raise ConfigurationError(f"invalid job type name {name!r}")
+    if not _QUEUE.match(queue):
+        raise ConfigurationError(f"invalid queue name {queue!r}")
+    if not 1 <= priority <= 10:
+        raise ConfigurationError(f"priority must be 1..10, got {priority}")
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise ConfigurationError("params must be a pydantic BaseModel subclass")
+    if max_retries is not None and max_retries < 0:
+        raise ConfigurationError("max_retries must be >= 0")
+    if time_limit is not None and time_limit <= 0:
+        raise ConfigurationError("time_limit must be > 0")
+
+    def decorate(func: F) -> F:
+        (registry or default_registry).add(
+            JobType(
+                name=name,
+                func=func,
+                params=params,
+                queue=queue,
+                priority=priority,
+                time_limit=time_limit,
+                max_retries=max_retries,
+                schedule=schedule,
+                then=then,
+                description=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
+            )
+        )
+        return func
+
+    return decorate

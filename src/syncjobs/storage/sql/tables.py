@@ -1,0 +1,138 @@
+"""Table definitions, named with a configurable prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+__all__ = ["Tables", "UTCDateTime", "build_tables"]
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        """Normalise to UTC (naive on SQLite)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Tables:
+    """The ledger's tables for one prefix."""
+
+    prefix: str
+    metadata: MetaData
+    schema_version: Table
+    jobs: Table
+    job_log: Table
+    dead_letters: Table
+
+
+def build_tables(prefix: str) -> Tables:
+    """Define every table under ``prefix``."""
+    md = MetaData()
+    schema_version = Table(
+        f"{prefix}schema_version",
+        md,
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied_at", UTCDateTime, nullable=False),
+    )
+    jobs = Table(
+        f"{prefix}jobs",
+        md,
+        Column("id", String(36), primary_key=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("job_type", String(100), nullable=False),
+        Column("queue", String(64), nullable=False),
+        Column("priority", Integer, nullable=False),
+        Column("params", JSONType, nullable=False),
+        Column("status", String(16), nullable=False),
+        Column("progress_percent", Float, nullable=False, default=0.0),
+        Column("progress_done", BigInteger),
+        Column("progress_total", BigInteger),
+        Column("progress_message", Text),
+        Column("result", JSONType),
+        Column("error_code", String(64)),
+        Column("error_message", Text),
+        Column("retry_count", Integer, nullable=False, default=0),
+        Column("attempts", Integer, nullable=False, default=0),
+        Column("max_retries", Integer, nullable=False),
+        Column("worker_id", String(255)),
+        Column("cancel_requested", Boolean, nullable=False, default=False),
+        Column("checkpoint", JSONType),
+        Column("scheduled_for", UTCDateTime),
+        Column("expires_at", UTCDateTime),
+        Column("idempotency_key", String(255)),
+        Column("parent_id", String(36)),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("started_at", UTCDateTime),
+        Column("completed_at", UTCDateTime),
+        Column("heartbeat_at", UTCDateTime),
+        Column("updated_at", UTCDateTime, nullable=False),
+        UniqueConstraint("owner_id", "idempotency_key", name=f"{prefix}jobs_idem_uq"),
+        Index(f"{prefix}jobs_owner_status_ix", "owner_id", "status"),
+        Index(f"{prefix}jobs_owner_created_ix", "owner_id", "created_at"),
+        Index(f"{prefix}jobs_status_type_ix", "status", "job_type"),
+    )
+    job_log = Table(
+        f"{prefix}job_log",
+        md,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("job_id", String(36), nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Column("level", String(16), nullable=False),
+        Column("message", Text, nullable=False),
+        Index(f"{prefix}job_log_job_ix", "job_id", "id"),
+    )
+    dead_letters = Table(
+        f"{prefix}dead_letters",
+        md,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("job_id", String(36), nullable=False, unique=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("job_type", String(100), nullable=False),
+        Column("params", JSONType, nullable=False),
+        Column("error_code", String(64)),
+        Column("error_message", Text),
+        Column("attempts", Integer, nullable=False),
+        Column("failed_at", UTCDateTime, nullable=False),
+        Index(f"{prefix}dead_letters_owner_ix", "owner_id", "failed_at"),
+    )
+    return Tables(prefix, md, schema_version, jobs, job_log, dead_letters)

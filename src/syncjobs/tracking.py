@@ -1,0 +1,211 @@
+"""The Dramatiq middleware that keeps the job ledger true.
+
+Before a message runs it claims the job (``pending → processing``, counting the attempt) or
+skips the message (cancelled, finished, expired, out of attempts); after it runs it records
+completion, failure, the next retry, or the dead letter, by DESIGN.md's error tree:
+
+- ``JobCancelledError`` → cancelled;
+- ``RateLimitedError`` → pending again after exactly ``retry_after``, the attempt given back;
+- other retriable errors and unexpected exceptions → exponential backoff while retries last;
+- ``FatalError``, ``InvalidInputError``, ``ConfigurationError`` → failed at once;
+- out of retries → failed and dead-lettered.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import dramatiq
+from dramatiq.middleware import Middleware, SkipMessage
+from pydantic_core import to_jsonable_python
+
+from .context import JobContext, _set_current, current_context
+from .errors import (
+    ConfigurationError,
+    FatalError,
+    InvalidInputError,
+    JobCancelledError,
+    RateLimitedError,
+    SyncJobsError,
+)
+from .models import Job, JobStatus, utcnow
+
+if TYPE_CHECKING:
+    from .app import SyncJobs
+
+__all__ = ["Outcome", "TrackingMiddleware"]
+
+logger = logging.getLogger("syncjobs.tracking")
+
+#: Redis refuses delays of 7 days or more; longer waits are re-sent by maintenance.
+_MAX_DELAY_MS = 7 * 24 * 3600 * 1000 - 60_000
+_FAIL_AT_ONCE = (FatalError, InvalidInputError, ConfigurationError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job body produced: its return value, or the exception it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
+
+
+def worker_id() -> str:
+    """Identify this worker thread in the ledger: host:pid:thread."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def backoff_seconds(retry: int, minimum: float, maximum: float) -> float:
+    """Exponential backoff with full jitter in its upper half: retry 0 waits ~``minimum``."""
+    ceiling = min(maximum, minimum * float(2 ** min(retry, 60)))
+    return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def describe(exc: BaseException) -> tuple[str, str]:
+    """Map an exception to the ledger's (error_code, error_message)."""
+    if isinstance(exc, SyncJobsError):
+        return exc.code, exc.message[:2000]
+    name = type(exc).__name__
+    code = "time_limit_exceeded" if name == "TimeLimitExceeded" else "internal_error"
+    text = str(exc)
+    return code, (f"{name}: {text}" if text else name)[:2000]
+
+
+class TrackingMiddleware(Middleware):
+    """Claims jobs before they run and records how they ended."""
+
+    def __init__(self, app: SyncJobs) -> None:
+        self.app = app
+
+    # -- before -------------------------------------------------------------------------
+    def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        """Claim the job or skip the message."""
+        jt = self.app.job_type_for_actor(message.actor_name)
+        if jt is None:
+            return
+        job_id = str(message.args[0]) if message.args else ""
+        ctx = self._claim(job_id)
+        if ctx is None:
+            raise SkipMessage(f"job {job_id} is not runnable")
+        _set_current(ctx)
+
+    def _claim(self, job_id: str) -> JobContext | None:
+        repo, now = self.app.repository, utcnow()
+        job = repo.claim_job(job_id, worker_id=worker_id(), now=now)
+        if job is None:
+            current = repo.get_job(job_id)
+            if (
+                current is not None
+                and current.status is JobStatus.PENDING
+                and current.scheduled_for is not None
+            ):
+                # Delivered early (a re-sent message): send it again for the remaining delay.
+                self._send_later(current, (current.scheduled_for - now).total_seconds())
+            return None
+        refusal = self._refusal(job, now)
+        if refusal is not None:
+            status, code, message, dead = refusal
+            repo.finish_job(
+                job.id, status=status, now=now, error_code=code, error_message=message,
+                dead_letter=dead,
+            )
+            return None
+        return JobContext(self.app, job)
+
+    @staticmethod
+    def _refusal(job: Job, now: Any) -> tuple[JobStatus, str, str, bool] | None:
+        if job.cancel_requested:
+            return JobStatus.CANCELLED, "cancelled", "the job was cancelled", False
+        if job.attempts == 1 and job.expires_at is not None and job.expires_at < now:
+            return JobStatus.FAILED, "expired", "the job expired before a worker took it", False
+        if job.attempts > job.max_retries + 1:
+            return (
+                JobStatus.FAILED,
+                "attempts_exhausted",
+                f"the job was started {job.attempts - 1} times without finishing "
+                "(its worker was killed or lost); giving up",
+                True,
+            )
+        return None
+
+    # -- after --------------------------------------------------------------------------
+    def after_process_message(
+        self,
+        broker: dramatiq.Broker,
+        message: Any,
+        *,
+        result: Any = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        """Record completion, retry, failure or cancellation."""
+        ctx = current_context()
+        if ctx is None or self.app.job_type_for_actor(message.actor_name) is None:
+            return
+        _set_current(None)
+        if exception is None and ctx.outcome is not None:
+            outcome = ctx.outcome
+        else:
+            outcome = Outcome(value=result, error=exception)
+        try:
+            ctx.flush()
+        except Exception:  # progress is best effort; the outcome below is not
+            logger.warning("could not write the last progress of job %s", ctx.job_id)
+        self.record(ctx.job, outcome)
+
+    def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
+        """Forget the context of a skipped message."""
+        _set_current(None)
+
+    def record(self, job: Job, outcome: Outcome) -> None:
+        """Write the outcome of one attempt of ``job`` to the ledger."""
+        repo, now, exc = self.app.repository, utcnow(), outcome.error
+        if exc is None:
+            try:
+                value = to_jsonable_python(outcome.value)
+            except Exception as err:
+                exc = InvalidInputError(f"the job returned a value that is not JSON: {err}")
+            else:
+                done = repo.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
+                if done is not None:
+                    self.app.after_completed(done)
+                return
+        code, text = describe(exc)
+        if isinstance(exc, JobCancelledError):
+            repo.finish_job(
+                job.id, status=JobStatus.CANCELLED, now=now, error_code=code, error_message=text
+            )
+        elif isinstance(exc, RateLimitedError):
+            self._retry(job, exc.retry_after, code, text, count_retry=False)
+        elif isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
+            repo.finish_job(
+                job.id, status=JobStatus.FAILED, now=now, error_code=code, error_message=text,
+                dead_letter=True,
+            )
+            logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
+        else:
+            s = self.app.settings
+            delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
+            self._retry(job, delay, code, text, count_retry=True)
+
+    def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
+        now = utcnow()
+        updated = self.app.repository.reschedule_job(
+            job.id, run_at=now + timedelta(seconds=delay), now=now, error_code=code,
+            error_message=text, count_retry=count_retry,
+        )
+        if updated is not None:
+            self._send_later(updated, delay)
+
+    def _send_later(self, job: Job, delay: float) -> None:
+        ms = max(0, min(int(delay * 1000), _MAX_DELAY_MS))
+        try:
+            self.app.send(job, delay_ms=ms)
+        except Exception:  # the ledger keeps it pending; maintenance re-sends it
+            logger.exception("could not re-send job %s; it stays pending in the ledger", job.id)
