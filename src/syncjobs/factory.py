@@ -30,7 +30,9 @@ def create_broker(settings: Settings) -> dramatiq.Broker:
                 "the Redis broker needs the redis extra: pip install 'syncjobs[redis]'"
             ) from None
         return RedisBroker(  # type: ignore[no-untyped-call]
-            url=url, heartbeat_timeout=int(settings.broker_heartbeat_timeout * 1000)
+            url=url,
+            heartbeat_timeout=int(settings.broker_heartbeat_timeout * 1000),
+            maintenance_chance=settings.broker_maintenance_chance,
         )
     raise ConfigurationError(f"unsupported broker URL {url!r}: use redis://… or memory://")
 

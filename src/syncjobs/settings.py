@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         description="Seconds after which Redis hands the unacknowledged messages of a silent "
         "(killed) worker to another worker.",
     )
+    broker_maintenance_chance: int = Field(
+        default=1000,
+        ge=0,
+        le=1_000_000,
+        description="How many Redis broker commands in a million also run maintenance (moving "
+        "a dead worker's unacknowledged messages back to their queue).",
+    )
     imports: list[str] = Field(
         default_factory=list,
         description="Modules to import before binding actors: where the host app declares its "

@@ -201,6 +201,13 @@ class TrackingMiddleware(Middleware):
             error_message=text, count_retry=count_retry,
         )
         if updated is not None:
+            kind = "retry" if count_retry else "wait (no retry spent)"
+            self.app.repository.append_log(
+                job.id, "warning",
+                f"attempt {job.attempts} failed ({code}: {text}); {kind} at "
+                f"{updated.scheduled_for.isoformat() if updated.scheduled_for else 'once'}",
+                now=now,
+            )
             self._send_later(updated, delay)
 
     def _send_later(self, job: Job, delay: float) -> None:

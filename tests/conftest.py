@@ -1,0 +1,99 @@
+"""Shared fixtures: repositories on every backend, and in-process apps on the stub broker."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from dramatiq.brokers.stub import StubBroker
+
+import syncjobs.jobs  # noqa: F401  (built-in job types)
+from syncjobs import _current
+from syncjobs.app import Deps, SyncJobs, register_actors
+from syncjobs.protocols import JobRepository
+from syncjobs.registry import Registry, default_registry
+from syncjobs.settings import Settings
+from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
+
+import importlib.util
+
+pytest_plugins = (
+    ["syncjobs.testing.fixtures"] if importlib.util.find_spec("syncjobs.testing.fixtures") else []
+)
+
+
+def _sql_repo(url: str) -> Iterator[SQLAlchemyRepository]:
+    repo = SQLAlchemyRepository(url, table_prefix=f"t{uuid.uuid4().hex[:10]}_", check=False)
+    repo.upgrade()
+    try:
+        yield repo
+    finally:
+        repo.tables.metadata.drop_all(repo.engine)
+        repo.tables.schema_version.drop(repo.engine, checkfirst=True)
+        repo.close()
+
+
+@pytest.fixture
+def sqlite_repo(tmp_path: Any) -> Iterator[SQLAlchemyRepository]:
+    yield from _sql_repo(f"sqlite:///{tmp_path}/ledger.db")
+
+
+@pytest.fixture
+def pg_repo(postgres_server: Any) -> Iterator[SQLAlchemyRepository]:
+    yield from _sql_repo(postgres_server.url)
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_repo(request: pytest.FixtureRequest) -> JobRepository:
+    if request.param == "memory":
+        return InMemoryRepository()
+    name = "sqlite_repo" if request.param == "sqlite" else "pg_repo"
+    repo: JobRepository = request.getfixturevalue(name)
+    return repo
+
+
+@pytest.fixture
+def test_registry() -> Registry:
+    """A registry holding the built-in job types; tests add their own to it."""
+    reg = Registry()
+    for jt in default_registry:
+        reg.add(jt)
+    return reg
+
+
+AppFactory = Callable[..., SyncJobs]
+
+
+@pytest.fixture
+def make_app(test_registry: Registry) -> Iterator[AppFactory]:
+    """Build apps on a fresh StubBroker; every app is closed after the test."""
+    apps: list[SyncJobs] = []
+
+    def factory(repo: JobRepository | None = None, **settings: Any) -> SyncJobs:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+        values: dict[str, Any] = {
+            "progress_interval": 0.0, "retry_min_backoff": 0.01, "retry_max_backoff": 0.05,
+        }
+        values.update(settings)
+        app = register_actors(
+            broker, Deps(repository=repo or InMemoryRepository()), Settings(**values),
+            registry=test_registry,
+        )
+        apps.append(app)
+        return app
+
+    yield factory
+    _current.set_app(None)
+    for app in apps:
+        app.broker.close()
+
+
+def run_until_idle(app: SyncJobs, timeout: float = 20.0) -> None:
+    """Run an in-process worker until every queue (delayed messages included) is empty."""
+    with app.worker(threads=2) as worker:
+        for queue in list(app.broker.queues):
+            app.broker.join(queue, timeout=int(timeout * 1000), fail_fast=True)
+        worker.join()
