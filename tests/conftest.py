@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
-import syncjobs.jobs  # noqa: F401  (built-in job types)
+import syncjobs.jobtypes  # noqa: F401  (built-in job types)
 from syncjobs import _current
 from syncjobs.app import Deps, SyncJobs, register_actors
 from syncjobs.protocols import JobRepository

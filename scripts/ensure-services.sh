@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Make sure the Redis and PostgreSQL server binaries the test run starts are installed.
+# Installs the Debian packages when missing; never starts any service.
+set -euo pipefail
+
+PACKAGES=(redis-server postgresql)
+
+have_redis() {
+    command -v redis-server >/dev/null 2>&1
+}
+
+have_postgres() {
+    local dir
+    for dir in /usr/lib/postgresql/*/bin; do
+        if [[ -x "$dir/initdb" && -x "$dir/postgres" ]]; then
+            return 0
+        fi
+    done
+    return 1
+}
+
+describe() {
+    local redis pg
+    redis="$(command -v redis-server)"
+    pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    echo "$1: redis-server at $redis, postgres in $pg"
+}
+
+if have_redis && have_postgres; then
+    describe "services ok"
+    exit 0
+fi
+
+missing=()
+have_redis || missing+=("redis-server")
+have_postgres || missing+=("postgresql")
+
+if [[ "$(id -u)" -eq 0 ]]; then
+    SUDO=()
+elif command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+    SUDO=(sudo -n)
+else
+    echo "ensure-services: missing ${missing[*]}; install as root: apt-get install -y ${PACKAGES[*]}" >&2
+    exit 1
+fi
+
+echo "ensure-services: installing ${missing[*]} (apt-get install ${PACKAGES[*]})"
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
+
+if ! have_redis || ! have_postgres; then
+    echo "ensure-services: install finished but server binaries are still missing" >&2
+    exit 1
+fi
+describe "services installed"

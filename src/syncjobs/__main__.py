@@ -1,0 +1,5 @@
+"""``python -m syncjobs``: the command line."""
+
+from .cli import main
+
+main()

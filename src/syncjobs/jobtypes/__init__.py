@@ -1,0 +1,8 @@
+"""Built-in job types (no Dramatiq import here: ``register_actors`` binds them).
+
+Named ``jobtypes`` because ``syncjobs.jobs`` is the public function that lists jobs.
+"""
+
+from . import builtin
+
+__all__ = ["builtin"]

@@ -1,0 +1,35 @@
+"""Stateful fake servers for the four providers (WSGI apps; see PROVIDERS.md).
+
+In-process: ``httpx.Client(transport=fake.transport(), base_url=...)`` with
+``fake.config("http://fake")``. Over loopback: ``with serve(fake) as root: fake.config(root)``.
+All four behind one root: ``CombinedFakes`` mounts them at ``/youtube``, ``/gmail``,
+``/instagram`` and ``/tiktok``; ``combined.config("gmail", root)``.
+"""
+
+from syncjobs.testing.fakes._base import FAULT_KINDS, MALFORMED_VARIANTS, FakeProvider
+from syncjobs.testing.fakes.gmail import FakeGmail
+from syncjobs.testing.fakes.instagram import FakeInstagram
+from syncjobs.testing.fakes.server import CombinedFakes, serve
+from syncjobs.testing.fakes.tiktok import FakeTikTok
+from syncjobs.testing.fakes.youtube import FakeYouTube
+
+#: Provider name -> fake class.
+FAKES: dict[str, type[FakeProvider]] = {
+    "youtube": FakeYouTube,
+    "gmail": FakeGmail,
+    "instagram": FakeInstagram,
+    "tiktok": FakeTikTok,
+}
+
+__all__ = [
+    "FAKES",
+    "FAULT_KINDS",
+    "MALFORMED_VARIANTS",
+    "CombinedFakes",
+    "FakeGmail",
+    "FakeInstagram",
+    "FakeProvider",
+    "FakeTikTok",
+    "FakeYouTube",
+    "serve",
+]

@@ -1,0 +1,446 @@
+"""A stateful fake of the Instagram API with Instagram Login (graph.instagram.com).
+
+Routes (relative to the fake's root; the ``/v21.0`` segment is optional, any ``vNN.N``):
+``GET /v21.0/me`` (or ``/{user-id}``), ``/me/media``, ``/{media-id}``,
+``/{media-id}/insights`` and ``GET /refresh_access_token``. There is no refresh token:
+the long-lived access token refreshes itself once it is >= 24 h old and unexpired.
+``latest_cursor_value()`` is the newest media ``timestamp`` (``2019-04-05T07:56:32+0000``).
+Errors use the Graph shape; a bad token is code 190 (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+from syncjobs.providers.types import ProviderConfig
+from syncjobs.testing.fakes._base import (
+    FakeProvider,
+    Request,
+    Response,
+    Route,
+    SortedIndex,
+    TokenBook,
+    decode_token,
+    encode_token,
+    json_response,
+    make_sentence,
+    make_title,
+    parse_int,
+    pick_ids,
+    random_id,
+    route,
+    spread_keys,
+)
+
+__all__ = ["FakeInstagram"]
+
+API_VERSION = "v21.0"
+_VERSION = r"(?:/v\d+\.\d+)?"
+_LONG_LIVED = 60 * 86400
+_MIN_REFRESH_AGE = 86400
+_SPAN = 3 * 365 * 86400
+_USER_FIELDS = frozenset(
+    {
+        "id",
+        "user_id",
+        "username",
+        "name",
+        "account_type",
+        "profile_picture_url",
+        "followers_count",
+        "follows_count",
+        "media_count",
+        "biography",
+        "website",
+    }
+)
+_MEDIA_FIELDS = frozenset(
+    {
+        "id",
+        "caption",
+        "media_type",
+        "media_product_type",
+        "media_url",
+        "thumbnail_url",
+        "permalink",
+        "shortcode",
+        "timestamp",
+        "like_count",
+        "comments_count",
+        "username",
+        "is_comment_enabled",
+        "owner",
+    }
+)
+_METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
+_RATE_MESSAGES = {
+    4: "(#4) Application request limit reached",
+    17: "(#17) User request limit reached",
+    32: "(#32) Page request limit reached",
+    613: "(#613) Calls to this api have exceeded the rate limit.",
+}
+_AUTH_MESSAGES = {
+    "expired": ("Error validating access token: Session has expired.", 463),
+    "invalidated": (
+        "Error validating access token: The session has been invalidated because the user "
+        "changed their password or Facebook has changed the session for security reasons.",
+        460,
+    ),
+}
+_SHORTCODE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
+
+
+@dataclass(slots=True)
+class _Media:
+    id: str
+    key: int  # epoch seconds
+    caption: str
+    media_type: str
+    product_type: str
+    shortcode: str
+    likes: int
+    comments: int
+
+
+def graph_time(epoch: int) -> str:
+    """``2019-04-05T07:56:32+0000``, the Graph timestamp format."""
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+
+
+class FakeInstagram(FakeProvider):
+    """Fake Instagram Graph API (Instagram Login): profile, media, insights, token refresh."""
+
+    name = "instagram"
+    client_id = "instagram-test-app-id"
+    client_secret = "instagram-test-app-secret"
+    scope = "instagram_business_basic,instagram_business_manage_insights"
+    default_expires_in = _LONG_LIVED
+    has_refresh_token = False
+    access_prefix = "IGAAT"
+    refresh_prefix = "IGAAR"
+
+    supported_faults: ClassVar[dict[str, str | None]] = dict(FakeProvider.supported_faults)
+
+    def build_routes(self) -> list[Route]:
+        """Graph routes; the profile routes accept ``me`` and the account's ids."""
+        me = f"(?:me|{self.user_id}|{self.app_user_id})"
+        return [
+            route(
+                "GET",
+                f"{_VERSION}/refresh_access_token",
+                "token",
+                self._refresh,
+                units=0,
+                token=True,
+            ),
+            route("GET", f"{_VERSION}/{me}", "me", self._me),
+            route("GET", f"{_VERSION}/{me}/media", "media", self._media_list),
+            route("GET", rf"{_VERSION}/(?P<media>\d+)/insights", "insights", self._insights),
+            route("GET", rf"{_VERSION}/(?P<media>\d+)", "media.get", self._media_get),
+        ]
+
+    def seed_data(self, items: int, rng: random.Random) -> None:
+        """A business account with ``items`` posts and reels over three years."""
+        self.user_id = "17841" + str(rng.randrange(10**11, 10**12))
+        self.app_user_id = "2" + str(rng.randrange(10**15, 10**16))
+        self.username = f"syncjobs.tester{self.seed}"
+        self._media: dict[str, _Media] = {}
+        self._index = SortedIndex()
+        for key in spread_keys(rng, items, int(self.clock()) - 600, _SPAN):
+            self._add(rng, key)
+
+    def _add(self, rng: random.Random, key: int) -> str:
+        media_id = "179" + str(rng.randrange(10**13, 10**14))
+        while media_id in self._media or media_id == self.user_id:
+            media_id = "179" + str(rng.randrange(10**13, 10**14))
+        kind = rng.choice(["IMAGE", "IMAGE", "VIDEO", "CAROUSEL_ALBUM"])
+        self._media[media_id] = _Media(
+            id=media_id,
+            key=key,
+            caption=f"{make_title(rng)} {make_sentence(rng, rng.randint(3, 14))} #syncjobs",
+            media_type=kind,
+            product_type="REELS" if kind == "VIDEO" else "FEED",
+            shortcode=random_id(rng, 11, _SHORTCODE_CHARS),
+            likes=rng.randint(0, 25_000),
+            comments=rng.randint(0, 800),
+        )
+        self._index.add(key, media_id)
+        return media_id
+
+    def config(self, root_url: str) -> ProviderConfig:
+        """``base_url = {root}/v21.0``, ``token_url = {root}/refresh_access_token``."""
+        root = root_url.rstrip("/")
+        return ProviderConfig(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            base_url=f"{root}/{API_VERSION}",
+            token_url=f"{root}/refresh_access_token",
+        )
+
+    # -- errors ----------------------------------------------------------------
+
+    def graph_error(
+        self,
+        status: int,
+        code: int,
+        message: str,
+        subcode: int | None = None,
+        transient: bool = False,
+    ) -> Response:
+        """``{"error":{"message","type":"OAuthException","code",…,"fbtrace_id"}}``."""
+        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        if transient:
+            error["is_transient"] = True
+        error["fbtrace_id"] = "A" + self.trace_id()
+        return json_response(status, {"error": error})
+
+    def auth_error(self, problem: str) -> Response:
+        """Code 190: expired (463), invalidated (460) or unparsable (467) token."""
+        message, subcode = _AUTH_MESSAGES.get(
+            problem, ("Invalid OAuth access token - Cannot parse access token", 467)
+        )
+        return self.graph_error(400, 190, message, subcode)
+
+    def rate_limit_error(self, options: dict[str, Any]) -> Response:
+        """Throttling: ``code`` 4 (default), 17, 32 or 613; HTTP ``status`` 403 by default."""
+        code = int(options.get("code", 4))
+        message = _RATE_MESSAGES.get(code, f"(#{code}) Request limit reached")
+        return self.graph_error(int(options.get("status", 403)), code, message, transient=True)
+
+    def server_error(self, options: dict[str, Any]) -> Response:
+        """Code 2, transient (HTTP 500 by default)."""
+        message = "An unexpected error has occurred. Please retry your request later."
+        return self.graph_error(int(options.get("status", 500)), 2, message, transient=True)
+
+    def token_server_error(self, options: dict[str, Any]) -> Response:
+        """Code 2 from the refresh endpoint."""
+        return self.server_error(options)
+
+    def not_found(self, request: Request) -> Response:
+        """Code 100 / subcode 33: unknown node or edge."""
+        message = (
+            f"Unsupported get request. Object with ID '{request.path.strip('/')}' does not exist, "
+            "cannot be loaded due to missing permissions, or does not support this operation."
+        )
+        return self.graph_error(400, 100, message, 33)
+
+    def unknown_param_error(self, name: str) -> Response:
+        """Graph ignores unknown parameters; unused."""
+        return self.graph_error(400, 100, f"(#100) Unknown parameter {name}")  # pragma: no cover
+
+    def _fields(self, request: Request, allowed: frozenset[str], node: str) -> list[str] | Response:
+        fields = ["id"] + [f.strip() for f in (request.arg("fields") or "").split(",") if f.strip()]
+        unknown = [field for field in fields if field not in allowed]
+        if unknown:
+            message = (
+                f"(#100) Tried accessing nonexisting field ({unknown[0]}) on node type ({node})"
+            )
+            return self.graph_error(400, 100, message)
+        return list(dict.fromkeys(fields))
+
+    # -- resources -------------------------------------------------------------
+
+    def _user_json(self, fields: list[str]) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "id": self.app_user_id,
+            "user_id": self.user_id,
+            "username": self.username,
+            "name": "Syncjobs Tester",
+            "account_type": "BUSINESS",
+            "profile_picture_url": f"https://scontent.cdninstagram.com/v/{self.user_id}_a.jpg",
+            "followers_count": 4200 + self.seed,
+            "follows_count": 321,
+            "media_count": len(self._index),
+            "biography": "Testing sync jobs.",
+            "website": "https://example.com",
+        }
+        return {field: values[field] for field in fields}
+
+    def _media_json(self, media: _Media, fields: list[str]) -> dict[str, Any]:
+        cdn = f"https://scontent.cdninstagram.com/v/t51.29350-15/{media.id}_n"
+        video = media.media_type == "VIDEO"
+        path = "reel" if media.product_type == "REELS" else "p"
+        values: dict[str, Any] = {
+            "id": media.id,
+            "caption": media.caption,
+            "media_type": media.media_type,
+            "media_product_type": media.product_type,
+            "media_url": cdn + (".mp4" if video else ".jpg"),
+            "permalink": f"https://www.instagram.com/{path}/{media.shortcode}/",
+            "shortcode": media.shortcode,
+            "timestamp": graph_time(media.key),
+            "like_count": media.likes,
+            "comments_count": media.comments,
+            "username": self.username,
+            "is_comment_enabled": True,
+            "owner": {"id": self.user_id},
+        }
+        if video:
+            values["thumbnail_url"] = cdn + "_thumb.jpg"
+        return {field: values[field] for field in fields if field in values}
+
+    # -- handlers --------------------------------------------------------------
+
+    def _me(self, request: Request, match: re.Match[str]) -> Response:
+        fields = self._fields(request, _USER_FIELDS, "IGUser")
+        if isinstance(fields, Response):
+            return fields
+        return json_response(200, self._user_json(fields))
+
+    def _media_get(self, request: Request, match: re.Match[str]) -> Response:
+        media = self._media.get(match.group("media"))
+        if media is None:
+            return self.not_found(request)
+        fields = self._fields(request, _MEDIA_FIELDS, "IGMedia")
+        if isinstance(fields, Response):
+            return fields
+        return json_response(200, self._media_json(media, fields))
+
+    def _media_list(self, request: Request, match: re.Match[str]) -> Response:
+        fields = self._fields(request, _MEDIA_FIELDS, "IGMedia")
+        if isinstance(fields, Response):
+            return fields
+        limit = parse_int(request.arg("limit"), 25)
+        if limit is None or limit < 0:
+            return self.graph_error(400, 100, "(#100) Param limit must be a non-negative integer")
+        limit = min(limit, 100) or 25
+        page = self._page(request, limit)
+        if isinstance(page, Response):
+            return page
+        if not page:
+            return json_response(200, {"data": []})
+        items = [self._media[media_id] for media_id in page]
+        data = [self._media_json(item, fields) for item in items]
+        paging = self._paging(request, items[0].key, items[-1].key)
+        return json_response(200, {"data": data, "paging": paging})
+
+    def _page(self, request: Request, limit: int) -> list[str] | Response:
+        after, before = request.arg("after"), request.arg("before")
+        cursor = after or before
+        if cursor is None:
+            return self._index.older(None, limit)
+        parts = decode_token(cursor, 2)
+        if parts is None or parts[0] != "c" or not isinstance(parts[1], int):
+            return self.graph_error(400, 100, "(#100) The cursor is invalid")
+        if after:
+            return self._index.older(parts[1], limit)
+        return self._index.newer(parts[1], limit)
+
+    def _paging(self, request: Request, newest: int, oldest: int) -> dict[str, Any]:
+        first, last = encode_token("c", newest), encode_token("c", oldest)
+        paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
+        query = {k: v[0] for k, v in request.query.items() if k not in ("after", "before")}
+        path = re.sub(r"/me/media$", f"/{self.user_id}/media", request.path)
+        if self._index.count_between(None, oldest) > 0:
+            paging["next"] = f"{request.root_url}{path}?{urlencode({**query, 'after': last})}"
+        paged = request.arg("after") or request.arg("before")
+        if paged and self._index.count_between(newest, None) > 0:
+            paging["previous"] = f"{request.root_url}{path}?{urlencode({**query, 'before': first})}"
+        return paging
+
+    def _insights(self, request: Request, match: re.Match[str]) -> Response:
+        media = self._media.get(match.group("media"))
+        if media is None:
+            return self.not_found(request)
+        metrics = [m for m in (request.arg("metric") or "").split(",") if m]
+        bad = [i for i, metric in enumerate(metrics) if metric not in _METRICS]
+        if not metrics or bad:
+            at = bad[0] if bad else 0
+            message = (
+                f"(#100) metric[{at}] must be one of the following values: {', '.join(_METRICS)}"
+            )
+            return self.graph_error(400, 100, message)
+        views = media.likes * 9 + media.comments * 31 + 17
+        values = {
+            "views": views,
+            "reach": views * 7 // 10,
+            "likes": media.likes,
+            "comments": media.comments,
+            "shares": media.likes // 40,
+            "saved": media.likes // 25,
+        }
+        values["total_interactions"] = sum(
+            values[m] for m in ("likes", "comments", "shares", "saved")
+        )
+        data = [
+            {
+                "name": metric,
+                "period": "lifetime",
+                "values": [{"value": values[metric]}],
+                "title": metric.replace("_", " ").capitalize(),
+                "description": f"The number of {metric.replace('_', ' ')} on this media.",
+                "id": f"{media.id}/insights/{metric}/lifetime",
+            }
+            for metric in metrics
+        ]
+        return json_response(200, {"data": data})
+
+    def _refresh(self, request: Request, match: re.Match[str]) -> Response:
+        if request.arg("grant_type") != "ig_refresh_token":
+            return self.graph_error(400, 100, "Unsupported grant type: must be ig_refresh_token")
+        token = request.arg("access_token") or request.bearer
+        if self._faults.take("invalid_grant", "token") is not None:
+            self._tokens.set_state(self._tokens.access, token, "revoked")
+        problem = TokenBook.problem(self._tokens.access, token, self.clock())
+        if problem not in (None, "invalidated"):
+            return self.auth_error(problem or "unknown")
+        grant = self._tokens.access[str(token)]
+        if self.clock() - grant.issued_at < _MIN_REFRESH_AGE:
+            message = (
+                "(#100) The access token is less than 24 hours old and cannot be refreshed yet."
+            )
+            return self.graph_error(400, 100, message)
+        self.refreshes += 1
+        fresh = self._tokens.new_access(self.clock(), _LONG_LIVED)
+        return json_response(
+            200, {"access_token": fresh, "token_type": "bearer", "expires_in": _LONG_LIVED}
+        )
+
+    # -- dataset & mutations ---------------------------------------------------
+
+    def dataset(self) -> dict[str, dict[str, Any]]:
+        """Live media by id, with every field ``/me/media`` can return."""
+        fields = sorted(_MEDIA_FIELDS)
+        with self._lock:
+            return {i: self._media_json(self._media[i], fields) for i in self._index.ids()}
+
+    def latest_cursor_value(self) -> str | None:
+        """The newest media ``timestamp`` (None when there is none)."""
+        with self._lock:
+            newest = self._index.newest_key()
+            return graph_time(newest) if newest is not None else None
+
+    def add_items(self, n: int) -> list[str]:
+        """Publish ``n`` new posts."""
+        with self._lock:
+            added = []
+            for _ in range(n):
+                key = max(int(self.clock()), (self._index.newest_key() or 0) + 1)
+                added.append(self._add(self._rng, key))
+            return added[::-1]
+
+    def change_items(self, ids: list[str] | int) -> list[str]:
+        """Grow like/comment counts and edit the captions."""
+        with self._lock:
+            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
+            for media_id in chosen:
+                media = self._media[media_id]
+                media.likes += self._rng.randint(1, 500)
+                media.comments += self._rng.randint(1, 40)
+                media.caption = media.caption.split(" [edited")[0] + f" [edited {media.likes}]"
+            return chosen
+
+    def delete_items(self, ids: list[str] | int) -> list[str]:
+        """Delete media: they vanish from ``/me/media``."""
+        with self._lock:
+            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
+            for media_id in chosen:
+                self._index.remove(self._media.pop(media_id).key)
+            return chosen
