@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -16,8 +17,6 @@ from syncjobs.protocols import JobRepository
 from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
-
-import importlib.util
 
 pytest_plugins = (
     ["syncjobs.testing.fixtures"] if importlib.util.find_spec("syncjobs.testing.fixtures") else []

@@ -585,9 +585,13 @@ class HTTPProvider:
         return Page(items=items, cursor=cursor, api_calls=calls, quota_units=units, **fields)
 
     def start_run(self) -> None:
-        """Forget the page tokens seen (pagination-loop detection is per run)."""
-        self._page_tokens = set()
+        """Start counting a run's usage and forget the page tokens seen."""
+        self.reset_page_tokens()
         self.take_usage()
+
+    def reset_page_tokens(self) -> None:
+        """Forget the page tokens seen (pagination-loop detection is per listing)."""
+        self._page_tokens = set()
 
     def check_page_token(self, token: str | None) -> None:
         """Raise UnexpectedResponseError when a page token repeats within one run."""

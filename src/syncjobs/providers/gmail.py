@@ -164,6 +164,7 @@ class GmailProvider(GoogleProvider):
                 return
             except StaleCursorError:
                 state = GmailState.start(None, full=True)  # history expired: drop the cursor
+                self.reset_page_tokens()
         yield from self._full(state, known)
 
     # -- full sync ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from ..errors import ConcurrencyLimitError
-from ..models import JobStatus, NewJob, utcnow
+from ..models import Job, JobStatus, NewJob, utcnow
 from ..protocols import JobRepository
 
 __all__ = ["JobRepositoryContract", "new_job"]
@@ -45,6 +45,11 @@ def new_job(owner_id: str = "owner-1", **overrides: Any) -> NewJob:
     return NewJob(**values)
 
 
+def _must(job: Job | None) -> Job:
+    assert job is not None
+    return job
+
+
 class JobRepositoryContract:
     """Subclass me and provide a ``repository`` fixture returning a fresh, empty repository."""
 
@@ -61,7 +66,7 @@ class JobRepositoryContract:
         )
         job, created = repository.create_job(new, active_limit=None)
         assert created
-        got = repository.get_job(new.id)
+        got = _must(repository.get_job(new.id))
         assert got == job
         assert got.status is JobStatus.PENDING
         assert got.params == {"n": 1, "text": "héllo ✓"}
@@ -76,7 +81,9 @@ class JobRepositoryContract:
 
     def test_same_idempotency_key_returns_the_first_job(self, repository: JobRepository) -> None:
         first, created = repository.create_job(new_job(idempotency_key="same"), active_limit=5)
-        again, created_again = repository.create_job(new_job(idempotency_key="same"), active_limit=5)
+        again, created_again = repository.create_job(
+            new_job(idempotency_key="same"), active_limit=5
+        )
         assert created and not created_again
         assert again.id == first.id
         other, created_other = repository.create_job(
@@ -134,7 +141,7 @@ class JobRepositoryContract:
             new_job(scheduled_for=utcnow() + timedelta(minutes=5)), active_limit=None
         )
         assert repository.claim_job(later.id, worker_id="w", now=utcnow()) is None
-        assert repository.get_job(later.id).status is JobStatus.PENDING
+        assert _must(repository.get_job(later.id)).status is JobStatus.PENDING
         done, _ = repository.create_job(new_job(), active_limit=None)
         repository.claim_job(done.id, worker_id="w", now=utcnow())
         repository.finish_job(done.id, status=JobStatus.COMPLETED, now=utcnow())
@@ -150,7 +157,7 @@ class JobRepositoryContract:
             job.id, done=3, total=10, percent=30.0, message="3 of 10", now=utcnow()
         )
         assert flag is False
-        got = repository.get_job(job.id)
+        got = _must(repository.get_job(job.id))
         assert (got.progress_done, got.progress_total, got.progress_percent) == (3, 10, 30.0)
         assert got.progress_message == "3 of 10"
         repository.cancel_job(job.id, now=utcnow())
@@ -227,7 +234,7 @@ class JobRepositoryContract:
         job, _ = repository.create_job(new_job(), active_limit=None)
         repository.claim_job(job.id, worker_id="w", now=utcnow())
         repository.save_checkpoint(job.id, {"page": "tok-3", "seen": [1, 2]}, now=utcnow())
-        assert repository.get_job(job.id).checkpoint == {"page": "tok-3", "seen": [1, 2]}
+        assert _must(repository.get_job(job.id)).checkpoint == {"page": "tok-3", "seen": [1, 2]}
 
     def test_list_filters_and_orders_newest_first(self, repository: JobRepository) -> None:
         base = utcnow()
@@ -266,12 +273,12 @@ class JobRepositoryContract:
             )
             timer.start()
             deadline = utcnow() + timedelta(seconds=10)
-            while repository.get_job(job.id).status is JobStatus.PENDING:
+            while _must(repository.get_job(job.id)).status is JobStatus.PENDING:
                 assert utcnow() < deadline
                 sub.wait(1.0)
             timer.join()
         finally:
             sub.close()
-        assert repository.get_job(job.id).status is JobStatus.PROCESSING
+        assert _must(repository.get_job(job.id)).status is JobStatus.PROCESSING
 
 
