@@ -72,6 +72,7 @@ class JobRepositoryContract:
         assert got.params == {"n": 1, "text": "héllo ✓"}
         assert got.owner_id == "owner-1" and got.job_type == "contract.job"
         assert got.idempotency_key == "k1" and got.parent_id == new.parent_id
+        assert got.scheduled_for is not None and new.scheduled_for is not None
         assert abs((got.scheduled_for - new.scheduled_for).total_seconds()) < 0.001
         assert got.created_at.tzinfo is not None
         assert (got.attempts, got.retry_count, got.max_retries) == (0, 0, 3)
