@@ -24,12 +24,12 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 
 @contextmanager
 def servers() -> Iterator[tuple[str, str]]:
-    """Real Redis and PostgreSQL on free loopback ports (or SYNCJOBS_TEST_*_URL)."""
+    """Real Redis and durable PostgreSQL (fsync on) on loopback ports, or SYNCJOBS_TEST_*_URL."""
     r_url, pg_url = os.environ.get("SYNCJOBS_TEST_REDIS_URL"), os.environ.get(
         "SYNCJOBS_TEST_POSTGRES_URL"
     )
     with RedisServer() if r_url is None else _nothing() as r, (
-        PostgresServer() if pg_url is None else _nothing()
+        PostgresServer(durable=True) if pg_url is None else _nothing()
     ) as pg:
         yield (r_url or r.url), (pg_url or pg.url)
 

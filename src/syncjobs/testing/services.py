@@ -302,8 +302,11 @@ class PostgresServer(_Server):
 
     database = "syncjobs_test"
 
-    def __init__(self, bin_dir: str | Path | None = None) -> None:
+    def __init__(self, bin_dir: str | Path | None = None, *, durable: bool = False) -> None:
         super().__init__()
+        #: With ``durable``, fsync and synchronous commit stay on, as in production
+        #: (benchmarks); without, they are off, which is faster for tests.
+        self.durable = durable
         self._bin_dir_arg = Path(bin_dir) if bin_dir is not None else None
         self._bin_dir: Path | None = None
         self._base: Path | None = None
@@ -443,12 +446,12 @@ class PostgresServer(_Server):
             str(self._base / "sock"),
             "-c",
             "listen_addresses=127.0.0.1",
-            "-c",
-            "fsync=off",
-            "-c",
-            "full_page_writes=off",
-            "-c",
-            "synchronous_commit=off",
+            *(
+                []
+                if self.durable
+                else ["-c", "fsync=off", "-c", "full_page_writes=off",
+                      "-c", "synchronous_commit=off"]
+            ),
             "-c",
             "max_connections=200",
             "-c",

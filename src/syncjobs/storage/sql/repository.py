@@ -32,6 +32,7 @@ from ...protocols import Subscription
 from .engine import make_engine
 from .migrations import check_schema
 from .migrations import upgrade as run_upgrade
+from .pgfast import PgFastPath, jsonb
 from .tables import Tables, build_tables
 
 __all__ = ["SQLAlchemyRepository"]
@@ -91,6 +92,12 @@ class SQLAlchemyRepository:
         self.tables: Tables = build_tables(table_prefix)
         self.poll_interval = poll_interval
         self.is_postgres = self.engine.dialect.name == "postgresql"
+        # Single-statement changes and reads need no BEGIN/COMMIT round trips on PostgreSQL.
+        self._auto = (
+            self.engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.is_postgres else self.engine
+        )
+        self._fast = PgFastPath(self._auto, table_prefix) if self.is_postgres else None
         if check:
             check_schema(self.engine, self.tables)
 
@@ -121,9 +128,16 @@ class SQLAlchemyRepository:
         self._notify(conn, job_id, row["status"])
         return _job(row)
 
+    def _change(self, stmt: Any, job_id: str) -> Job | None:
+        """Apply one job change in its own transaction (PostgreSQL takes the fast path)."""
+        with self.engine.begin() as conn:
+            return self._changed(conn, stmt, job_id)
+
     # -- jobs -----------------------------------------------------------------------------
     def create_job(self, new: NewJob, *, active_limit: int | None) -> tuple[Job, bool]:
         """Insert a job atomically with the owner's active-job limit and idempotency key."""
+        if self._fast is not None:
+            return self._fast_create(new, active_limit)
         jobs = self.tables.jobs
         with self.engine.begin() as conn:
             if self.is_postgres:
@@ -174,6 +188,32 @@ class SQLAlchemyRepository:
             row = conn.execute(insert(jobs).values(values).returning(*jobs.c)).mappings().one()
             return _job(row), True
 
+    def _fast_create(self, new: NewJob, active_limit: int | None) -> tuple[Job, bool]:
+        assert self._fast is not None
+        row = self._fast.insert_job({
+            "id": new.id, "owner": new.owner_id, "job_type": new.job_type, "queue": new.queue,
+            "priority": new.priority, "params": jsonb(new.params), "max_retries": new.max_retries,
+            "scheduled_for": new.scheduled_for, "expires_at": new.expires_at,
+            "key": new.idempotency_key, "parent_id": new.parent_id, "now": new.created_at,
+            "limit": active_limit,
+        })
+        if row is not None:
+            return _job(row), True
+        jobs = self.tables.jobs
+        with self._auto.connect() as conn:
+            if new.idempotency_key is not None:
+                existing = conn.execute(select(jobs).where(
+                    jobs.c.owner_id == new.owner_id, jobs.c.idempotency_key == new.idempotency_key
+                )).mappings().first()
+                if existing is not None:
+                    return _job(existing), False
+            active = conn.execute(select(func.count()).select_from(jobs).where(
+                jobs.c.owner_id == new.owner_id, jobs.c.status.in_(_ACTIVE)
+            )).scalar_one()
+        raise ConcurrencyLimitError(
+            f"owner already has {active} active jobs (limit {active_limit})"
+        )
+
     def delete_job(self, job_id: str) -> None:
         """Remove a job that never reached a broker."""
         with self.engine.begin() as conn:
@@ -181,8 +221,11 @@ class SQLAlchemyRepository:
 
     def get_job(self, job_id: str) -> Job | None:
         """Return one job."""
+        if self._fast is not None:
+            found = self._fast.one(self._fast.get_sql, {"id": job_id})
+            return _job(found) if found is not None else None
         jobs = self.tables.jobs
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             row = conn.execute(select(jobs).where(jobs.c.id == job_id)).mappings().first()
         return _job(row) if row is not None else None
 
@@ -210,6 +253,9 @@ class SQLAlchemyRepository:
 
     def claim_job(self, job_id: str, *, worker_id: str, now: datetime) -> Job | None:
         """Mark the job processing and count the attempt."""
+        if self._fast is not None:
+            row = self._fast.change(self._fast.claim_sql, job_id, worker=worker_id, now=now)
+            return _job(row) if row is not None else None
         jobs = self.tables.jobs
         stmt = (
             update(jobs)
@@ -227,8 +273,7 @@ class SQLAlchemyRepository:
                 updated_at=now,
             )
         )
-        with self.engine.begin() as conn:
-            return self._changed(conn, stmt, job_id)
+        return self._change(stmt, job_id)
 
     def update_progress(
         self,
@@ -241,6 +286,12 @@ class SQLAlchemyRepository:
         now: datetime,
     ) -> bool:
         """Record progress of a processing job; return its cancel flag."""
+        if self._fast is not None:
+            row = self._fast.change(
+                self._fast.progress_sql, job_id, done=done, total=total, percent=percent,
+                message=message, now=now,
+            )
+            return bool(row and row["cancel_requested"])
         jobs = self.tables.jobs
         stmt = (
             update(jobs)
@@ -254,14 +305,13 @@ class SQLAlchemyRepository:
                 updated_at=now,
             )
         )
-        with self.engine.begin() as conn:
-            job = self._changed(conn, stmt, job_id)
+        job = self._change(stmt, job_id)
         return bool(job and job.cancel_requested)
 
     def save_checkpoint(self, job_id: str, data: Any, *, now: datetime) -> None:
         """Store the resume point of a job."""
         jobs = self.tables.jobs
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id)
@@ -270,8 +320,13 @@ class SQLAlchemyRepository:
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """Read the cancel flag."""
+        if self._fast is not None:
+            found = self._fast.one(self._fast.cancel_flag_sql, {"id": job_id})
+            return found is None or bool(found["cancel_requested"]) or (
+                found["status"] == JobStatus.CANCELLED.value
+            )
         jobs = self.tables.jobs
-        with self.engine.connect() as conn:
+        with self._auto.connect() as conn:
             flag = conn.execute(
                 select(jobs.c.cancel_requested, jobs.c.status).where(jobs.c.id == job_id)
             ).first()
@@ -289,6 +344,14 @@ class SQLAlchemyRepository:
         dead_letter: bool = False,
     ) -> Job | None:
         """Record a terminal status (and the dead letter) in one transaction."""
+        if self._fast is not None and not dead_letter:
+            completed = status is JobStatus.COMPLETED
+            row = self._fast.change(
+                self._fast.finish_sql, job_id, status=status.value, now=now, code=error_code,
+                message=error_message, completed=completed,
+                result=jsonb(result) if completed else None,
+            )
+            return _job(row) if row is not None else None
         jobs, dl = self.tables.jobs, self.tables.dead_letters
         values: dict[str, Any] = {
             "status": status.value,
@@ -304,9 +367,11 @@ class SQLAlchemyRepository:
             .where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
             .values(values)
         )
+        if not dead_letter:
+            return self._change(stmt, job_id)
         with self.engine.begin() as conn:
             job = self._changed(conn, stmt, job_id)
-            if job is not None and dead_letter:
+            if job is not None:
                 conn.execute(
                     insert(dl).values(
                         job_id=job.id,
@@ -332,6 +397,13 @@ class SQLAlchemyRepository:
         count_retry: bool,
     ) -> Job | None:
         """Put a processing job back to pending until ``run_at``."""
+        if self._fast is not None:
+            row = self._fast.change(
+                self._fast.reschedule_sql, job_id, run_at=run_at, now=now, code=error_code,
+                message=error_message, retry=1 if count_retry else 0,
+                give_back=0 if count_retry else 1,
+            )
+            return _job(row) if row is not None else None
         jobs = self.tables.jobs
         stmt = (
             update(jobs)
@@ -347,8 +419,7 @@ class SQLAlchemyRepository:
                 attempts=jobs.c.attempts - (0 if count_retry else 1),
             )
         )
-        with self.engine.begin() as conn:
-            return self._changed(conn, stmt, job_id)
+        return self._change(stmt, job_id)
 
     def cancel_job(self, job_id: str, *, now: datetime) -> Job | None:
         """Cancel a pending job at once, or flag a processing one."""
@@ -435,7 +506,7 @@ class SQLAlchemyRepository:
     # -- log and dead letters ---------------------------------------------------------------
     def append_log(self, job_id: str, level: str, message: str, *, now: datetime) -> None:
         """Add one log line."""
-        with self.engine.begin() as conn:
+        with self._auto.begin() as conn:
             conn.execute(
                 insert(self.tables.job_log).values(
                     job_id=job_id, at=now, level=level, message=message
