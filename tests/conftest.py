@@ -7,13 +7,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from dramatiq.brokers.stub import StubBroker
 
 import syncjobs.jobtypes  # noqa: F401  (built-in job types)
 from syncjobs import _current
 from syncjobs.app import Deps, SyncJobs, register_actors
-from syncjobs.protocols import JobRepository
+from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
+from syncjobs.protocols import CredentialStore, JobRepository
 from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
@@ -70,17 +72,25 @@ def make_app(test_registry: Registry) -> Iterator[AppFactory]:
     """Build apps on a fresh StubBroker; every app is closed after the test."""
     apps: list[SyncJobs] = []
 
-    def factory(repo: JobRepository | None = None, **settings: Any) -> SyncJobs:
+    def factory(
+        repo: JobRepository | None = None,
+        *,
+        credentials: CredentialStore | None = None,
+        transport: httpx.BaseTransport | None = None,
+        **settings: Any,
+    ) -> SyncJobs:
         broker = StubBroker()
         broker.emit_after("process_boot")
         values: dict[str, Any] = {
             "progress_interval": 0.0, "retry_min_backoff": 0.01, "retry_max_backoff": 0.05,
         }
         values.update(settings)
-        app = register_actors(
-            broker, Deps(repository=repo or InMemoryRepository()), Settings(**values),
-            registry=test_registry,
+        deps = Deps(
+            repository=repo or InMemoryRepository(),
+            credentials=credentials or InMemoryCredentialStore(TokenCipher(generate_key())),
+            transport=transport,
         )
+        app = register_actors(broker, deps, Settings(**values), registry=test_registry)
         apps.append(app)
         return app
 

@@ -35,14 +35,17 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .factory import create_app
-from .models import Job, JobStatus, LogLine
+from .models import Account, AccountState, Job, JobStatus, LogLine, Notification
+from .providers.types import TokenSet
 from .registry import job_type
 from .settings import Settings
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Account",
     "AccountNotFoundError",
+    "AccountState",
     "ConcurrencyLimitError",
     "ConfigurationError",
     "Deps",
@@ -54,6 +57,7 @@ __all__ = [
     "JobNotFoundError",
     "JobStatus",
     "LogLine",
+    "Notification",
     "PermissionDeniedError",
     "ProviderError",
     "ProviderUnavailableError",
@@ -64,10 +68,14 @@ __all__ = [
     "Settings",
     "SyncJobs",
     "SyncJobsError",
+    "TokenSet",
     "UnexpectedResponseError",
     "__version__",
+    "accounts",
     "cancel",
+    "connect_account",
     "create_app",
+    "disconnect_account",
     "job_type",
     "jobs",
     "log",
@@ -75,6 +83,7 @@ __all__ = [
     "retry",
     "status",
     "submit",
+    "sync_account",
     "watch",
 ]
 
@@ -130,3 +139,34 @@ def log(job_id: str, *, owner_id: str, limit: int = 100, after_id: int = 0) -> l
 def watch(job_id: str, *, owner_id: str, timeout: float | None = None) -> Iterator[Job]:
     """Yield the job now and at every change until it finishes (or ``timeout`` passes)."""
     return get_app().watch(job_id, owner_id=owner_id, timeout=timeout)
+
+
+def connect_account(
+    owner_id: str,
+    provider: str,
+    tokens: TokenSet | dict[str, Any],
+    *,
+    external_id: str | None = None,
+    display_name: str | None = None,
+    sync_interval: int | None = None,
+) -> Account:
+    """Connect an owner's YouTube, Gmail, Instagram or TikTok account; tokens stored encrypted."""
+    return get_app().connect_account(
+        owner_id, provider, tokens, external_id=external_id, display_name=display_name,
+        sync_interval=sync_interval,
+    )
+
+
+def accounts(owner_id: str) -> list[Account]:
+    """List an owner's connected accounts."""
+    return get_app().accounts(owner_id)
+
+
+def disconnect_account(account_id: str, *, owner_id: str) -> None:
+    """Remove an account with its tokens and synced items."""
+    get_app().disconnect_account(account_id, owner_id=owner_id)
+
+
+def sync_account(account_id: str, *, owner_id: str, full: bool = False) -> Job:
+    """Queue an incremental (or ``full``) sync of an account now; returns its job."""
+    return get_app().sync_account(account_id, owner_id=owner_id, full=full)

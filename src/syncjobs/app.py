@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import dramatiq
+import httpx
 from pydantic import BaseModel, ValidationError
 
 from .context import JobContext, current_context
@@ -21,8 +22,9 @@ from .errors import (
     InvalidInputError,
     JobNotFoundError,
 )
-from .models import DeadLetter, Job, JobStatus, LogLine, NewJob, utcnow
-from .protocols import JobRepository
+from .models import Account, DeadLetter, Job, JobStatus, LogLine, NewJob, Notification, utcnow
+from .protocols import AccountRepository, CredentialStore, JobRepository
+from .providers.types import TokenSet
 from .registry import JobType, Registry, default_registry
 from .settings import Settings
 from .tracking import Outcome, TrackingMiddleware
@@ -40,8 +42,18 @@ class Deps:
     """What job bodies need, built once per process: storage and pluggable services."""
 
     repository: JobRepository
-    #: Anything else a job type needs (providers, analyzer, notifiers…), by name.
+    #: Accounts, items and notifications; defaults to ``repository`` when it implements them.
+    accounts: AccountRepository | None = None
+    #: Where account tokens live (the SQL store encrypts them).
+    credentials: CredentialStore | None = None
+    #: An httpx transport every provider uses instead of the network (tests, demo).
+    transport: httpx.BaseTransport | None = None
+    #: Anything else a job type needs (analyzer, notifiers…), by name.
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.accounts is None and isinstance(self.repository, AccountRepository):
+            self.accounts = self.repository
 
 
 def _check_owner(owner_id: object) -> str:
@@ -290,6 +302,52 @@ class SyncJobs:
             raise InvalidInputError("the job changed meanwhile; read its status again")
         self.send(updated)
         return updated
+
+    # -- accounts -------------------------------------------------------------------------
+    def connect_account(
+        self,
+        owner_id: str,
+        provider: str,
+        tokens: TokenSet | dict[str, Any],
+        *,
+        external_id: str | None = None,
+        display_name: str | None = None,
+        sync_interval: int | None = None,
+    ) -> Account:
+        """Connect (or reconnect) an owner's provider account; its tokens are stored encrypted."""
+        from .sync import connect
+
+        return connect(
+            self, owner_id=owner_id, provider=provider, tokens=tokens, external_id=external_id,
+            display_name=display_name, sync_interval=sync_interval,
+        )
+
+    def accounts(self, owner_id: str) -> list[Account]:
+        """List an owner's connected accounts."""
+        from .sync import accounts_of
+
+        return accounts_of(self, owner_id)
+
+    def disconnect_account(self, account_id: str, *, owner_id: str) -> None:
+        """Remove an account, its tokens and its synced items."""
+        from .sync import disconnect
+
+        disconnect(self, account_id, owner_id=owner_id)
+
+    def sync_account(self, account_id: str, *, owner_id: str, full: bool = False) -> Job:
+        """Queue a sync of an account now (coalesces with one already waiting)."""
+        from .sync import owned_account, request_sync
+
+        return request_sync(self, owned_account(self, account_id, _check_owner(owner_id)),
+                            full=full)
+
+    def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
+        """An owner's in-app notifications, newest first."""
+        if self.deps.accounts is None:
+            raise ConfigurationError("notifications need an AccountRepository in Deps")
+        return self.deps.accounts.list_notifications(
+            owner_id=_check_owner(owner_id), unread_only=unread_only
+        )
 
     # -- running in-process ---------------------------------------------------------------
     @contextlib.contextmanager

@@ -8,11 +8,12 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from .app import Deps, SyncJobs, register_actors
+from .credentials import SQLCredentialStore, TokenCipher
 from .errors import ConfigurationError
 from .settings import Settings
 from .storage.sql import SQLAlchemyRepository
 
-__all__ = ["create_app", "create_broker"]
+__all__ = ["create_app", "create_broker", "default_deps"]
 
 
 def create_broker(settings: Settings) -> dramatiq.Broker:
@@ -53,4 +54,14 @@ def create_app(settings: Settings | None = None, *, set_global_broker: bool = Fa
         table_prefix=settings.table_prefix,
         poll_interval=settings.watch_poll_interval,
     )
-    return register_actors(broker, Deps(repository=repository), settings)
+    return register_actors(broker, default_deps(repository, settings), settings)
+
+
+def default_deps(repository: SQLAlchemyRepository, settings: Settings) -> Deps:
+    """Deps on one SQL repository: ledger, accounts, and the encrypted credential store."""
+    cipher = TokenCipher(settings.encryption_key,
+                         allow_plaintext=settings.allow_plaintext_tokens)
+    return Deps(
+        repository=repository,
+        credentials=SQLCredentialStore(repository.engine, repository.tables, cipher),
+    )

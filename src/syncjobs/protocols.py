@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
+from .models import (
+    Account,
+    AccountState,
+    DeadLetter,
+    Job,
+    JobStatus,
+    LogLine,
+    NewJob,
+    Notification,
+    PageCounts,
+    StoredItem,
+)
+from .providers.types import Item, TokenSet
 
-__all__ = ["JobRepository", "Subscription"]
+__all__ = ["AccountRepository", "CredentialStore", "JobRepository", "Subscription"]
 
 
 class Subscription(Protocol):
@@ -140,4 +153,122 @@ class JobRepository(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class AccountRepository(Protocol):
+    """Connected accounts, their cursors, their synced items, and owners' notifications."""
+
+    def create_account(
+        self,
+        *,
+        owner_id: str,
+        provider: str,
+        external_id: str | None,
+        display_name: str | None,
+        sync_interval: int,
+        now: datetime,
+    ) -> Account:
+        """Add an account (same owner, provider and external id: the existing one, reactivated)."""
+        ...
+
+    def get_account(self, account_id: str) -> Account | None:
+        """Return one account."""
+        ...
+
+    def list_accounts(self, *, owner_id: str | None = None) -> list[Account]:
+        """Return accounts, oldest first."""
+        ...
+
+    def delete_account(self, account_id: str) -> bool:
+        """Remove an account, its items and credentials; True if it existed."""
+        ...
+
+    def set_account_state(
+        self,
+        account_id: str,
+        state: AccountState,
+        *,
+        now: datetime,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> Account | None:
+        """Change an account's state (and its last error)."""
+        ...
+
+    def start_sync(self, account_id: str, *, job_id: str, now: datetime) -> Account | None:
+        """Record that ``job_id`` now syncs the account."""
+        ...
+
+    def known_items(
+        self, account_id: str, external_ids: Sequence[str], *, now: datetime
+    ) -> set[str]:
+        """Return the ids already stored (not deleted); mark them seen at ``now``."""
+        ...
+
+    def save_page(
+        self,
+        account_id: str,
+        *,
+        items: Sequence[Item],
+        deleted_ids: Sequence[str],
+        cursor: dict[str, Any],
+        now: datetime,
+    ) -> PageCounts:
+        """Upsert a page's items, mark its deletions and store the cursor in ONE transaction."""
+        ...
+
+    def sweep_unseen(self, account_id: str, *, since: datetime, now: datetime) -> int:
+        """Mark deleted the live items not seen since ``since`` (end of a full run)."""
+        ...
+
+    def finish_sync(self, account_id: str, *, now: datetime, next_sync_at: datetime) -> None:
+        """Record a successful sync and when the next one is due."""
+        ...
+
+    def due_accounts(self, *, now: datetime, limit: int) -> list[Account]:
+        """Active accounts whose next sync is due, most overdue first."""
+        ...
+
+    def list_items(
+        self, account_id: str, *, include_deleted: bool = False, limit: int = 1000, offset: int = 0
+    ) -> list[StoredItem]:
+        """Return an account's items by external id."""
+        ...
+
+    def add_notification(
+        self,
+        *,
+        owner_id: str,
+        kind: str,
+        title: str,
+        body: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Notification:
+        """Record an in-app notification."""
+        ...
+
+    def list_notifications(
+        self, *, owner_id: str, unread_only: bool = False
+    ) -> list[Notification]:
+        """Return an owner's notifications, newest first."""
+        ...
+
+
+@runtime_checkable
+class CredentialStore(Protocol):
+    """Loads and saves accounts' token sets (the SQL store encrypts them at rest)."""
+
+    def save_tokens(self, account_id: str, tokens: TokenSet) -> None:
+        """Store (replace) the account's tokens."""
+        ...
+
+    def load_tokens(self, account_id: str) -> TokenSet | None:
+        """Return the account's tokens, or None."""
+        ...
+
+    def delete_tokens(self, account_id: str) -> None:
+        """Forget the account's tokens."""
         ...

@@ -119,6 +119,20 @@ class Settings(BaseSettings):
         default=False,
         description="Development only: store tokens unencrypted when no encryption key is set.",
     )
+    sync_interval: int = Field(
+        default=1800, ge=60, description="Default seconds between two syncs of an account."
+    )
+    sync_jitter: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Up to this fraction of the interval is added at random to each next sync "
+        "time, so accounts connected together do not all sync in the same second.",
+    )
+    providers: dict[str, ProviderSettings] = Field(
+        default_factory=dict,
+        description="Settings of third-party providers, by name (JSON object).",
+    )
     youtube: ProviderSettings = Field(
         default_factory=ProviderSettings, description="YouTube Data API v3 client."
     )

@@ -411,7 +411,9 @@ def test_importing_syncjobs_creates_no_broker() -> None:
 
 def test_the_public_api_is_pinned() -> None:
     assert sorted(syncjobs.__all__) == sorted([
-        "AccountNotFoundError", "ConcurrencyLimitError", "ConfigurationError", "Deps",
+        "Account", "AccountState", "Notification", "TokenSet", "accounts", "connect_account",
+        "disconnect_account", "sync_account", "AccountNotFoundError", "ConcurrencyLimitError",
+        "ConfigurationError", "Deps",
         "FatalError", "InvalidInputError", "Job", "JobCancelledError", "JobContext",
         "JobNotFoundError", "JobStatus", "LogLine", "PermissionDeniedError", "ProviderError",
         "ProviderUnavailableError", "RateLimitedError", "ReauthorizationRequiredError",

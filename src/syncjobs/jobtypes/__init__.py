@@ -3,6 +3,6 @@
 Named ``jobtypes`` because ``syncjobs.jobs`` is the public function that lists jobs.
 """
 
-from . import builtin
+from . import builtin, sync
 
-__all__ = ["builtin"]
+__all__ = ["builtin", "sync"]

@@ -28,8 +28,14 @@ def _v1_ledger(conn: Connection, t: Tables) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v2_accounts(conn: Connection, t: Tables) -> None:
+    for table in (t.accounts, t.credentials, t.items, t.notifications):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "job ledger: jobs, job log, dead letters", _v1_ledger),
+    Migration(2, "accounts, encrypted credentials, synced items, notifications", _v2_accounts),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

@@ -29,6 +29,7 @@ from ...models import (
     NewJob,
 )
 from ...protocols import Subscription
+from .accounts import SQLAccountsMixin
 from .engine import make_engine
 from .migrations import check_schema
 from .migrations import upgrade as run_upgrade
@@ -74,8 +75,8 @@ def _job(row: Any) -> Job:
     )
 
 
-class SQLAlchemyRepository:
-    """The job ledger in SQL: SQLite (file) or PostgreSQL (psycopg 3).
+class SQLAlchemyRepository(SQLAccountsMixin):
+    """The job ledger, accounts and synced items in SQL: SQLite (file) or PostgreSQL (psycopg 3).
 
     On PostgreSQL every change sends ``NOTIFY`` in its own transaction, so ``watch`` is live.
     """

@@ -63,6 +63,10 @@ class Tables:
     jobs: Table
     job_log: Table
     dead_letters: Table
+    accounts: Table
+    credentials: Table
+    items: Table
+    notifications: Table
 
 
 def build_tables(prefix: str) -> Tables:
@@ -135,4 +139,72 @@ def build_tables(prefix: str) -> Tables:
         Column("failed_at", UTCDateTime, nullable=False),
         Index(f"{prefix}dead_letters_owner_ix", "owner_id", "failed_at"),
     )
-    return Tables(prefix, md, schema_version, jobs, job_log, dead_letters)
+    accounts = Table(
+        f"{prefix}accounts",
+        md,
+        Column("id", String(36), primary_key=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("provider", String(64), nullable=False),
+        Column("external_id", String(255)),
+        Column("display_name", String(255)),
+        Column("state", String(32), nullable=False),
+        Column("cursor", JSONType),
+        Column("sync_interval", Integer, nullable=False),
+        Column("next_sync_at", UTCDateTime),
+        Column("last_synced_at", UTCDateTime),
+        Column("last_sync_job_id", String(36)),
+        Column("error_code", String(64)),
+        Column("error_message", Text),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        UniqueConstraint("owner_id", "provider", "external_id", name=f"{prefix}accounts_ext_uq"),
+        Index(f"{prefix}accounts_owner_ix", "owner_id"),
+        Index(f"{prefix}accounts_due_ix", "state", "next_sync_at"),
+    )
+    credentials = Table(
+        f"{prefix}credentials",
+        md,
+        Column("account_id", String(36), primary_key=True),
+        Column("scheme", String(16), nullable=False),
+        Column("secret", Text, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    items = Table(
+        f"{prefix}items",
+        md,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("account_id", String(36), nullable=False),
+        Column("external_id", String(255), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("title", Text),
+        Column("text", Text),
+        Column("author", String(255)),
+        Column("published_at", UTCDateTime),
+        Column("metrics", JSONType, nullable=False),
+        Column("raw", JSONType, nullable=False),
+        Column("content_hash", String(64), nullable=False),
+        Column("first_seen_at", UTCDateTime, nullable=False),
+        Column("last_modified_at", UTCDateTime, nullable=False),
+        Column("last_seen_at", UTCDateTime, nullable=False),
+        Column("deleted_at", UTCDateTime),
+        Column("analysis_state", String(16), nullable=False),
+        UniqueConstraint("account_id", "external_id", name=f"{prefix}items_ext_uq"),
+        Index(f"{prefix}items_analysis_ix", "analysis_state", "first_seen_at"),
+    )
+    notifications = Table(
+        f"{prefix}notifications",
+        md,
+        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("kind", String(64), nullable=False),
+        Column("title", String(255), nullable=False),
+        Column("body", Text, nullable=False),
+        Column("data", JSONType, nullable=False),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("read_at", UTCDateTime),
+        Index(f"{prefix}notifications_owner_ix", "owner_id", "created_at"),
+    )
+    return Tables(
+        prefix, md, schema_version, jobs, job_log, dead_letters, accounts, credentials, items,
+        notifications,
+    )
