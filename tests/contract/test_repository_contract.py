@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from syncjobs.protocols import JobRepository
+from syncjobs.protocols import AccountRepository, JobRepository
 from syncjobs.storage import InMemoryRepository
-from syncjobs.testing.contract import JobRepositoryContract
+from syncjobs.testing.contract import AccountRepositoryContract, JobRepositoryContract
 
 
 class TestInMemoryRepository(JobRepositoryContract):
@@ -28,4 +28,24 @@ class TestPostgresRepository(JobRepositoryContract):
     @pytest.fixture
     def repository(self, pg_repo: Any) -> JobRepository:
         repo: JobRepository = pg_repo
+        return repo
+
+
+class TestInMemoryAccounts(AccountRepositoryContract):
+    @pytest.fixture
+    def repository(self) -> AccountRepository:
+        return InMemoryRepository()
+
+
+class TestSQLiteAccounts(AccountRepositoryContract):
+    @pytest.fixture
+    def repository(self, sqlite_repo: Any) -> AccountRepository:
+        repo: AccountRepository = sqlite_repo
+        return repo
+
+
+class TestPostgresAccounts(AccountRepositoryContract):
+    @pytest.fixture
+    def repository(self, pg_repo: Any) -> AccountRepository:
+        repo: AccountRepository = pg_repo
         return repo

@@ -1,4 +1,5 @@
-"""The repository contract: the behaviour every ``JobRepository`` must show.
+"""The repository contracts: the behaviour every ``JobRepository`` and ``AccountRepository``
+must show.
 
 A host app that stores jobs its own way runs this suite against its implementation::
 
@@ -9,7 +10,8 @@ A host app that stores jobs its own way runs this suite against its implementati
         def repository(self):
             return MyRepository(...)
 
-syncjobs runs it against ``InMemoryRepository`` and ``SQLAlchemyRepository`` on SQLite and
+``AccountRepositoryContract`` is used the same way for accounts, items and notifications.
+syncjobs runs both against ``InMemoryRepository`` and ``SQLAlchemyRepository`` on SQLite and
 PostgreSQL.
 """
 
@@ -17,16 +19,17 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from ..errors import ConcurrencyLimitError
-from ..models import Job, JobStatus, NewJob, utcnow
-from ..protocols import JobRepository
+from ..models import Account, AccountState, Job, JobStatus, NewJob, PageCounts, utcnow
+from ..protocols import AccountRepository, CredentialStore, JobRepository
+from ..providers.types import Item, TokenSet
 
-__all__ = ["JobRepositoryContract", "new_job"]
+__all__ = ["AccountRepositoryContract", "JobRepositoryContract", "new_job"]
 
 
 def new_job(owner_id: str = "owner-1", **overrides: Any) -> NewJob:
@@ -283,3 +286,416 @@ class JobRepositoryContract:
         assert _must(repository.get_job(job.id)).status is JobStatus.PROCESSING
 
 
+# -- accounts, items, notifications -------------------------------------------------------
+
+#: Fixed, aware instants: T0 plus whole minutes.
+T0 = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
+_CEST = timezone(timedelta(hours=2))
+
+
+def _at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def video(external_id: str, **overrides: Any) -> Item:
+    """A realistic synced item (unicode text, non-UTC publish time, metrics, raw JSON)."""
+    values: dict[str, Any] = {
+        "external_id": external_id,
+        "kind": "video",
+        "title": f"Café ☕ in 東京 — {external_id}",
+        "text": "Zoë's vlog: ümlauts, emoji 🎥 and \"quotes\"",
+        "author": "Zoë Ångström",
+        "published_at": datetime(2024, 3, 9, 18, 30, 15, 250000, tzinfo=_CEST),
+        "metrics": {"views": 1200, "likes": 87, "comments": 4},
+        "raw": {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": "W/\"x1\""},
+    }
+    values.update(overrides)
+    return Item(**values)
+
+
+def _account(repo: AccountRepository, external_id: str | None = "UC-1", *,
+             owner_id: str = "owner-1", provider: str = "youtube",
+             minutes: float = 0) -> Account:
+    return repo.create_account(
+        owner_id=owner_id, provider=provider, external_id=external_id,
+        display_name="Zoë's channel ✓", sync_interval=900, now=_at(minutes),
+    )
+
+
+def _ids(repo: AccountRepository, account_id: str, **kwargs: Any) -> list[str]:
+    return [it.external_id for it in repo.list_items(account_id, **kwargs)]
+
+
+def _got(repo: AccountRepository, account_id: str) -> Account:
+    acc = repo.get_account(account_id)
+    assert acc is not None
+    return acc
+
+
+class AccountRepositoryContract:
+    """Subclass me and provide a ``repository`` fixture returning a fresh, empty repository.
+
+    Not pinned here (the protocol cannot produce it): accounts whose ``next_sync_at`` is
+    NULL come first in ``due_accounts``.
+    """
+
+    @pytest.fixture
+    def repository(self) -> AccountRepository:
+        """Override: return the repository under test."""
+        raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
+
+    # -- accounts ---------------------------------------------------------------------------
+    def test_create_then_get_round_trips(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        got = _got(repository, acc.id)
+        assert got == acc
+        assert (got.owner_id, got.provider, got.external_id) == ("owner-1", "youtube", "UC-1")
+        assert got.display_name == "Zoë's channel ✓" and got.sync_interval == 900
+        assert got.state is AccountState.ACTIVE
+        assert (got.created_at, got.updated_at, got.next_sync_at) == (T0, T0, T0)
+        assert got.created_at.tzinfo is not None
+        assert (got.cursor, got.last_synced_at, got.last_sync_job_id) == (None, None, None)
+        assert (got.error_code, got.error_message) == (None, None)
+        assert repository.get_account(str(uuid.uuid4())) is None
+
+    def test_list_accounts_oldest_first_by_owner(self, repository: AccountRepository) -> None:
+        late = _account(repository, "late", minutes=5)
+        early = _account(repository, "early", minutes=1)
+        other = _account(repository, "theirs", owner_id="owner-2", minutes=3)
+        assert [a.id for a in repository.list_accounts(owner_id="owner-1")] == [early.id, late.id]
+        assert [a.id for a in repository.list_accounts()] == [early.id, other.id, late.id]
+        assert repository.list_accounts(owner_id="nobody") == []
+
+    def test_same_external_id_reactivates_the_account(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        repository.set_account_state(
+            acc.id, AccountState.REAUTH_REQUIRED, now=_at(1), error_code="reauth_required",
+            error_message="token revoked",
+        )
+        repository.save_page(acc.id, items=[], deleted_ids=[], cursor={"t": "p2"}, now=_at(2))
+        again = repository.create_account(
+            owner_id="owner-1", provider="youtube", external_id="UC-1", display_name=None,
+            sync_interval=600, now=_at(3),
+        )
+        assert again.id == acc.id and again == _got(repository, acc.id)
+        assert again.state is AccountState.ACTIVE
+        assert (again.error_code, again.error_message) == (None, None)
+        assert again.display_name == "Zoë's channel ✓" and again.sync_interval == 600
+        assert (again.created_at, again.updated_at, again.cursor) == (T0, _at(3), {"t": "p2"})
+        renamed = repository.create_account(
+            owner_id="owner-1", provider="youtube", external_id="UC-1", display_name="Neu",
+            sync_interval=600, now=_at(4),
+        )
+        assert renamed.id == acc.id and renamed.display_name == "Neu"
+        others = {
+            _account(repository, owner_id="owner-2").id,
+            _account(repository, provider="tiktok").id,
+            _account(repository, None).id,
+            _account(repository, None).id,
+        }
+        assert len(others) == 4 and acc.id not in others
+        assert len(repository.list_accounts()) == 5
+
+    def test_delete_removes_items_and_credentials(self, repository: AccountRepository) -> None:
+        acc, keep = _account(repository, "a"), _account(repository, "b")
+        for account in (acc, keep):
+            repository.save_page(account.id, items=[video("v01"), video("v02")],
+                                 deleted_ids=["v02"], cursor={}, now=T0)
+        store = repository if isinstance(repository, CredentialStore) else None
+        if store is not None:
+            store.save_tokens(acc.id, TokenSet(access_token="at-1", refresh_token="rt-1"))
+            store.save_tokens(keep.id, TokenSet(access_token="at-2"))
+        assert repository.delete_account(acc.id) is True
+        assert repository.get_account(acc.id) is None
+        assert repository.list_items(acc.id, include_deleted=True) == []
+        assert repository.known_items(acc.id, ["v01"], now=_at(1)) == set()
+        assert repository.delete_account(acc.id) is False
+        assert _ids(repository, keep.id, include_deleted=True) == ["v01", "v02"]
+        assert [a.id for a in repository.list_accounts()] == [keep.id]
+        if store is not None:
+            assert store.load_tokens(acc.id) is None
+            kept = store.load_tokens(keep.id)
+            assert kept is not None and kept.access_token == "at-2"
+
+    def test_set_account_state_records_and_clears_errors(
+        self, repository: AccountRepository
+    ) -> None:
+        acc = _account(repository)
+        paused = repository.set_account_state(
+            acc.id, AccountState.REAUTH_REQUIRED, now=_at(1), error_code="reauth_required",
+            error_message="refresh token revoked — reconnect ✋",
+        )
+        assert paused is not None and paused == _got(repository, acc.id)
+        assert paused.state is AccountState.REAUTH_REQUIRED and paused.updated_at == _at(1)
+        assert (paused.error_code, paused.error_message) == (
+            "reauth_required", "refresh token revoked — reconnect ✋"
+        )
+        active = repository.set_account_state(acc.id, AccountState.ACTIVE, now=_at(2))
+        assert active is not None and active.state is AccountState.ACTIVE
+        assert (active.error_code, active.error_message) == (None, None)
+        disabled = repository.set_account_state(acc.id, AccountState.DISABLED, now=_at(3))
+        assert disabled is not None and disabled.state is AccountState.DISABLED
+        assert _got(repository, acc.id).state is AccountState.DISABLED
+        assert repository.set_account_state(
+            str(uuid.uuid4()), AccountState.DISABLED, now=_at(4)
+        ) is None
+
+    def test_start_sync_records_the_job(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        job_id = str(uuid.uuid4())
+        started = repository.start_sync(acc.id, job_id=job_id, now=_at(1))
+        assert started is not None and started == _got(repository, acc.id)
+        assert (started.last_sync_job_id, started.updated_at) == (job_id, _at(1))
+        assert started.state is AccountState.ACTIVE and started.last_synced_at is None
+        assert repository.start_sync(str(uuid.uuid4()), job_id=job_id, now=_at(1)) is None
+
+    # -- items ------------------------------------------------------------------------------
+    def test_save_page_stores_every_field(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        counts = repository.save_page(
+            acc.id, items=[video("v01"), video("v02", kind="short", title=None, text=None,
+                                                  author=None, published_at=None, metrics={},
+                                                  raw={})],
+            deleted_ids=[], cursor={}, now=_at(1),
+        )
+        assert counts == PageCounts(added=2)
+        first, second = repository.list_items(acc.id)
+        assert (first.account_id, first.external_id, first.kind) == (acc.id, "v01", "video")
+        assert first.title == "Café ☕ in 東京 — v01" and first.author == "Zoë Ångström"
+        assert first.text == "Zoë's vlog: ümlauts, emoji 🎥 and \"quotes\""
+        assert first.published_at == datetime(2024, 3, 9, 16, 30, 15, 250000, tzinfo=UTC)
+        assert first.published_at is not None and first.published_at.tzinfo is not None
+        assert first.metrics == {"views": 1200, "likes": 87, "comments": 4}
+        assert first.raw == {"snippet": {"tags": ["café", "東京"], "live": False},
+                             "etag": "W/\"x1\""}
+        assert (first.first_seen_at, first.last_modified_at, first.deleted_at) == (
+            _at(1), _at(1), None
+        )
+        assert first.analysis_state == "queued" and first.content_hash
+        assert (second.kind, second.title, second.text, second.author) == (
+            "short", None, None, None
+        )
+        assert (second.published_at, second.metrics, second.raw) == (None, {}, {})
+        assert second.content_hash != first.content_hash and second.id != first.id
+
+    def test_save_page_counts_added_updated_unchanged_deleted(
+        self, repository: AccountRepository
+    ) -> None:
+        acc = _account(repository)
+        first = repository.save_page(
+            acc.id, items=[video("v01"), video("v02"), video("v03")], deleted_ids=[],
+            cursor={"page": 1}, now=_at(1),
+        )
+        assert first == PageCounts(added=3)
+        before = {it.external_id: it for it in repository.list_items(acc.id)}
+        second = repository.save_page(
+            acc.id,
+            items=[video("v01"), video("v02", metrics={"views": 1300, "likes": 90}),
+                   video("v04")],
+            deleted_ids=["v03", "never-stored"], cursor={"page": 2}, now=_at(2),
+        )
+        assert second == PageCounts(added=1, updated=1, unchanged=1, deleted=1)
+        assert _ids(repository, acc.id) == ["v01", "v02", "v04"]
+        after = {it.external_id: it for it in repository.list_items(acc.id, include_deleted=True)}
+        assert after["v01"] == before["v01"]
+        v02 = after["v02"]
+        assert v02.metrics == {"views": 1300, "likes": 90}
+        assert (v02.id, v02.first_seen_at, v02.last_modified_at) == (
+            before["v02"].id, _at(1), _at(2)
+        )
+        assert v02.content_hash != before["v02"].content_hash
+        assert (after["v03"].deleted_at, after["v03"].last_modified_at) == (_at(2), _at(2))
+        assert after["v03"].first_seen_at == _at(1)
+        again = repository.save_page(acc.id, items=[], deleted_ids=["v03"], cursor={},
+                                     now=_at(3))
+        assert again == PageCounts()
+        back = repository.save_page(acc.id, items=[video("v03")], deleted_ids=[], cursor={},
+                                    now=_at(4))
+        assert back == PageCounts(updated=1)  # a deleted item that comes back is updated
+        v03 = repository.list_items(acc.id, limit=1, offset=2)[0]
+        assert (v03.external_id, v03.deleted_at, v03.id) == ("v03", None, before["v03"].id)
+        assert (v03.first_seen_at, v03.last_modified_at) == (_at(1), _at(4))
+
+    def test_an_id_repeated_in_one_page_counts_once(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        counts = repository.save_page(
+            acc.id, items=[video("v01", title="draft"), video("v02"), video("v01", title="final")],
+            deleted_ids=[], cursor={}, now=_at(1),
+        )
+        assert counts == PageCounts(added=2)
+        assert [(it.external_id, it.title) for it in repository.list_items(acc.id)] == [
+            ("v01", "final"), ("v02", "Café ☕ in 東京 — v02")
+        ]
+        same = repository.save_page(
+            acc.id, items=[video("v01", title="final"), video("v01", title="final")],
+            deleted_ids=[], cursor={}, now=_at(2),
+        )
+        assert same == PageCounts(unchanged=1)
+        last_wins = repository.save_page(
+            acc.id, items=[video("v01", title="final"), video("v01", title="edited")],
+            deleted_ids=[], cursor={}, now=_at(3),
+        )
+        assert last_wins == PageCounts(updated=1)
+        assert [it.title for it in repository.list_items(acc.id, limit=1)] == ["edited"]
+
+    def test_a_redelivered_page_is_unchanged_and_never_duplicates(
+        self, repository: AccountRepository
+    ) -> None:
+        acc = _account(repository)
+        repository.save_page(acc.id, items=[video("v00")], deleted_ids=[], cursor={"p": 0},
+                             now=_at(1))
+        page: dict[str, Any] = {
+            "items": [video("v01"), video("v02", metrics={"views": 5})],
+            "deleted_ids": ["v00"], "cursor": {"page_token": "CAUQAA", "n": 2},
+        }
+        assert repository.save_page(acc.id, **page, now=_at(2)) == PageCounts(added=2, deleted=1)
+        stored = repository.list_items(acc.id, include_deleted=True)
+        # The worker crashed after the commit; the broker delivers the same page again.
+        assert repository.save_page(acc.id, **page, now=_at(3)) == PageCounts(unchanged=2)
+        assert repository.list_items(acc.id, include_deleted=True) == stored
+        assert _ids(repository, acc.id) == ["v01", "v02"]
+        assert _got(repository, acc.id).cursor == {"page_token": "CAUQAA", "n": 2}
+
+    def test_the_cursor_is_stored_with_the_page(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        cursor = {"page_token": "CDIQAA", "since": "2024-03-10T12:00:00+00:00",
+                  "seen": [1, 2, 3], "label": "Ünïcode ✓", "done": False, "next": None}
+        counts = repository.save_page(acc.id, items=[video("v01")], deleted_ids=[],
+                                      cursor=cursor, now=_at(1))
+        assert counts == PageCounts(added=1)
+        got = _got(repository, acc.id)
+        assert got.cursor == cursor and got.updated_at == _at(1)
+        empty = repository.save_page(acc.id, items=[], deleted_ids=[], cursor={"page_token": None},
+                                     now=_at(2))
+        assert empty == PageCounts()
+        assert _got(repository, acc.id).cursor == {"page_token": None}
+
+    def test_known_items_returns_live_ids_and_marks_them_seen(
+        self, repository: AccountRepository
+    ) -> None:
+        acc, other = _account(repository, "a"), _account(repository, "b")
+        repository.save_page(acc.id, items=[video("v01"), video("v02"), video("v03")],
+                             deleted_ids=[], cursor={}, now=_at(1))
+        repository.save_page(acc.id, items=[], deleted_ids=["v03"], cursor={}, now=_at(2))
+        known = repository.known_items(acc.id, ["v01", "v03", "v99", "v01"], now=_at(3))
+        assert known == {"v01"}
+        assert repository.known_items(other.id, ["v01", "v02"], now=_at(3)) == set()
+        assert repository.known_items(acc.id, [], now=_at(3)) == set()
+        assert repository.sweep_unseen(acc.id, since=_at(3), now=_at(4)) == 1
+        assert _ids(repository, acc.id) == ["v01"]
+        assert repository.list_items(acc.id)[0].last_modified_at == _at(1)  # seen, not modified
+
+    def test_sweep_unseen_deletes_what_the_run_did_not_see(
+        self, repository: AccountRepository
+    ) -> None:
+        acc, other = _account(repository, "a"), _account(repository, "b")
+        items = [video(f"v0{i}") for i in range(1, 6)]
+        repository.save_page(acc.id, items=items, deleted_ids=[], cursor={}, now=_at(1))
+        repository.save_page(other.id, items=items, deleted_ids=[], cursor={}, now=_at(1))
+        run_started = _at(2)
+        repository.save_page(acc.id, items=[video("v01"), video("v02", title="new")],
+                             deleted_ids=[], cursor={}, now=_at(2))
+        repository.known_items(acc.id, ["v03"], now=_at(3))
+        assert repository.sweep_unseen(acc.id, since=run_started, now=_at(4)) == 2
+        assert _ids(repository, acc.id) == ["v01", "v02", "v03"]
+        gone = repository.list_items(acc.id, include_deleted=True)[3:]
+        assert [(it.external_id, it.deleted_at, it.last_modified_at) for it in gone] == [
+            ("v04", _at(4), _at(4)), ("v05", _at(4), _at(4))
+        ]
+        assert repository.sweep_unseen(acc.id, since=run_started, now=_at(5)) == 0
+        assert len(repository.list_items(other.id)) == 5
+
+    def test_list_items_pages_by_external_id(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        repository.save_page(
+            acc.id, items=[video(e) for e in ("e04", "e01", "e05", "e03", "e02")],
+            deleted_ids=[], cursor={}, now=_at(1),
+        )
+        repository.save_page(acc.id, items=[], deleted_ids=["e02"], cursor={}, now=_at(2))
+        assert _ids(repository, acc.id) == ["e01", "e03", "e04", "e05"]
+        assert _ids(repository, acc.id, limit=2, offset=1) == ["e03", "e04"]
+        assert _ids(repository, acc.id, include_deleted=True) == [
+            "e01", "e02", "e03", "e04", "e05"
+        ]
+        assert _ids(repository, acc.id, include_deleted=True, limit=2, offset=1) == [
+            "e02", "e03"
+        ]
+        assert _ids(repository, acc.id, offset=10) == []
+        assert repository.list_items(str(uuid.uuid4())) == []
+
+    def test_returned_records_are_copies(self, repository: AccountRepository) -> None:
+        acc = _account(repository)
+        repository.save_page(acc.id, items=[video("v01")], deleted_ids=[],
+                             cursor={"seen": [1]}, now=_at(1))
+        item = repository.list_items(acc.id)[0]
+        item.metrics["views"] = -1
+        item.raw["snippet"]["tags"].append("hacked")
+        account = _got(repository, acc.id)
+        assert account.cursor is not None
+        account.cursor["seen"].append(2)
+        again = repository.list_items(acc.id)[0]
+        assert again.metrics["views"] == 1200 and again.raw["snippet"]["tags"] == ["café", "東京"]
+        assert _got(repository, acc.id).cursor == {"seen": [1]}
+
+    # -- scheduling -------------------------------------------------------------------------
+    def test_finish_sync_records_the_run_and_clears_errors(
+        self, repository: AccountRepository
+    ) -> None:
+        acc = _account(repository)
+        repository.set_account_state(acc.id, AccountState.ACTIVE, now=_at(1),
+                                     error_code="rate_limited", error_message="429")
+        repository.finish_sync(acc.id, now=_at(2), next_sync_at=_at(17))
+        got = _got(repository, acc.id)
+        assert (got.last_synced_at, got.next_sync_at, got.updated_at) == (_at(2), _at(17), _at(2))
+        assert (got.error_code, got.error_message) == (None, None)
+        assert got.state is AccountState.ACTIVE
+        repository.finish_sync(str(uuid.uuid4()), now=_at(2), next_sync_at=_at(17))  # no error
+
+    def test_due_accounts_active_and_due_most_overdue_first(
+        self, repository: AccountRepository
+    ) -> None:
+        oldest = _account(repository, "oldest", minutes=-60)
+        fresh = _account(repository, "fresh")
+        soon, later = _account(repository, "soon"), _account(repository, "later")
+        repository.finish_sync(soon.id, now=T0, next_sync_at=_at(5))
+        repository.finish_sync(later.id, now=T0, next_sync_at=_at(10))
+        for name, state in (("off", AccountState.DISABLED),
+                            ("reauth", AccountState.REAUTH_REQUIRED)):
+            acc = _account(repository, name, minutes=-120)
+            repository.set_account_state(acc.id, state, now=T0)
+        assert [a.id for a in repository.due_accounts(now=_at(6), limit=10)] == [
+            oldest.id, fresh.id, soon.id
+        ]
+        assert [a.id for a in repository.due_accounts(now=_at(10), limit=10)] == [
+            oldest.id, fresh.id, soon.id, later.id
+        ]
+        assert [a.id for a in repository.due_accounts(now=_at(10), limit=2)] == [
+            oldest.id, fresh.id
+        ]
+        assert repository.due_accounts(now=_at(-61), limit=10) == []
+        due = repository.due_accounts(now=_at(6), limit=1)[0]
+        assert due == _got(repository, oldest.id) and due.next_sync_at == _at(-60)
+
+    # -- notifications ----------------------------------------------------------------------
+    def test_notifications_newest_first(self, repository: AccountRepository) -> None:
+        data = {"account_id": "acc-1", "count": 3, "names": ["Zoë", "東京"]}
+        first = repository.add_notification(
+            owner_id="owner-1", kind="sync.failed", title="Sync failed ✗",
+            body="Reconnect your channel — the token was revoked.", data=data, now=_at(1),
+        )
+        assert (first.owner_id, first.kind, first.title, first.data) == (
+            "owner-1", "sync.failed", "Sync failed ✗", data
+        )
+        assert (first.created_at, first.read_at) == (_at(1), None)
+        for title, minutes in (("third", 3), ("second", 2), ("tie-a", 4), ("tie-b", 4)):
+            repository.add_notification(owner_id="owner-1", kind="sync.done", title=title,
+                                        body="", data={}, now=_at(minutes))
+        repository.add_notification(owner_id="owner-2", kind="sync.done", title="theirs",
+                                    body="", data={}, now=_at(9))
+        notes = repository.list_notifications(owner_id="owner-1")
+        assert [n.title for n in notes] == ["tie-b", "tie-a", "third", "second", "Sync failed ✗"]
+        assert notes[-1] == first
+        unread = repository.list_notifications(owner_id="owner-1", unread_only=True)
+        assert [n.id for n in unread] == [n.id for n in notes]
+        assert [n.title for n in repository.list_notifications(owner_id="owner-2")] == ["theirs"]
+        assert repository.list_notifications(owner_id="nobody", unread_only=True) == []
