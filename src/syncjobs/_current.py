@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .app import SyncJobs
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # get_app builds the app, which makes itself current
 _app: SyncJobs | None = None
 
 

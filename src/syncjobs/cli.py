@@ -236,9 +236,9 @@ def dead_replay(job_id: str, owner: Owner, as_json: AsJson = False) -> None:
 
 @app.command()
 def demo(
-    items: Annotated[int, typer.Option(help="Units of work per demo job.")] = 40,
+    items: Annotated[int, typer.Option(help="Items per fake provider account.")] = 750,
 ) -> None:
-    """Run the demo on the embedded default: SQLite, in-memory broker, in-process workers."""
+    """Sync four fake accounts live on the embedded default: SQLite, in-memory broker."""
     from .demo import run_demo
 
     with _user_errors():

@@ -1,0 +1,76 @@
+"""The command line: the demo, job commands, JSON output, and one-line user errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from syncjobs import _current
+from syncjobs.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("SYNCJOBS_DATABASE_URL", f"sqlite:///{db}")
+    monkeypatch.setenv("SYNCJOBS_BROKER_URL", "memory://")
+    monkeypatch.chdir(tmp_path)
+    _current.set_app(None)
+    yield db
+    _current.set_app(None)
+
+
+def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Path) -> None:
+    first = runner.invoke(app, ["demo", "--items", "60"])
+    assert first.exit_code == 0, first.output
+    for label in ("YouTube", "Gmail", "Instagram", "TikTok"):
+        assert label in first.output
+    assert first.output.count("completed") >= 4
+    _current.set_app(None)
+    again = runner.invoke(app, ["demo", "--items", "60"])
+    assert again.exit_code == 0, again.output
+    listed = runner.invoke(app, ["jobs", "--owner", "demo-user", "--json"])
+    jobs = json.loads(listed.output)
+    assert len(jobs) == 8 and {j["status"] for j in jobs} == {"completed"}
+    resyncs = [j for j in jobs[:4]]
+    assert all(j["result"]["api_calls"] <= 2 for j in resyncs), resyncs
+
+
+def test_submit_status_and_cancel_print_json(sqlite_env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    made = runner.invoke(app, ["submit", "syncjobs.count", "--owner", "o1", "--params",
+                               '{"to": 3}', "--json"])
+    assert made.exit_code == 0, made.output
+    job = json.loads(made.output)
+    assert job["status"] == "pending" and job["job_type"] == "syncjobs.count"
+    shown = runner.invoke(app, ["status", job["id"], "--owner", "o1", "--json"])
+    assert json.loads(shown.output)["id"] == job["id"]
+    cancelled = runner.invoke(app, ["cancel", job["id"], "--owner", "o1", "--json"])
+    assert json.loads(cancelled.output)["status"] == "cancelled"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status", "not-a-uuid", "--owner", "o1"], "malformed job id"),
+        (["status", "00000000-0000-0000-0000-000000000000", "--owner", "o1"], "no job"),
+        (["submit", "no.such.type", "--owner", "o1"], "unknown job type"),
+        (["submit", "syncjobs.count", "--owner", "o1", "--params", "{bad"], "not valid JSON"),
+        (["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to": -1}'], "to:"),
+    ],
+)
+def test_user_errors_are_one_line_and_exit_1(
+    sqlite_env: Path, args: list[str], message: str
+) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert message in result.output
+    assert result.output.strip().startswith("error:")
