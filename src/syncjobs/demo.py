@@ -62,7 +62,7 @@ def fake_providers(items: int) -> Iterator[tuple[Any, dict[str, ProviderSettings
 def run_demo(console: Console, *, items: int = 750) -> None:
     """Connect one account per provider, sync them all with live progress, show a summary."""
     with fake_providers(items) as (fakes, configs):
-        app = demo_app(**configs)
+        app = demo_app(None, **configs)
         console.print(f"[bold]syncjobs demo[/bold] — ledger {app.settings.database_url}, "
                       f"in-memory broker, fake providers with {items} items each")
         started = time.monotonic()
