@@ -9,7 +9,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -34,6 +34,9 @@ __all__ = ["Deps", "SyncJobs", "register_actors"]
 logger = logging.getLogger("syncjobs")
 
 _OWNER = re.compile(r"^[^\x00-\x1f]{1,255}$")
+#: The owner of jobs the scheduler starts.
+SYSTEM_OWNER = "system"
+LATE_TICK_SECONDS = 7 * 24 * 3600
 _MAX_DELAY = timedelta(days=6, hours=23)
 
 
@@ -86,10 +89,41 @@ class SyncJobs:
         self.repository: JobRepository = deps.repository
         self._actors: dict[str, dramatiq.Actor[Any, Any]] = {}
         self._by_actor: dict[str, JobType] = {}
+        self._ticks: dict[str, JobType] = {}
         self.middleware = TrackingMiddleware(self)
         broker.add_middleware(self.middleware)
         for jt in registry:
             self._declare(jt)
+
+    # -- schedules ------------------------------------------------------------------------
+    def _declare_tick(self, jt: JobType) -> None:
+        """Declare the periodiq actor that fires ``jt`` on its cron schedule."""
+        from periodiq import PeriodiqMiddleware, cron
+
+        if not any("periodic" in m.actor_options for m in self.broker.middleware):
+            # Late ticks are safe (each slot is claimed once), so never skip them.
+            self.broker.add_middleware(PeriodiqMiddleware(skip_delay=LATE_TICK_SECONDS))
+        name = f"{jt.name}@schedule"
+
+        def tick() -> None:
+            """Handled (and skipped) by the tracking middleware."""
+
+        tick.__name__ = name.replace(".", "_").replace("@", "_")
+        dramatiq.actor(actor_name=name, queue_name=jt.queue, broker=self.broker,
+                       max_retries=0, periodic=cron(jt.schedule))(tick)
+        self._ticks[name] = jt
+
+    def job_type_for_tick(self, actor_name: str) -> JobType | None:
+        """Return the job type a schedule tick actor fires, if ``actor_name`` is one."""
+        return self._ticks.get(actor_name)
+
+    def fire_schedule(self, jt: JobType, slot: datetime) -> Job | None:
+        """Submit the job of one schedule slot, once however many schedulers fire it."""
+        if not self.settings.enabled:
+            return None
+        key = f"schedule:{jt.name}:{slot.astimezone(UTC).strftime('%Y-%m-%dT%H:%M')}"
+        return self.submit(jt.name, owner_id=SYSTEM_OWNER, params={}, idempotency_key=key,
+                           enforce_limit=False)
 
     # -- actors ---------------------------------------------------------------------------
     def _declare(self, jt: JobType) -> dramatiq.Actor[Any, Any]:
@@ -115,6 +149,8 @@ class SyncJobs:
         )(run)
         self._actors[jt.name] = actor
         self._by_actor[jt.name] = jt
+        if jt.schedule:
+            self._declare_tick(jt)
         return actor
 
     def job_type_for_actor(self, actor_name: str) -> JobType | None:

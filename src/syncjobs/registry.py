@@ -121,6 +121,8 @@ def job_type(
         raise ConfigurationError("max_retries must be >= 0")
     if time_limit is not None and time_limit <= 0:
         raise ConfigurationError("time_limit must be > 0")
+    if schedule is not None:
+        _check_cron(schedule)
 
     def decorate(func: F) -> F:
         (registry or default_registry).add(
@@ -140,3 +142,12 @@ def job_type(
         return func
 
     return decorate
+
+
+def _check_cron(spec: str) -> None:
+    from periodiq import cron
+
+    try:
+        cron(spec)
+    except Exception as exc:
+        raise ConfigurationError(f"invalid cron schedule {spec!r}: {exc}") from None

@@ -19,7 +19,7 @@ import random
 import socket
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -86,15 +86,32 @@ class TrackingMiddleware(Middleware):
 
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        """Claim the job or skip the message."""
+        """Claim the job or skip the message (schedule ticks submit their slot's job)."""
         jt = self.app.job_type_for_actor(message.actor_name)
         if jt is None:
+            tick = self.app.job_type_for_tick(message.actor_name)
+            if tick is not None:
+                self._fire(tick, message)
+                raise SkipMessage(f"schedule tick of {tick.name} handled")
             return
         job_id = str(message.args[0]) if message.args else ""
         ctx = self._claim(job_id)
         if ctx is None:
             raise SkipMessage(f"job {job_id} is not runnable")
         _set_current(ctx)
+
+    def _fire(self, jt: Any, message: Any) -> None:
+        raw = message.options.get("scheduled_at")
+        try:
+            slot = datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            slot = None
+        if slot is None or slot.tzinfo is None:  # triggered by hand, or a naive time
+            slot = datetime.fromtimestamp(message.message_timestamp / 1000, UTC)
+        try:
+            self.app.fire_schedule(jt, slot)
+        except SyncJobsError:
+            logger.exception("schedule of %s could not submit its job", jt.name)
 
     def _claim(self, job_id: str) -> JobContext | None:
         repo, now = self.app.repository, utcnow()
