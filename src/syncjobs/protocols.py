@@ -20,7 +20,13 @@ from .models import (
 )
 from .providers.types import Item, TokenSet
 
-__all__ = ["AccountRepository", "CredentialStore", "JobRepository", "Subscription"]
+__all__ = [
+    "AccountRepository",
+    "CredentialStore",
+    "JobRepository",
+    "Subscription",
+    "UpkeepRepository",
+]
 
 
 class Subscription(Protocol):
@@ -67,10 +73,14 @@ class JobRepository(Protocol):
         """Return jobs, newest first, filtered by owner, status and type."""
         ...
 
-    def claim_job(self, job_id: str, *, worker_id: str, now: datetime) -> Job | None:
-        """Mark a pending (or crashed processing) job ``processing`` and count the attempt.
+    def claim_job(
+        self, job_id: str, *, worker_id: str, now: datetime, stale_before: datetime | None = None
+    ) -> Job | None:
+        """Mark a pending job ``processing`` and count the attempt.
 
-        Returns None when the job is missing, finished, or scheduled for later than ``now``.
+        A processing job is claimed again only when its worker has not heartbeaten since
+        ``stale_before`` (it crashed). Returns None when the job is missing, finished, running
+        on a live worker, or scheduled for later than ``now``.
         """
         ...
 
@@ -271,4 +281,62 @@ class CredentialStore(Protocol):
 
     def delete_tokens(self, account_id: str) -> None:
         """Forget the account's tokens."""
+        ...
+
+
+@runtime_checkable
+class UpkeepRepository(Protocol):
+    """What keeps the ledger healthy: heartbeats, the schedule ledger, and job upkeep."""
+
+    def heartbeat(
+        self, worker_id: str, kind: str, *, job_ids: Sequence[str], now: datetime
+    ) -> None:
+        """Record that a worker (or the scheduler) is alive, and so are its running jobs."""
+        ...
+
+    def last_heartbeats(self) -> dict[str, datetime]:
+        """The latest heartbeat of each kind ("worker", "scheduler")."""
+        ...
+
+    def schedule_slot(self, name: str) -> datetime | None:
+        """The last slot fired of a schedule, or None if it never ran."""
+        ...
+
+    def claim_schedule_slot(
+        self, name: str, *, previous: datetime | None, slot: datetime, now: datetime
+    ) -> bool:
+        """Move a schedule's last slot from ``previous`` to ``slot``; False if another won."""
+        ...
+
+    def stale_jobs(self, *, stale_before: datetime, limit: int) -> list[Job]:
+        """Processing jobs whose worker has not heartbeaten since ``stale_before``."""
+        ...
+
+    def recover_job(
+        self, job_id: str, *, stale_before: datetime, run_at: datetime, now: datetime,
+        error_code: str, error_message: str,
+    ) -> Job | None:
+        """Put a stale processing job back to pending (its crashed attempt stays counted)."""
+        ...
+
+    def unsent_jobs(self, *, idle_before: datetime, now: datetime, limit: int) -> list[Job]:
+        """Pending jobs due but untouched since ``idle_before``: their message may be lost."""
+        ...
+
+    def touch_job(self, job_id: str, *, now: datetime) -> None:
+        """Note that a pending job's message was (re)sent."""
+        ...
+
+    def expire_jobs(self, *, now: datetime, limit: int) -> int:
+        """Fail pending jobs past ``expires_at``; return how many."""
+        ...
+
+    def purge_jobs(
+        self, *, finished_before: datetime, failed_before: datetime, limit: int
+    ) -> int:
+        """Delete finished jobs (and their log lines and dead letters) past retention."""
+        ...
+
+    def job_counts(self) -> dict[str, dict[str, Any]]:
+        """Per job type: counts by status, dead letters, oldest pending creation time."""
         ...

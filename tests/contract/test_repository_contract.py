@@ -8,7 +8,11 @@ import pytest
 
 from syncjobs.protocols import AccountRepository, JobRepository
 from syncjobs.storage import InMemoryRepository
-from syncjobs.testing.contract import AccountRepositoryContract, JobRepositoryContract
+from syncjobs.testing.contract import (
+    AccountRepositoryContract,
+    JobRepositoryContract,
+    UpkeepRepositoryContract,
+)
 
 
 class TestInMemoryRepository(JobRepositoryContract):
@@ -49,3 +53,21 @@ class TestPostgresAccounts(AccountRepositoryContract):
     def repository(self, pg_repo: Any) -> AccountRepository:
         repo: AccountRepository = pg_repo
         return repo
+
+
+class TestInMemoryUpkeep(UpkeepRepositoryContract):
+    @pytest.fixture
+    def repository(self) -> Any:
+        return InMemoryRepository()
+
+
+class TestSQLiteUpkeep(UpkeepRepositoryContract):
+    @pytest.fixture
+    def repository(self, sqlite_repo: Any) -> Any:
+        return sqlite_repo
+
+
+class TestPostgresUpkeep(UpkeepRepositoryContract):
+    @pytest.fixture
+    def repository(self, pg_repo: Any) -> Any:
+        return pg_repo

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Self, TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -38,6 +38,7 @@ __all__ = [
     "FeedPage",
     "FeedProvider",
     "FeedState",
+    "FeedStep",
     "HTTPProvider",
     "ProviderAuth",
     "ResourceNotFoundError",
@@ -665,7 +666,7 @@ class FeedState(BaseModel):
     extra: dict[str, str] = {}
 
     @classmethod
-    def start(cls, cursor: Mapping[str, Any] | None, *, full: bool) -> tuple[FeedState, bool]:
+    def start(cls, cursor: Mapping[str, Any] | None, *, full: bool) -> tuple[Self, bool]:
         """Load ``cursor`` and start or resume a run; also tell whether a full run starts."""
         try:
             state = cls.model_validate(cursor) if cursor else cls()
@@ -752,8 +753,18 @@ class FeedProvider(HTTPProvider):
     (``Page.full_resync``).
     """
 
+    #: The cursor model (an adapter may extend it with fields of its own).
+    state_type: ClassVar[type[FeedState]] = FeedState
+
     def prepare(self, state: FeedState) -> None:
         """Fill ``state.extra`` before the first list call (e.g. discover a playlist id)."""
+
+    def note_page(self, state: FeedState, listed: FeedPage, step: FeedStep) -> None:
+        """Hook: record what one list page showed in ``state`` before its cursor is dumped."""
+
+    def after_walk(self, state: FeedState, *, full: bool) -> Iterator[Page]:
+        """Hook: yield further pages once the walk's last page (and cursor) was yielded."""
+        return iter(())
 
     def list_page(self, token: str | None, state: FeedState) -> FeedPage:
         """Fetch one page of the feed, newest first."""
@@ -767,7 +778,7 @@ class FeedProvider(HTTPProvider):
         self, cursor: Mapping[str, Any] | None, *, full: bool, known: KnownItems
     ) -> Iterator[Page]:
         """Yield one page per list page; each page's cursor resumes right after it."""
-        state, fresh_full = FeedState.start(cursor, full=full)
+        state, fresh_full = self.state_type.start(cursor, full=full)
         self.start_run()
         first, restarted = True, False
         while True:
@@ -788,6 +799,7 @@ class FeedProvider(HTTPProvider):
             self.check_page_token(listed.next_token)
             step = state.absorb(listed, known, self.page_size)
             items = self.items_for(step.fetch) if step.fetch else []
+            self.note_page(state, listed, step)
             yield self.make_page(
                 items,
                 state.dump(),
@@ -798,6 +810,7 @@ class FeedProvider(HTTPProvider):
             )
             first = False
             if step.done:
+                yield from self.after_walk(state, full=run.full)
                 return
 
     def entries(

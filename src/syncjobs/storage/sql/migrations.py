@@ -33,9 +33,15 @@ def _v2_accounts(conn: Connection, t: Tables) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _v3_upkeep(conn: Connection, t: Tables) -> None:
+    for table in (t.workers, t.schedules):
+        table.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "job ledger: jobs, job log, dead letters", _v1_ledger),
     Migration(2, "accounts, encrypted credentials, synced items, notifications", _v2_accounts),
+    Migration(3, "worker heartbeats and the schedule ledger", _v3_upkeep),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

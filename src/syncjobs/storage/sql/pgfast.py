@@ -36,8 +36,9 @@ class PgFastPath:
             UPDATE {jobs} SET status = 'processing', attempts = attempts + 1,
                 worker_id = %(worker)s, started_at = %(now)s, heartbeat_at = %(now)s,
                 updated_at = %(now)s
-            WHERE id = %(id)s AND status IN ('pending', 'processing')
-              AND (scheduled_for IS NULL OR scheduled_for <= %(now)s)
+            WHERE id = %(id)s AND (
+                (status = 'pending' AND (scheduled_for IS NULL OR scheduled_for <= %(now)s))
+                OR (status = 'processing' AND heartbeat_at < %(stale)s::timestamptz))
             RETURNING *) {_RETURN_ASYNC}"""
         self.progress_sql = f"""WITH {_ASYNC}changed AS (
             UPDATE {jobs} SET progress_done = %(done)s, progress_total = %(total)s,

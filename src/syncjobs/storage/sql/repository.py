@@ -35,6 +35,7 @@ from .migrations import check_schema
 from .migrations import upgrade as run_upgrade
 from .pgfast import PgFastPath, jsonb
 from .tables import Tables, build_tables
+from .upkeep import SQLUpkeepMixin
 
 __all__ = ["SQLAlchemyRepository"]
 
@@ -75,7 +76,7 @@ def _job(row: Any) -> Job:
     )
 
 
-class SQLAlchemyRepository(SQLAccountsMixin):
+class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin):
     """The job ledger, accounts and synced items in SQL: SQLite (file) or PostgreSQL (psycopg 3).
 
     On PostgreSQL every change sends ``NOTIFY`` in its own transaction, so ``watch`` is live.
@@ -252,19 +253,26 @@ class SQLAlchemyRepository(SQLAccountsMixin):
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(stmt).mappings()]
 
-    def claim_job(self, job_id: str, *, worker_id: str, now: datetime) -> Job | None:
-        """Mark the job processing and count the attempt."""
+    def claim_job(
+        self, job_id: str, *, worker_id: str, now: datetime, stale_before: datetime | None = None
+    ) -> Job | None:
+        """Mark the job processing and count the attempt (a crashed worker's job too)."""
         if self._fast is not None:
-            row = self._fast.change(self._fast.claim_sql, job_id, worker=worker_id, now=now)
+            row = self._fast.change(
+                self._fast.claim_sql, job_id, worker=worker_id, now=now, stale=stale_before
+            )
             return _job(row) if row is not None else None
         jobs = self.tables.jobs
+        pending = and_(
+            jobs.c.status == JobStatus.PENDING.value,
+            or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
+        )
+        crashed = and_(
+            jobs.c.status == JobStatus.PROCESSING.value, jobs.c.heartbeat_at < stale_before
+        ) if stale_before is not None else None
         stmt = (
             update(jobs)
-            .where(
-                jobs.c.id == job_id,
-                jobs.c.status.in_(_ACTIVE),
-                or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
-            )
+            .where(jobs.c.id == job_id, or_(pending, crashed) if crashed is not None else pending)
             .values(
                 status=JobStatus.PROCESSING.value,
                 attempts=jobs.c.attempts + 1,

@@ -67,6 +67,8 @@ class Tables:
     credentials: Table
     items: Table
     notifications: Table
+    workers: Table
+    schedules: Table
 
 
 def build_tables(prefix: str) -> Tables:
@@ -204,7 +206,22 @@ def build_tables(prefix: str) -> Tables:
         Column("read_at", UTCDateTime),
         Index(f"{prefix}notifications_owner_ix", "owner_id", "created_at"),
     )
+    workers = Table(
+        f"{prefix}workers",
+        md,
+        Column("id", String(255), primary_key=True),
+        Column("kind", String(16), nullable=False),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("seen_at", UTCDateTime, nullable=False),
+    )
+    schedules = Table(
+        f"{prefix}schedules",
+        md,
+        Column("name", String(100), primary_key=True),
+        Column("last_slot", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
     return Tables(
         prefix, md, schema_version, jobs, job_log, dead_letters, accounts, credentials, items,
-        notifications,
+        notifications, workers, schedules,
     )
