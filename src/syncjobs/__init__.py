@@ -38,7 +38,9 @@ from .factory import create_app
 from .models import Account, AccountState, Job, JobStatus, LogLine, Notification
 from .providers.types import TokenSet
 from .registry import job_type
+from .scheduling import ScheduleInfo
 from .settings import Settings
+from .upkeep import Health
 
 __version__ = "0.1.0"
 
@@ -76,11 +78,13 @@ __all__ = [
     "connect_account",
     "create_app",
     "disconnect_account",
+    "health",
     "job_type",
     "jobs",
     "log",
     "register_actors",
     "retry",
+    "schedules",
     "status",
     "submit",
     "sync_account",
@@ -170,3 +174,13 @@ def disconnect_account(account_id: str, *, owner_id: str) -> None:
 def sync_account(account_id: str, *, owner_id: str, full: bool = False) -> Job:
     """Queue an incremental (or ``full``) sync of an account now; returns its job."""
     return get_app().sync_account(account_id, owner_id=owner_id, full=full)
+
+
+def health() -> Health:
+    """Healthy when a worker heartbeat and a scheduler tick are recent; per-type job counts."""
+    return get_app().health()
+
+
+def schedules() -> list[ScheduleInfo]:
+    """Every schedule: cron, timezone, enabled, last slot fired, next slot."""
+    return get_app().schedules()

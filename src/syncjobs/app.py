@@ -9,8 +9,8 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 import httpx
@@ -27,7 +27,11 @@ from .protocols import AccountRepository, CredentialStore, JobRepository
 from .providers.types import TokenSet
 from .registry import JobType, Registry, default_registry
 from .settings import Settings
-from .tracking import Outcome, TrackingMiddleware
+from .tracking import TICK_ACTOR, Outcome, TrackingMiddleware
+
+if TYPE_CHECKING:
+    from .scheduling import ScheduleInfo
+    from .upkeep import Health
 
 __all__ = ["Deps", "SyncJobs", "register_actors"]
 
@@ -89,41 +93,46 @@ class SyncJobs:
         self.repository: JobRepository = deps.repository
         self._actors: dict[str, dramatiq.Actor[Any, Any]] = {}
         self._by_actor: dict[str, JobType] = {}
-        self._ticks: dict[str, JobType] = {}
         self.middleware = TrackingMiddleware(self)
         broker.add_middleware(self.middleware)
         for jt in registry:
             self._declare(jt)
+        self._declare_tick()
 
-    # -- schedules ------------------------------------------------------------------------
-    def _declare_tick(self, jt: JobType) -> None:
-        """Declare the periodiq actor that fires ``jt`` on its cron schedule."""
+    # -- schedules and upkeep --------------------------------------------------------------
+    def _declare_tick(self) -> None:
+        """Declare ``syncjobs.tick``, the minute beat ``periodiq syncjobs.actors`` sends."""
         from periodiq import PeriodiqMiddleware, cron
 
+        if TICK_ACTOR in self.broker.actors:
+            return
         if not any("periodic" in m.actor_options for m in self.broker.middleware):
-            # Late ticks are safe (each slot is claimed once), so never skip them.
+            # Late ticks are safe (slots are claimed in the ledger), so never skip them.
             self.broker.add_middleware(PeriodiqMiddleware(skip_delay=LATE_TICK_SECONDS))
-        name = f"{jt.name}@schedule"
 
         def tick() -> None:
-            """Handled (and skipped) by the tracking middleware."""
+            """Handled by the tracking middleware, which runs the scheduler."""
 
-        tick.__name__ = name.replace(".", "_").replace("@", "_")
-        dramatiq.actor(actor_name=name, queue_name=jt.queue, broker=self.broker,
-                       max_retries=0, periodic=cron(jt.schedule))(tick)
-        self._ticks[name] = jt
+        dramatiq.actor(actor_name=TICK_ACTOR, queue_name="syncjobs", broker=self.broker,
+                       max_retries=0, periodic=cron("* * * * *"))(tick)
 
-    def job_type_for_tick(self, actor_name: str) -> JobType | None:
-        """Return the job type a schedule tick actor fires, if ``actor_name`` is one."""
-        return self._ticks.get(actor_name)
+    def schedules(self) -> list[ScheduleInfo]:
+        """Every schedule: cron, timezone, enabled, last slot fired, next slot."""
+        from .scheduling import Scheduler
 
-    def fire_schedule(self, jt: JobType, slot: datetime) -> Job | None:
-        """Submit the job of one schedule slot, once however many schedulers fire it."""
-        if not self.settings.enabled:
-            return None
-        key = f"schedule:{jt.name}:{slot.astimezone(UTC).strftime('%Y-%m-%dT%H:%M')}"
-        return self.submit(jt.name, owner_id=SYSTEM_OWNER, params={}, idempotency_key=key,
-                           enforce_limit=False)
+        return Scheduler(self).listing(utcnow())
+
+    def health(self) -> Health:
+        """Healthy when a worker heartbeat and a scheduler tick are recent; job counts."""
+        from .upkeep import health
+
+        return health(self)
+
+    def maintain(self) -> dict[str, int]:
+        """Run one round of ledger upkeep now (``maintain_jobs`` does it every 5 minutes)."""
+        from .upkeep import maintain
+
+        return maintain(self)
 
     # -- actors ---------------------------------------------------------------------------
     def _declare(self, jt: JobType) -> dramatiq.Actor[Any, Any]:
@@ -149,8 +158,6 @@ class SyncJobs:
         )(run)
         self._actors[jt.name] = actor
         self._by_actor[jt.name] = jt
-        if jt.schedule:
-            self._declare_tick(jt)
         return actor
 
     def job_type_for_actor(self, actor_name: str) -> JobType | None:

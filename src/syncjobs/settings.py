@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ProviderSettings", "Settings"]
+__all__ = ["MissedPolicy", "ProviderSettings", "ScheduleSettings", "Settings"]
 
 
 class ProviderSettings(BaseModel):
@@ -20,6 +22,32 @@ class ProviderSettings(BaseModel):
         default=None, description="Token endpoint URL; empty means the provider's real one."
     )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
+
+
+MissedPolicy = Literal["skip", "once", "catch_up"]
+
+
+class ScheduleSettings(BaseModel):
+    """How one periodic job type is scheduled (overrides its declared schedule)."""
+
+    cron: str | None = Field(
+        default=None, description="Cron expression (5 fields); empty keeps the declared one."
+    )
+    timezone: str | None = Field(
+        default=None, description="IANA timezone of the cron fields; empty = the global one."
+    )
+    enabled: bool = Field(default=True, description="Whether this schedule fires at all.")
+    missed: MissedPolicy = Field(
+        default="once",
+        description="Slots missed while no scheduler ran: ``skip`` them, run ``once`` for all "
+        "of them, or ``catch_up`` each (up to ``catch_up_limit``).",
+    )
+    catch_up_limit: int = Field(
+        default=24, ge=1, le=10_000, description="Most missed slots ``catch_up`` runs."
+    )
+    on_startup: bool = Field(
+        default=False, description="Also run once when a worker process starts."
+    )
 
 
 class Settings(BaseSettings):
@@ -118,6 +146,35 @@ class Settings(BaseSettings):
     allow_plaintext_tokens: bool = Field(
         default=False,
         description="Development only: store tokens unencrypted when no encryption key is set.",
+    )
+    heartbeat_interval: float = Field(
+        default=10.0, gt=0, description="Seconds between two heartbeats of a worker process."
+    )
+    job_stale_after: float = Field(
+        default=60.0,
+        gt=0,
+        description="Seconds without a heartbeat after which a processing job counts as "
+        "crashed: another worker may claim it and upkeep re-queues it.",
+    )
+    resend_pending_after: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds a due pending job may wait untouched before upkeep sends its "
+        "message again (a lost message: Redis flushed or restarted without persistence).",
+    )
+    health_max_age: float = Field(
+        default=180.0,
+        gt=0,
+        description="Worker heartbeats and scheduler ticks older than this make health() "
+        "report unhealthy.",
+    )
+    upkeep_batch: int = Field(
+        default=500, ge=1, description="Rows one upkeep step handles per batch."
+    )
+    schedules: dict[str, ScheduleSettings] = Field(
+        default_factory=dict,
+        description="Per job type schedule overrides (cron, timezone, enabled, missed-slot "
+        "policy, on_startup), as a JSON object keyed by job type.",
     )
     sync_interval: int = Field(
         default=1800, ge=60, description="Default seconds between two syncs of an account."

@@ -18,8 +18,9 @@ import os
 import random
 import socket
 import threading
+import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -40,10 +41,16 @@ from .models import Job, JobStatus, utcnow
 if TYPE_CHECKING:
     from .app import SyncJobs
 
-__all__ = ["Outcome", "TrackingMiddleware"]
+__all__ = ["TICK_ACTOR", "Outcome", "TrackingMiddleware"]
 
 logger = logging.getLogger("syncjobs.tracking")
 
+#: The actor periodiq sends every minute; each tick runs the scheduler once.
+TICK_ACTOR = "syncjobs.tick"
+#: Seconds before a message whose job could not be claimed (database down) is tried again.
+_DB_RETRY_SECONDS = 5
+#: Waits between attempts to record an outcome while the database is unreachable.
+_RECORD_WAITS = (0.5, 1, 2, 4, 8, 15, 30)
 #: Redis refuses delays of 7 days or more; longer waits are re-sent by maintenance.
 _MAX_DELAY_MS = 7 * 24 * 3600 * 1000 - 60_000
 _FAIL_AT_ONCE = (FatalError, InvalidInputError, ConfigurationError)
@@ -55,6 +62,19 @@ class Outcome:
 
     value: Any = None
     error: BaseException | None = None
+
+
+def _with_db_retries(write: Any) -> None:
+    """Run a ledger write, retrying through a short database outage (a restart)."""
+    for wait in (*_RECORD_WAITS, None):
+        try:
+            write()
+            return
+        except Exception:
+            if wait is None:
+                raise
+            logger.warning("ledger write failed; retrying in %ss", wait, exc_info=True)
+            time.sleep(wait)
 
 
 def worker_id() -> str:
@@ -82,49 +102,63 @@ class TrackingMiddleware(Middleware):
     """Claims jobs before they run and records how they ended."""
 
     def __init__(self, app: SyncJobs) -> None:
+        from .upkeep import Heartbeat
+
         self.app = app
+        self.heartbeat = Heartbeat(app)
 
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
-        """Claim the job or skip the message (schedule ticks submit their slot's job)."""
+        """Claim the job or skip the message; a minute tick runs the scheduler instead."""
+        if message.actor_name == TICK_ACTOR:
+            self._tick()
+            raise SkipMessage("scheduler tick handled")
         jt = self.app.job_type_for_actor(message.actor_name)
         if jt is None:
-            tick = self.app.job_type_for_tick(message.actor_name)
-            if tick is not None:
-                self._fire(tick, message)
-                raise SkipMessage(f"schedule tick of {tick.name} handled")
             return
         job_id = str(message.args[0]) if message.args else ""
-        ctx = self._claim(job_id)
+        try:
+            ctx = self._claim(job_id)
+        except Exception:  # the database is unreachable: keep the message, try again later
+            logger.warning("could not claim job %s; trying again in %ss", job_id,
+                           _DB_RETRY_SECONDS, exc_info=True)
+            self.app.actor(jt.name).send_with_options(
+                args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
+            )
+            raise SkipMessage(f"job {job_id} deferred: database unavailable") from None
         if ctx is None:
             raise SkipMessage(f"job {job_id} is not runnable")
+        self.heartbeat.add(job_id)
         _set_current(ctx)
 
-    def _fire(self, jt: Any, message: Any) -> None:
-        raw = message.options.get("scheduled_at")
+    def _tick(self) -> None:
+        from .scheduling import Scheduler
+
         try:
-            slot = datetime.fromisoformat(raw) if raw else None
-        except ValueError:
-            slot = None
-        if slot is None or slot.tzinfo is None:  # triggered by hand, or a naive time
-            slot = datetime.fromtimestamp(message.message_timestamp / 1000, UTC)
+            Scheduler(self.app).tick(utcnow())
+        except Exception:
+            logger.exception("scheduler tick failed")
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Start heartbeating; run the schedules marked ``on_startup``."""
+        from .scheduling import Scheduler
+
+        self.heartbeat.start()
         try:
-            self.app.fire_schedule(jt, slot)
-        except SyncJobsError:
-            logger.exception("schedule of %s could not submit its job", jt.name)
+            Scheduler(self.app).startup(utcnow())
+        except Exception:
+            logger.exception("startup schedules failed")
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Stop heartbeating."""
+        self.heartbeat.stop()
 
     def _claim(self, job_id: str) -> JobContext | None:
-        repo, now = self.app.repository, utcnow()
-        job = repo.claim_job(job_id, worker_id=worker_id(), now=now)
+        repo, now, s = self.app.repository, utcnow(), self.app.settings
+        stale_before = now - timedelta(seconds=s.job_stale_after)
+        job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
         if job is None:
-            current = repo.get_job(job_id)
-            if (
-                current is not None
-                and current.status is JobStatus.PENDING
-                and current.scheduled_for is not None
-            ):
-                # Delivered early (a re-sent message): send it again for the remaining delay.
-                self._send_later(current, (current.scheduled_for - now).total_seconds())
+            self._unclaimed(repo.get_job(job_id), now)
             return None
         refusal = self._refusal(job, now)
         if refusal is not None:
@@ -135,6 +169,22 @@ class TrackingMiddleware(Middleware):
             )
             return None
         return JobContext(self.app, job)
+
+    def _unclaimed(self, current: Job | None, now: datetime) -> None:
+        """A message whose job could not be claimed: drop it, or look again later."""
+        if current is None or current.is_terminal:
+            return
+        if current.status is JobStatus.PENDING and current.scheduled_for is not None:
+            # Delivered early (a re-sent message): send it again for the remaining delay.
+            self._send_later(current, (current.scheduled_for - now).total_seconds())
+            return
+        beat = current.heartbeat_at
+        interval = self.app.settings.heartbeat_interval
+        if current.status is JobStatus.PROCESSING and (
+            beat is None or (now - beat).total_seconds() > 2 * interval
+        ):
+            # Its worker may be dead (a redelivered message): look again once it is stale.
+            self._send_later(current, self.app.settings.job_stale_after)
 
     @staticmethod
     def _refusal(job: Job, now: Any) -> tuple[JobStatus, str, str, bool] | None:
@@ -174,7 +224,10 @@ class TrackingMiddleware(Middleware):
             ctx.flush()
         except Exception:  # progress is best effort; the outcome below is not
             logger.warning("could not write the last progress of job %s", ctx.job_id)
-        self.record(ctx.job, outcome)
+        try:
+            _with_db_retries(lambda: self.record(ctx.job, outcome))
+        finally:
+            self.heartbeat.discard(ctx.job_id)
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Forget the context of a skipped message."""

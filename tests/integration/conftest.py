@@ -31,6 +31,8 @@ def env(redis_server: Any, pg_repo: SQLAlchemyRepository) -> dict[str, str]:
         "SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT": "2",
         "SYNCJOBS_BROKER_MAINTENANCE_CHANCE": "1000000",
         "SYNCJOBS_PROGRESS_INTERVAL": "0",
+        "SYNCJOBS_HEARTBEAT_INTERVAL": "0.5",
+        "SYNCJOBS_JOB_STALE_AFTER": "2",
     }
 
 

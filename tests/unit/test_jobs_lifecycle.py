@@ -412,8 +412,8 @@ def test_importing_syncjobs_creates_no_broker() -> None:
 def test_the_public_api_is_pinned() -> None:
     assert sorted(syncjobs.__all__) == sorted([
         "Account", "AccountState", "Notification", "TokenSet", "accounts", "connect_account",
-        "disconnect_account", "sync_account", "AccountNotFoundError", "ConcurrencyLimitError",
-        "ConfigurationError", "Deps",
+        "disconnect_account", "sync_account", "health", "schedules", "AccountNotFoundError",
+        "ConcurrencyLimitError", "ConfigurationError", "Deps",
         "FatalError", "InvalidInputError", "Job", "JobCancelledError", "JobContext",
         "JobNotFoundError", "JobStatus", "LogLine", "PermissionDeniedError", "ProviderError",
         "ProviderUnavailableError", "RateLimitedError", "ReauthorizationRequiredError",

@@ -3,6 +3,6 @@
 Named ``jobtypes`` because ``syncjobs.jobs`` is the public function that lists jobs.
 """
 
-from . import builtin, sync
+from . import builtin, sync, upkeep
 
-__all__ = ["builtin", "sync"]
+__all__ = ["builtin", "sync", "upkeep"]

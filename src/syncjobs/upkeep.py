@@ -1,0 +1,184 @@
+"""Ledger upkeep (``maintain_jobs``), worker heartbeats, and ``health()``.
+
+The ledger is the truth and the broker only carries work, so upkeep mends what the broker or a
+worker lost: jobs whose worker died (no heartbeat) go back to pending or fail once out of
+attempts; due pending jobs nobody touched for long get their message sent again (Redis flushed
+or restarted without persistence); pending jobs past expiry fail; finished jobs past retention
+are purged in small batches.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .models import JobStatus, utcnow
+from .protocols import UpkeepRepository
+
+if TYPE_CHECKING:
+    from .app import SyncJobs
+
+__all__ = ["Health", "Heartbeat", "health", "maintain"]
+
+logger = logging.getLogger("syncjobs.upkeep")
+
+
+def _repo(app: SyncJobs) -> UpkeepRepository:
+    repo = app.repository
+    if not isinstance(repo, UpkeepRepository):
+        raise ConfigurationError("upkeep needs a repository that implements UpkeepRepository")
+    return repo
+
+
+def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
+    """Run one round of upkeep; return how many jobs each step touched."""
+    now = now or utcnow()
+    s, repo = app.settings, _repo(app)
+    stale_before = now - timedelta(seconds=s.job_stale_after)
+    done = {"recovered": 0, "failed": 0, "resent": 0, "expired": 0, "purged": 0}
+    for job in repo.stale_jobs(stale_before=stale_before, limit=s.upkeep_batch):
+        if job.attempts >= job.max_retries + 1:
+            if app.repository.finish_job(
+                job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
+                error_message=f"its worker stopped heartbeating after {job.attempts} "
+                "attempt(s); giving up", dead_letter=True,
+            ):
+                done["failed"] += 1
+            continue
+        back = repo.recover_job(
+            job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
+            error_message="its worker stopped heartbeating; re-queued",
+        )
+        if back is not None:
+            app.send(back)
+            done["recovered"] += 1
+    done["expired"] = repo.expire_jobs(now=now, limit=s.upkeep_batch)
+    idle_before = now - timedelta(seconds=s.resend_pending_after)
+    for job in repo.unsent_jobs(idle_before=idle_before, now=now, limit=s.upkeep_batch):
+        app.send(job)
+        repo.touch_job(job.id, now=now)
+        done["resent"] += 1
+    done["purged"] = _purge(app, repo, now)
+    if any(done.values()):
+        logger.info("upkeep: %s", done)
+    return done
+
+
+def _purge(app: SyncJobs, repo: UpkeepRepository, now: datetime) -> int:
+    s, total = app.settings, 0
+    for _ in range(100):  # small batches, so no lock is held long
+        n = repo.purge_jobs(
+            finished_before=now - timedelta(days=s.retention_finished_days),
+            failed_before=now - timedelta(days=s.retention_failed_days),
+            limit=s.upkeep_batch,
+        )
+        total += n
+        if n < s.upkeep_batch:
+            break
+    return total
+
+
+class Heartbeat:
+    """A worker process's heartbeat thread: it and its running jobs are alive."""
+
+    def __init__(self, app: SyncJobs) -> None:
+        self.app = app
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.running: set[str] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, job_id: str) -> None:
+        """A job started on this worker."""
+        with self._lock:
+            self.running.add(job_id)
+
+    def discard(self, job_id: str) -> None:
+        """A job ended on this worker."""
+        with self._lock:
+            self.running.discard(job_id)
+
+    def beat(self) -> None:
+        """Record one heartbeat now."""
+        repo = self.app.repository
+        if not isinstance(repo, UpkeepRepository):
+            return
+        with self._lock:
+            ids = sorted(self.running)
+        repo.heartbeat(self.worker, "worker", job_ids=ids, now=utcnow())
+
+    def start(self) -> None:
+        """Beat every ``heartbeat_interval`` seconds until stopped."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="syncjobs-heartbeat",
+                                        daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                self.beat()
+            except Exception:  # the database may be restarting: beat again later
+                logger.warning("heartbeat failed; retrying", exc_info=True)
+            if self._stop.wait(self.app.settings.heartbeat_interval):
+                return
+
+    def stop(self) -> None:
+        """Stop beating."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+
+@dataclass(frozen=True)
+class Health:
+    """What ``syncjobs.health()`` reports."""
+
+    healthy: bool
+    problems: list[str]
+    worker_seen_at: datetime | None
+    scheduler_seen_at: datetime | None
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "healthy": self.healthy, "problems": self.problems,
+            "worker_seen_at": self.worker_seen_at.isoformat() if self.worker_seen_at else None,
+            "scheduler_seen_at": self.scheduler_seen_at.isoformat()
+            if self.scheduler_seen_at else None,
+            "jobs": self.jobs,
+        }
+
+
+def health(app: SyncJobs, now: datetime | None = None) -> Health:
+    """Healthy when a worker heartbeat and a scheduler tick are recent; per-type job counts."""
+    now = now or utcnow()
+    repo = _repo(app)
+    beats = repo.last_heartbeats()
+    limit = timedelta(seconds=app.settings.health_max_age)
+    problems = []
+    for kind, what in (("worker", "no worker heartbeat"), ("scheduler", "no scheduler tick")):
+        seen = beats.get(kind)
+        if seen is None:
+            problems.append(f"{what} yet")
+        elif now - seen > limit:
+            problems.append(f"{what} for {int((now - seen).total_seconds())}s")
+    jobs = {}
+    for job_type, counts in sorted(repo.job_counts().items()):
+        oldest = counts.pop("oldest_pending_at", None)
+        counts["oldest_pending_age"] = round((now - oldest).total_seconds(), 1) if oldest \
+            else None
+        jobs[job_type] = counts
+    return Health(healthy=not problems, problems=problems, worker_seen_at=beats.get("worker"),
+                  scheduler_seen_at=beats.get("scheduler"), jobs=jobs)
