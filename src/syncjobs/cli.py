@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 dead_app = typer.Typer(help="Jobs that failed for good.", no_args_is_help=True)
+accounts_app = typer.Typer(help="Connected provider accounts.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(dead_app, name="dead-letter")
+app.add_typer(accounts_app, name="accounts")
 
 out = Console()
 err = Console(stderr=True)
@@ -232,6 +234,108 @@ def dead_list(
 def dead_replay(job_id: str, owner: Owner, as_json: AsJson = False) -> None:
     """Run a dead-lettered job again."""
     _print_job(_guarded(lambda: _app().retry(job_id, owner_id=owner)), as_json)
+
+
+@app.command()
+def schedules(as_json: AsJson = False) -> None:
+    """List schedules: cron, timezone, enabled, last slot fired, next slot."""
+    listed = _guarded(lambda: _app().schedules())
+    if as_json:
+        out.print_json(json.dumps([s.to_dict() for s in listed]))
+        return
+    table = Table("job type", "cron", "timezone", "enabled", "missed", "last fired", "next")
+    for s in listed:
+        d = s.to_dict()
+        table.add_row(s.job_type, s.cron, s.timezone, "yes" if s.enabled else "no", s.missed,
+                      d["last_fired"] or "never", d["next_fire"] or "—")
+    out.print(table)
+
+
+@app.command()
+def health(as_json: AsJson = False) -> None:
+    """Report worker and scheduler liveness and per-type job counts; exit 1 when unhealthy."""
+    report = _guarded(lambda: _app().health())
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+    else:
+        out.print("[green]healthy[/green]" if report.healthy else
+                  "[red]unhealthy:[/red] " + "; ".join(report.problems))
+        table = Table("job type", "pending", "processing", "completed", "failed",
+                      "dead-lettered", "oldest pending (s)")
+        for name, c in report.jobs.items():
+            table.add_row(name, *(str(c[k]) for k in ("pending", "processing", "completed",
+                                                       "failed", "dead_lettered")),
+                          str(c["oldest_pending_age"] or "—"))
+        out.print(table)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new key for SYNCJOBS_ENCRYPTION_KEY."""
+    from .credentials import generate_key
+
+    out.print(generate_key(), highlight=False)
+
+
+@accounts_app.command("list")
+def accounts_list(owner: Owner, as_json: AsJson = False) -> None:
+    """List an owner's connected accounts."""
+    found = _guarded(lambda: _app().accounts(owner))
+    if as_json:
+        out.print_json(json.dumps([a.to_dict() for a in found]))
+        return
+    table = Table("id", "provider", "state", "name", "last synced", "next sync")
+    for a in found:
+        d = a.to_dict()
+        table.add_row(a.id, a.provider, a.state.value, a.display_name or "",
+                      d["last_synced_at"] or "never", d["next_sync_at"] or "")
+    out.print(table)
+
+
+@accounts_app.command("connect")
+def accounts_connect(
+    owner: Owner,
+    provider: Annotated[str, typer.Argument(help="youtube, gmail, instagram or tiktok.")],
+    tokens: Annotated[str, typer.Option(help="JSON token set: access_token, refresh_token…")],
+    external_id: Annotated[str | None, typer.Option(help="The provider's account id.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Connect an account with its OAuth tokens (stored encrypted)."""
+    from .errors import InvalidInputError
+
+    def run() -> Any:
+        try:
+            parsed = json.loads(tokens)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"--tokens is not valid JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise InvalidInputError("--tokens must be a JSON object")
+        return _app().connect_account(owner, provider, parsed, external_id=external_id)
+
+    account = _guarded(run)
+    out.print_json(json.dumps(account.to_dict())) if as_json else out.print(
+        f"connected {account.provider} account {account.id}")
+
+
+@accounts_app.command("disconnect")
+def accounts_disconnect(account_id: str, owner: Owner) -> None:
+    """Remove an account, its tokens and its synced items."""
+    _guarded(lambda: _app().disconnect_account(account_id, owner_id=owner))
+    out.print(f"disconnected {account_id}")
+
+
+@app.command("sync")
+def sync_cmd(
+    account_id: str,
+    owner: Owner,
+    full: Annotated[bool, typer.Option(help="Start over instead of syncing changes.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """Queue a sync of an account now."""
+    _print_job(_guarded(lambda: _app().sync_account(account_id, owner_id=owner, full=full)),
+               as_json)
 
 
 @app.command()

@@ -100,7 +100,9 @@ def _minutes(after: datetime, until: datetime, spec: Any, zone: ZoneInfo) -> Ite
 
 
 def _day_ok(spec: Any, local: datetime) -> bool:
-    dom_ok, dow_ok = local.day in spec.dom, local.isoweekday() in spec.dow
+    # Cron's Sunday is 0 or 7; periodiq's own validate() only knows 7 (isoweekday).
+    weekday = local.isoweekday()
+    dom_ok, dow_ok = local.day in spec.dom, weekday in spec.dow or weekday % 7 in spec.dow
     if spec.is_dow_restricted and spec.is_dom_restricted:
         return dom_ok or dow_ok
     return dom_ok and dow_ok

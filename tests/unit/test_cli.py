@@ -74,3 +74,18 @@ def test_user_errors_are_one_line_and_exit_1(
     assert "Traceback" not in result.output
     assert message in result.output
     assert result.output.strip().startswith("error:")
+
+
+def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["schedules", "--json"]).output)
+    assert {s["job_type"] for s in listed} >= {"sync_due_accounts", "maintain_jobs"}
+    sick = runner.invoke(app, ["health"])
+    assert sick.exit_code == 1 and "no worker heartbeat yet" in sick.output
+    key = runner.invoke(app, ["keygen"]).output.strip()
+    assert len(key) == 44
+    missing_key = runner.invoke(app, ["accounts", "connect", "gmail", "--owner", "o1",
+                                      "--tokens", '{"access_token": "a"}'])
+    assert missing_key.exit_code == 1 and "SYNCJOBS_ENCRYPTION_KEY" in missing_key.output
+    assert json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1",
+                                          "--json"]).output) == []
