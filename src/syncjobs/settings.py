@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat after which a processing job counts as "
         "crashed: another worker may claim it and upkeep re-queues it.",
     )
+    time_limit_grace: float = Field(
+        default=300.0,
+        ge=0,
+        description="Seconds past its time limit after which a job still processing (its "
+        "worker heartbeating but stuck) is re-queued by upkeep.",
+    )
     resend_pending_after: float = Field(
         default=900.0,
         gt=0,

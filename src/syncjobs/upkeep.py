@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
-from .models import JobStatus, utcnow
+from .models import Job, JobStatus, utcnow
 from .protocols import UpkeepRepository
 
 if TYPE_CHECKING:
@@ -40,24 +40,12 @@ def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
     """Run one round of upkeep; return how many jobs each step touched."""
     now = now or utcnow()
     s, repo = app.settings, _repo(app)
+    done = {"recovered": 0, "failed": 0, "skipped": 0, "resent": 0, "expired": 0, "purged": 0}
     stale_before = now - timedelta(seconds=s.job_stale_after)
-    done = {"recovered": 0, "failed": 0, "resent": 0, "expired": 0, "purged": 0}
     for job in repo.stale_jobs(stale_before=stale_before, limit=s.upkeep_batch):
-        if job.attempts >= job.max_retries + 1:
-            if app.repository.finish_job(
-                job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
-                error_message=f"its worker stopped heartbeating after {job.attempts} "
-                "attempt(s); giving up", dead_letter=True,
-            ):
-                done["failed"] += 1
-            continue
-        back = repo.recover_job(
-            job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
-            error_message="its worker stopped heartbeating; re-queued",
-        )
-        if back is not None:
-            app.send(back)
-            done["recovered"] += 1
+        done[_reap(app, job, stale_before, now, "its worker stopped heartbeating")] += 1
+    for job in _overdue(app, now):  # heartbeating, but stuck past its time limit
+        done[_reap(app, job, now + timedelta(seconds=1), now, "it ran past its time limit")] += 1
     done["expired"] = repo.expire_jobs(now=now, limit=s.upkeep_batch)
     idle_before = now - timedelta(seconds=s.resend_pending_after)
     for job in repo.unsent_jobs(idle_before=idle_before, now=now, limit=s.upkeep_batch):
@@ -68,6 +56,38 @@ def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
     if any(done.values()):
         logger.info("upkeep: %s", done)
     return done
+
+
+def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: str) -> str:
+    """Re-queue a crashed or stuck job, or fail it once out of attempts; return the outcome."""
+    if job.attempts >= job.max_retries + 1:
+        failed = app.repository.finish_job(
+            job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
+            error_message=f"{why} after {job.attempts} attempt(s); giving up", dead_letter=True,
+        )
+        return "failed" if failed else "skipped"
+    back = _repo(app).recover_job(
+        job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
+        error_message=f"{why}; re-queued",
+    )
+    if back is None:
+        return "skipped"
+    app.send(back)
+    return "recovered"
+
+
+def _overdue(app: SyncJobs, now: datetime) -> list[Job]:
+    """Processing jobs running past their time limit plus grace (stuck on a live worker)."""
+    s = app.settings
+    found = []
+    for job in app.repository.list_jobs(status=JobStatus.PROCESSING, limit=s.upkeep_batch):
+        jt = app.job_type_for_actor(job.job_type)
+        limit = (jt.time_limit if jt and jt.time_limit else s.default_time_limit)
+        if job.started_at is not None and (now - job.started_at).total_seconds() > (
+            limit + s.time_limit_grace
+        ):
+            found.append(job)
+    return found
 
 
 def _purge(app: SyncJobs, repo: UpkeepRepository, now: datetime) -> int:

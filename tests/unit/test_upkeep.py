@@ -134,3 +134,16 @@ def test_health_needs_recent_worker_and_scheduler_heartbeats(
 
     stale = health(app, now=utcnow() + timedelta(hours=1))
     assert not stale.healthy and stale.problems[0].startswith("no worker heartbeat for")
+
+
+def test_a_job_stuck_past_its_time_limit_is_requeued_even_while_heartbeating(
+    make_app: AppFactory, repo: Any
+) -> None:
+    app = make_app(repo, default_time_limit=60, time_limit_grace=30)
+    job = app.submit("syncjobs.count", owner_id="u1", params={"to": 1})
+    repo.claim_job(job.id, worker_id="live:1:1", now=utcnow() - timedelta(minutes=5))
+    repo.heartbeat("live:1", "worker", job_ids=[job.id], now=utcnow())
+    assert app.maintain()["recovered"] == 1
+    assert app.status(job.id, owner_id="u1").error_message == (
+        "it ran past its time limit; re-queued"
+    )
