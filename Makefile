@@ -32,7 +32,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP) services
-	$(BIN)/python bench/run.py
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 worker: $(STAMP)
 	$(BIN)/dramatiq syncjobs.actors --processes 2 --threads 8

@@ -8,11 +8,12 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import redis
 
@@ -58,6 +59,90 @@ def worker(module: str, queue: str, env: dict[str, str], processes: int = 2, thr
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def libpq(url: str) -> str:
+    """The libpq (psycopg) form of a SQLAlchemy PostgreSQL URL."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def _stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@contextmanager
+def processes(commands: Sequence[Sequence[str]], env: dict[str, str]
+              ) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start each command in its own session (cwd = the checkout); SIGTERM them all at exit.
+
+    Their output goes to temporary log files; the tail of each is printed when the body
+    raises (a worker that did not start, a run that timed out).
+    """
+    with ExitStack() as stack:
+        logs: list[IO[bytes]] = []
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            for command in commands:
+                log = stack.enter_context(tempfile.TemporaryFile())
+                logs.append(log)
+                procs.append(subprocess.Popen(
+                    list(command), cwd=ROOT, env={**os.environ, **env},
+                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
+                    stderr=subprocess.STDOUT,
+                ))
+            yield procs
+        except BaseException:
+            for command, log in zip(commands, logs, strict=False):
+                log.seek(0)
+                tail = log.read().decode(errors="replace").splitlines()[-20:]
+                print(f"--- {' '.join(command[:6])} …\n" + "\n".join(tail), file=sys.stderr)
+            raise
+        finally:
+            for proc in procs:
+                _stop(proc)
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 300, what: str = "condition",
+             interval: float = 0.05) -> None:
+    """Poll ``check`` until it returns true; TimeoutError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def maxrss_mib() -> float:
+    """``getrusage(RUSAGE_SELF).ru_maxrss`` (KiB on Linux) in MiB.
+
+    Beware: Linux carries ru_maxrss across fork and execve, so a child started by a big
+    process reports at least its parent's peak at the fork. See ``peak_rss_mib``.
+    """
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def peak_rss_mib() -> float:
+    """This process image's own peak resident set size (``VmHWM``), in MiB.
+
+    VmHWM is the high-water mark of the current address space, which execve replaces, so it
+    is not inherited from the parent as ru_maxrss is. Falls back to ru_maxrss without /proc.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return maxrss_mib()
 
 
 def outstanding(client: redis.Redis, queue: str) -> int:

@@ -1,31 +1,62 @@
-"""`make bench`: every benchmark, printed as tables, saved to bench/results/latest.json."""
+"""`make bench`: every benchmark, printed as tables, saved to bench/results/latest.json.
+
+Sizes for a quick run: `python bench/run.py --quick`, or pick benchmarks by name:
+`python bench/run.py peers fanout`. Each module also runs alone with its own size arguments.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
-from bench import core
 from bench._common import save
+
+#: name -> (module, full-size kwargs, quick kwargs)
+BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
+    "core": ("bench.core", {}, {"n": 1000, "rounds": 1}),
+    "provider_calls": ("bench.provider_calls", {}, {"items": 200}),
+    "peers": ("bench.peers", {"n": 3000, "rounds": 3}, {"n": 500, "rounds": 1}),
+    "gmail_sync": ("bench.gmail_sync", {"items": 100_000, "small": 10_000},
+                   {"items": 10_000, "small": 1_000}),
+    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1},
+               {"accounts": 1_000, "rounds": 1}),
+}
 
 
 def main() -> None:
     """Run the benchmarks in turn."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
+    parser.add_argument("--quick", action="store_true", help="small sizes, one round")
+    args = parser.parse_args()
+    unknown = sorted(set(args.names) - set(BENCHES))
+    if unknown:
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHES)}")
     console = Console()
-    result = core.run()
-    save("core", result)
-    core.show(result, console)
-    try:
-        from bench import provider_calls
-    except ImportError:
-        return
-    calls = provider_calls.run()
-    save("provider_calls", calls)
-    provider_calls.show(calls, console)
+    import importlib
+
+    for name in args.names or list(BENCHES):
+        module_name, full, quick = BENCHES[name]
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            console.print(f"[yellow]skipped {name}: {exc}[/yellow]")
+            continue
+        began = time.monotonic()
+        run: Callable[..., Any] = module.run
+        result = run(**(quick if args.quick else full))
+        save(name, result)
+        module.show(result, console)
+        console.print(f"[dim]{name}: {time.monotonic() - began:.0f} s[/dim]\n")
 
 
 if __name__ == "__main__":

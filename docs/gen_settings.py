@@ -56,16 +56,30 @@ PROVIDER_INTRO = """
 
 Each built-in provider has a section of the same shape. An empty `base_url` or `token_url`
 means the provider's real endpoint; tests and the demo point them at the bundled fake
-servers. Third-party providers (entry-point group `syncjobs.providers`) read their section
-from `SYNCJOBS_PROVIDERS`, a JSON object keyed by provider name whose values have the keys
-listed in the last table (for example
-`SYNCJOBS_PROVIDERS='{"myprovider": {"client_id": "abc", "base_url": "https://api.example"}}'`).
+servers.
 """
+
+#: Text above the keys table of a ``dict[str, Model]`` setting (default: the model's docstring).
+INTROS = {
+    "providers": """\
+Providers registered through the entry-point group `syncjobs.providers` read their section
+from this JSON object, keyed by provider name, for example
+`SYNCJOBS_PROVIDERS='{"myprovider": {"client_id": "abc", "base_url": "https://api.example"}}'`.""",
+    "schedules": """\
+Overrides of job types' schedules, as a JSON object keyed by job type name, for example
+`SYNCJOBS_SCHEDULES='{"sync_due_accounts": {"cron": "*/15 * * * *", "missed": "skip"}}'`.
+A job type without a declared schedule gets one from `cron` here. Cron fields are read in
+`timezone` (default: `SYNCJOBS_TIMEZONE`). See [Deploying](deploying.md#schedules) for how
+schedules fire.""",
+}
+
 
 
 def type_name(annotation: Any) -> str:
     """A short, readable name of a field's type (``str | None``, ``list[str]``…)."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(f"`{arg}`" for arg in typing.get_args(annotation))
     if origin in (typing.Union, types.UnionType):
         return " | ".join(type_name(arg) for arg in typing.get_args(annotation))
     if origin is not None:
@@ -149,27 +163,40 @@ def row(env: str, field: FieldInfo, annotation: Any, *, unused: bool = False) ->
     return f"| `{env}` | {cell(kind)} | {cell(default_of(field))} | {cell(description)} |"
 
 
-def provider_sections() -> list[str]:
-    """The names of the Settings fields that are one provider's ProviderSettings."""
-    return [
-        name
-        for name, field in Settings.model_fields.items()
-        if field.annotation is ProviderSettings
-    ]
+def model_of(annotation: Any) -> type[BaseModel] | None:
+    """The settings model of a nested section: ``Model`` or the values of ``dict[str, Model]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) is dict:
+        value = typing.get_args(annotation)[1]
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            return value
+    return None
+
+
+def keys_table(model: type[BaseModel]) -> list[str]:
+    """A table of the keys of a nested settings object."""
+    lines = ["| Key | Type | Default | Description |", "|---|---|---|---|"]
+    lines += [row(f"{name}", field, field.annotation) for name, field in model.model_fields.items()]
+    return lines
 
 
 def render() -> str:
     """The whole settings page."""
     lines = [HEADER.rstrip("\n")]
-    sections = provider_sections()
     unused = unused_settings()
+    sections: list[str] = []  # fields holding one provider's ProviderSettings
+    by_name: list[tuple[str, type[BaseModel]]] = []  # dict[str, Model] fields
     for name, field in Settings.model_fields.items():
-        if name in sections:
-            continue
         env = PREFIX + name.upper()
-        if name == "providers":
+        model = model_of(field.annotation)
+        if model is not None and field.annotation is model:
+            sections.append(name)
+            continue
+        if model is not None:
+            by_name.append((name, model))
             lines.append(
-                f"| `{env}` | JSON object: provider name → provider settings | `{{}}` | "
+                f"| `{env}` | JSON object: name → {model.__name__} (see below) | `{{}}` | "
                 f"{cell(field.description or '')} |"
             )
             continue
@@ -182,10 +209,14 @@ def render() -> str:
         for name, field in ProviderSettings.model_fields.items():
             env = f"{PREFIX}{section.upper()}{NESTED}{name.upper()}"
             lines.append(row(env, field, field.annotation))
-    lines += ["", "### Keys of a `SYNCJOBS_PROVIDERS` entry", ""]
-    lines += ["| Key | Type | Default | Description |", "|---|---|---|---|"]
-    for name, field in ProviderSettings.model_fields.items():
-        lines.append(row(name, field, field.annotation))
+    for name, model in by_name:
+        env = PREFIX + name.upper()
+        title = "Third-party providers" if name == "providers" else name.replace("_", " ").title()
+        lines += ["", f"## {title}: `{env}`", ""]
+        intro = INTROS.get(name, (model.__doc__ or "").strip())
+        if intro:
+            lines += [intro.strip(), ""]
+        lines += keys_table(model)
     return "\n".join(lines) + "\n"
 
 

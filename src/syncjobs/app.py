@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,6 +15,7 @@ import dramatiq
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from ._validate import flag, integer, optional_text, seconds, text
 from .context import JobContext, current_context
 from .errors import (
     ConfigurationError,
@@ -37,7 +37,6 @@ __all__ = ["Deps", "SyncJobs", "register_actors"]
 
 logger = logging.getLogger("syncjobs")
 
-_OWNER = re.compile(r"^[^\x00-\x1f]{1,255}$")
 #: The owner of jobs the scheduler starts.
 SYSTEM_OWNER = "system"
 LATE_TICK_SECONDS = 7 * 24 * 3600
@@ -64,9 +63,7 @@ class Deps:
 
 
 def _check_owner(owner_id: object) -> str:
-    if not isinstance(owner_id, str) or not _OWNER.match(owner_id):
-        raise InvalidInputError("owner_id must be a string of 1 to 255 printable characters")
-    return owner_id
+    return text(owner_id, "owner_id")
 
 
 def _check_job_id(job_id: object) -> str:
@@ -111,7 +108,10 @@ class SyncJobs:
             self.broker.add_middleware(PeriodiqMiddleware(skip_delay=LATE_TICK_SECONDS))
 
         def tick() -> None:
-            """Handled by the tracking middleware, which runs the scheduler."""
+            """Fire the schedules due now."""
+            from .scheduling import Scheduler
+
+            Scheduler(self).tick(utcnow())
 
         dramatiq.actor(actor_name=TICK_ACTOR, queue_name="syncjobs", broker=self.broker,
                        max_retries=0, periodic=cron("* * * * *"))(tick)
@@ -189,7 +189,7 @@ class SyncJobs:
         """Validate, record and enqueue a job; the same idempotency key returns the same job."""
         if not self.settings.enabled:
             raise ConfigurationError("background jobs are disabled (SYNCJOBS_ENABLED=false)")
-        jt = self.registry.get(job_type)
+        jt = self.registry.get(text(job_type, "job_type", max_len=100))
         new = self._new_job(jt, _check_owner(owner_id), params, priority, idempotency_key, delay)
         if parent_id is not None:
             new = NewJob(**{**new.__dict__, "parent_id": parent_id})
@@ -217,10 +217,7 @@ class SyncJobs:
         validated = _validate_params(jt, params, self.settings.max_params_bytes)
         if priority is not None and (isinstance(priority, bool) or priority not in range(1, 11)):
             raise InvalidInputError(f"priority must be an integer 1..10, got {priority!r}")
-        if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not _OWNER.match(idempotency_key)
-        ):
-            raise InvalidInputError("idempotency_key must be a string of 1 to 255 characters")
+        optional_text(idempotency_key, "idempotency_key")
         now = utcnow()
         wait = _check_delay(delay)
         scheduled = now + wait if wait else None
@@ -279,11 +276,11 @@ class SyncJobs:
             st = JobStatus(status) if status is not None else None
         except ValueError:
             raise InvalidInputError(f"unknown status {status!r}") from None
-        if not 1 <= limit <= 1000 or offset < 0:
-            raise InvalidInputError("limit must be 1..1000 and offset >= 0")
         return self.repository.list_jobs(
-            owner_id=_check_owner(owner_id), status=st, job_type=job_type, limit=limit,
-            offset=offset,
+            owner_id=_check_owner(owner_id), status=st,
+            job_type=optional_text(job_type, "job_type", max_len=100),
+            limit=integer(limit, "limit", low=1, high=1000),
+            offset=integer(offset, "offset", low=0, high=10**9),
         )
 
     def log(
@@ -291,7 +288,10 @@ class SyncJobs:
     ) -> list[LogLine]:
         """Return a job's log lines in order."""
         job = self._owned(job_id, owner_id)
-        return self.repository.get_log(job.id, limit=limit, after_id=after_id)
+        return self.repository.get_log(
+            job.id, limit=integer(limit, "limit", low=1, high=10_000),
+            after_id=integer(after_id, "after_id", low=0, high=2**62),
+        )
 
     def dead_letters(self, *, owner_id: str | None = None, limit: int = 50) -> list[DeadLetter]:
         """Return jobs that failed for good, newest first."""
@@ -301,6 +301,8 @@ class SyncJobs:
         self, job_id: str, *, owner_id: str, timeout: float | None = None
     ) -> Iterator[Job]:
         """Yield the job now and at each change, until it finishes or ``timeout`` passes."""
+        if timeout is not None:
+            timeout = seconds(timeout, "timeout", low=0, high=7 * 86400)
         job = self._owned(job_id, owner_id)
         return self._watch(job, timeout)
 
@@ -382,7 +384,7 @@ class SyncJobs:
         from .sync import owned_account, request_sync
 
         return request_sync(self, owned_account(self, account_id, _check_owner(owner_id)),
-                            full=full)
+                            full=flag(full, "full"))
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
         """An owner's in-app notifications, newest first."""
@@ -447,15 +449,18 @@ def _validate_params(
         raise InvalidInputError(f"params are not encodable as UTF-8 JSON: {exc}") from None
     if size > max_bytes:
         raise InvalidInputError(f"params are {size} bytes; the limit is {max_bytes}")
+    if "\\u0000" in json.dumps(dumped):
+        raise InvalidInputError("params must not contain NUL characters")
     return dumped
 
 
 def _check_delay(delay: float | timedelta | None) -> timedelta | None:
     if delay is None:
         return None
-    if isinstance(delay, bool) or not isinstance(delay, int | float | timedelta):
-        raise InvalidInputError("delay must be seconds or a timedelta")
-    wait = delay if isinstance(delay, timedelta) else timedelta(seconds=delay)
+    if isinstance(delay, timedelta):
+        wait = delay
+    else:
+        wait = timedelta(seconds=seconds(delay, "delay", low=0, high=_MAX_DELAY.total_seconds()))
     if wait < timedelta(0) or wait > _MAX_DELAY:
         raise InvalidInputError("delay must be between 0 and 7 days")
     return wait or None
@@ -484,7 +489,7 @@ def register_actors(
         registry: Job types to bind (default: every ``@job_type`` declared so far).
         make_current: Make this app the one ``syncjobs.submit`` and friends use.
     """
-    from . import _current
+    from . import _current, jobtypes  # noqa: F401  (declares the built-in job types)
 
     app = SyncJobs(broker, deps, settings or Settings(), registry or default_registry)
     if make_current:

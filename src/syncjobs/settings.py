@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["MissedPolicy", "ProviderSettings", "ScheduleSettings", "Settings"]
@@ -52,6 +52,12 @@ class ScheduleSettings(BaseModel):
 
 class Settings(BaseSettings):
     """Everything syncjobs reads from its environment; every field is ``SYNCJOBS_<NAME>``."""
+
+    @field_validator("job_expiry", "encryption_key", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """An empty environment value means "not set"."""
+        return None if value == "" else value
 
     model_config = SettingsConfigDict(
         env_prefix="SYNCJOBS_",

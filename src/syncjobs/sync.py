@@ -14,13 +14,15 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from ._validate import integer, optional_text, text
 from .errors import (
     AccountNotFoundError,
     ConfigurationError,
     InvalidInputError,
+    RateLimitedError,
     ReauthorizationRequiredError,
 )
-from .models import Account, AccountState, Job, utcnow
+from .models import Account, AccountState, Job, JobStatus, utcnow
 from .protocols import AccountRepository, CredentialStore
 from .providers import get_provider, provider_names
 from .providers.base import lock_for
@@ -58,6 +60,7 @@ def owned_account(app: SyncJobs, account_id: str, owner_id: str) -> Account:
     accounts, _ = _stores(app)
     if not isinstance(account_id, str) or not _ID.match(account_id):
         raise InvalidInputError(f"malformed account id {str(account_id)[:80]!r}")
+    text(owner_id, "owner_id")
     found = accounts.get_account(account_id)
     if found is None or found.owner_id != owner_id:
         raise AccountNotFoundError(f"no account {account_id} for this owner")
@@ -78,6 +81,10 @@ def connect(
     from .app import _check_owner
 
     _check_owner(owner_id)
+    text(provider, "provider", max_len=64)
+    display_name = optional_text(display_name, "display_name")
+    if external_id is not None and (not isinstance(external_id, str) or not _ID.match(external_id)):
+        raise InvalidInputError("external_id must be 1-255 characters without spaces")
     if provider not in provider_names():
         raise ConfigurationError(
             f"unknown provider {provider!r} (known: {', '.join(provider_names())})"
@@ -86,13 +93,12 @@ def connect(
         token_set = tokens if isinstance(tokens, TokenSet) else TokenSet.model_validate(tokens)
     except ValueError:
         raise InvalidInputError("tokens must include a non-empty access_token") from None
-    if not token_set.access_token:
-        raise InvalidInputError("tokens must include a non-empty access_token")
-    if external_id is not None and not _ID.match(external_id):
-        raise InvalidInputError("external_id must be 1-255 characters without spaces")
-    interval = sync_interval if sync_interval is not None else app.settings.sync_interval
-    if not 60 <= interval <= 30 * 86400:
-        raise InvalidInputError("sync_interval must be between 60 seconds and 30 days")
+    text(token_set.access_token, "access_token", max_len=8192)
+    optional_text(token_set.refresh_token, "refresh_token", max_len=8192)
+    interval = integer(
+        sync_interval if sync_interval is not None else app.settings.sync_interval,
+        "sync_interval", low=60, high=30 * 86400,
+    )
     accounts, credentials = _stores(app)
     account = accounts.create_account(
         owner_id=owner_id, provider=provider, external_id=external_id,
@@ -167,6 +173,7 @@ class AccountSync:
             raise ReauthorizationRequiredError(
                 "the account needs its owner to reconnect it", provider=account.provider
             )
+        self._wait_for_running_sync()
         self.accounts.start_sync(account.id, job_id=self.ctx.job_id, now=utcnow())
         provider = self._provider()
         try:
@@ -194,6 +201,23 @@ class AccountSync:
             "api_calls": int(getattr(provider, "api_calls", 0)),
             "quota_units": int(getattr(provider, "quota_units", 0)),
         }
+
+    def _wait_for_running_sync(self) -> None:
+        """Never sync one account twice at once (rotating refresh tokens would clash)."""
+        other_id = self.account.last_sync_job_id
+        if other_id is None or other_id == self.ctx.job_id:
+            return
+        other = self.app.repository.get_job(other_id)
+        stale = self.app.settings.job_stale_after
+        if other is not None and other.status is JobStatus.PROCESSING and (
+            other.heartbeat_at is not None
+            and (utcnow() - other.heartbeat_at).total_seconds() < stale
+        ):
+            raise RateLimitedError(
+                "another sync of this account is running; this one waits for it",
+                retry_after=min(5.0, stale), provider=self.account.provider,
+                reason="sync_in_progress",
+            )
 
     def _provider(self) -> Provider:
         tokens = self.credentials.load_tokens(self.account.id)

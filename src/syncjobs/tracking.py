@@ -29,6 +29,7 @@ from pydantic_core import to_jsonable_python
 
 from .context import JobContext, _set_current, current_context
 from .errors import (
+    AccountNotFoundError,
     ConfigurationError,
     FatalError,
     InvalidInputError,
@@ -53,7 +54,7 @@ _DB_RETRY_SECONDS = 5
 _RECORD_WAITS = (0.5, 1, 2, 4, 8, 15, 30)
 #: Redis refuses delays of 7 days or more; longer waits are re-sent by maintenance.
 _MAX_DELAY_MS = 7 * 24 * 3600 * 1000 - 60_000
-_FAIL_AT_ONCE = (FatalError, InvalidInputError, ConfigurationError)
+_FAIL_AT_ONCE = (FatalError, InvalidInputError, ConfigurationError, AccountNotFoundError)
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,6 @@ class TrackingMiddleware(Middleware):
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Claim the job or skip the message; a minute tick runs the scheduler instead."""
-        if message.actor_name == TICK_ACTOR:
-            self._tick()
-            raise SkipMessage("scheduler tick handled")
         jt = self.app.job_type_for_actor(message.actor_name)
         if jt is None:
             return
@@ -130,14 +128,6 @@ class TrackingMiddleware(Middleware):
             raise SkipMessage(f"job {job_id} is not runnable")
         self.heartbeat.add(job_id)
         _set_current(ctx)
-
-    def _tick(self) -> None:
-        from .scheduling import Scheduler
-
-        try:
-            Scheduler(self.app).tick(utcnow())
-        except Exception:
-            logger.exception("scheduler tick failed")
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Start heartbeating; run the schedules marked ``on_startup``."""

@@ -328,7 +328,9 @@ def test_a_job_whose_worker_keeps_dying_fails_after_its_attempts(
     app = make_app(repo)
     job = app.submit("t.flaky", owner_id="u1", params={"n": 1})
     for _ in range(3):  # three starts that never finished: killed workers
-        assert repo.claim_job(job.id, worker_id="dead", now=utcnow()) is not None
+        long_ago = utcnow() - timedelta(minutes=5)
+        assert repo.claim_job(job.id, worker_id="dead", now=long_ago,
+                              stale_before=utcnow()) is not None
     run_until_idle(app)
     failed = app.status(job.id, owner_id="u1")
     assert failed.status is JobStatus.FAILED and failed.error_code == "attempts_exhausted"
@@ -425,3 +427,21 @@ def test_the_public_api_is_pinned() -> None:
         assert hasattr(syncjobs, name)
     importlib.import_module("syncjobs.jobtypes")  # a subpackage must not shadow a function
     assert callable(syncjobs.jobs) and callable(syncjobs.log)
+
+
+def test_a_job_waiting_out_a_rate_limit_does_not_expire(
+    make_app: AppFactory, jobs: dict[str, Any]
+) -> None:
+    jobs.update(fail_times=1, error=RateLimitedError("quota", retry_after=0.4))
+    app = make_app(job_expiry=0.2)
+    job = app.submit("t.flaky", owner_id="u1", params={"n": 1})
+    run_until_idle(app)
+    done = app.status(job.id, owner_id="u1")
+    assert done.status is JobStatus.COMPLETED and done.result == 2
+
+
+def test_an_empty_expiry_setting_means_never(monkeypatch: pytest.MonkeyPatch) -> None:
+    from syncjobs.settings import Settings
+
+    monkeypatch.setenv("SYNCJOBS_JOB_EXPIRY", "")
+    assert Settings().job_expiry is None

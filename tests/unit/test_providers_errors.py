@@ -358,13 +358,21 @@ def test_gmail_expired_history_retention_runs_a_full_resync() -> None:
 
 def test_gmail_retries_failed_batch_parts_once() -> None:
     with _harness("gmail") as h:
-        h.fake.inject("rate_limit", endpoint="messages.get", count=2)
+        h.fake.inject("server_error", endpoint="messages.get", count=2)
         h.sync()
         assert h.matches()
         assert h.fake.calls["batch"] == 3  # list pages of 20 and 10, plus one retry batch
         # The adapter counts 5 units for every part it sends; the fake does not charge the
         # two parts it throttled (PROVIDERS.md leaves that open), so we count 10 more.
         assert h.provider.quota_units == h.fake.quota_units + 10
+
+
+def test_a_rate_limited_gmail_batch_part_waits_its_retry_after() -> None:
+    with _harness("gmail") as h:
+        h.fake.inject("rate_limit", endpoint="messages.get", count=1, retry_after=7)
+        error = _raises(h, RateLimitedError)
+        assert isinstance(error, RateLimitedError) and error.retry_after == 7
+        assert h.fake.calls["batch"] == 1  # not re-sent before the provider allows
 
 
 def test_gmail_batch_parts_failing_twice_raise_their_error() -> None:

@@ -280,3 +280,36 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
     leaked = [s for s in secrets if s and s in blob]
     assert leaked == []
 
+
+
+def test_a_follow_up_sync_waits_for_the_running_one(
+    app: SyncJobs, fakes: CombinedFakes
+) -> None:
+    fakes.gmail.latency = 0.02
+    account = app.connect_account("u1", "gmail", fakes.gmail.issue_tokens())
+    first = app.sync_account(account.id, owner_id="u1")
+    with app.worker(threads=2):
+        next(j for j in app.watch(first.id, owner_id="u1", timeout=30)
+             if (j.progress_done or 0) > 0)  # running, and recorded on the account
+        assert app.accounts("u1")[0].last_sync_job_id == first.id
+        second = app.sync_account(account.id, owner_id="u1")  # queued while one runs
+        assert second.id != first.id
+        list(app.watch(second.id, owner_id="u1", timeout=60))
+    a, b = app.status(first.id, owner_id="u1"), app.status(second.id, owner_id="u1")
+    assert a.status is b.status is JobStatus.COMPLETED
+    assert b.started_at is not None and a.completed_at is not None
+    assert b.started_at >= a.completed_at  # never two syncs of one account at once
+    assert items_of(app, account.id) == set(fakes.gmail.dataset())
+
+
+def test_a_sync_of_a_disconnected_account_fails_at_once(
+    app: SyncJobs, fakes: CombinedFakes
+) -> None:
+    account = app.connect_account("u1", "youtube", fakes.youtube.issue_tokens())
+    job = app.sync_account(account.id, owner_id="u1")
+    app.disconnect_account(account.id, owner_id="u1")
+    run_until_idle(app)
+    failed = app.status(job.id, owner_id="u1")
+    assert (failed.status, failed.error_code, failed.attempts) == (
+        JobStatus.FAILED, "account_not_found", 1
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import email.utils
 import hashlib
 import json
+import logging
 import random
 import re
 import threading
@@ -92,6 +93,23 @@ PERMISSION_REASONS = frozenset(
 TRANSIENT_REASONS = frozenset(
     {"1", "2", "internal_error", "backendError", "server_error", "temporarily_unavailable"}
 )
+
+class _RedactTokens(logging.Filter):
+    """Scrub access and refresh tokens out of httpx's request log lines (Instagram sends the
+    token as a query parameter, and httpx logs every URL at INFO)."""
+
+    _SECRET = re.compile(r"((?:access_token|refresh_token|client_secret|code)=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message without secrets."""
+        message = record.getMessage()
+        if "=" in message:
+            record.msg, record.args = self._SECRET.sub(r"\1<redacted>", message), None
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).addFilter(_RedactTokens())
 
 _LOCKS: dict[str, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()

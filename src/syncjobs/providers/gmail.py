@@ -22,7 +22,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ..errors import RetriableError
+from ..errors import RateLimitedError, RetriableError
 from . import DEFAULT_BASE_URLS, GMAIL_BATCH_URL
 from .base import ResourceNotFoundError, StaleCursorError, chunks, to_int
 from .google_auth import GoogleProvider
@@ -268,7 +268,7 @@ class GmailProvider(GoogleProvider):
             )
 
     def _get_messages(self, ids: Sequence[str]) -> tuple[list[Item], list[str]]:
-        """Batch-get metadata; retry failed parts once; skip 404s; SPAM/TRASH as deleted."""
+        """Batch-get metadata; retry 5xx parts once; skip 404s; SPAM/TRASH as deleted."""
         items: list[Item] = []
         hidden: list[str] = []
         pending = list(ids)
@@ -284,8 +284,11 @@ class GmailProvider(GoogleProvider):
                         items.append(item)
                 elif isinstance(error, ResourceNotFoundError):
                     continue  # deleted meanwhile; history reports the delete
-                elif isinstance(error, RetriableError) and attempt == 0:
-                    retry.append(message_id)
+                elif isinstance(error, RetriableError) and attempt == 0 and not isinstance(
+                    error, RateLimitedError
+                ):
+                    retry.append(message_id)  # a 5xx part: once more at once
+                # A rate-limited part is raised: the job waits exactly its Retry-After.
                 else:
                     raise error
             pending = retry

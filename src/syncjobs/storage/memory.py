@@ -365,7 +365,8 @@ class InMemoryRepository(_MemoryUpkeep):
             if job is None or job.status is not JobStatus.PROCESSING:
                 return None
             return self._put(dataclasses.replace(
-                job, status=JobStatus.PENDING, scheduled_for=run_at, error_code=error_code,
+                job, status=JobStatus.PENDING, scheduled_for=run_at, expires_at=None,
+                error_code=error_code,
                 error_message=error_message, worker_id=None, updated_at=now,
                 retry_count=job.retry_count + (1 if count_retry else 0),
                 attempts=job.attempts - (0 if count_retry else 1),

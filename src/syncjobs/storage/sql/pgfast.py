@@ -54,7 +54,7 @@ class PgFastPath:
             WHERE id = %(id)s AND status IN ('pending', 'processing')
             RETURNING *) {_RETURN}"""
         self.reschedule_sql = f"""WITH changed AS (
-            UPDATE {jobs} SET status = 'pending', scheduled_for = %(run_at)s,
+            UPDATE {jobs} SET status = 'pending', scheduled_for = %(run_at)s, expires_at = NULL,
                 error_code = %(code)s, error_message = %(message)s, worker_id = NULL,
                 updated_at = %(now)s, retry_count = retry_count + %(retry)s,
                 attempts = attempts - %(give_back)s

@@ -420,6 +420,7 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin):
             .values(
                 status=JobStatus.PENDING.value,
                 scheduled_for=run_at,
+                expires_at=None,
                 error_code=error_code,
                 error_message=error_message,
                 worker_id=None,

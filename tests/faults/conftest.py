@@ -1,0 +1,90 @@
+"""Fixtures of the fault suite, and the ``FAULT …`` summary it prints at the end of the run.
+
+Every case reports one line, ``FAULT <case>: jobs=N faults=N lost=N duplicated=N``: printed
+as it happens (seen with ``-s``) and repeated in the terminal summary of every run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..integration.conftest import Workers, client, env
+
+__all__ = ["FileWorkers", "Reporter", "client", "env", "file_workers", "report"]
+
+_LINES: list[str] = []
+
+Reporter = Callable[..., str]
+
+
+@pytest.fixture
+def report() -> Reporter:
+    """``report(case, jobs=, faults=, lost=, duplicated=)``: print and keep the FAULT line."""
+
+    def emit(case: str, *, jobs: int, faults: int, lost: int, duplicated: int) -> str:
+        line = f"FAULT {case}: jobs={jobs} faults={faults} lost={lost} duplicated={duplicated}"
+        print(line, flush=True)
+        _LINES.append(line)
+        return line
+
+    return emit
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if _LINES:
+        terminalreporter.section("fault suite")
+        for line in _LINES:
+            terminalreporter.write_line(line)
+
+
+class FileWorkers(Workers):
+    """``dramatiq syncjobs.actors`` processes whose stderr goes to a file (never a full pipe)."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        super().__init__(env)
+        self.logs = logs
+        self.log_files: list[Path] = []
+
+    def start(self, queues: str = "syncjobs", **overrides: str) -> subprocess.Popen[bytes]:
+        path = self.logs / f"worker-{len(self.log_files)}.log"
+        self.log_files.append(path)
+        with path.open("wb") as sink:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "dramatiq", "syncjobs.actors", "--processes", "1",
+                 "--threads", "2", "--queues", *queues.split(",")],
+                env={**os.environ, **self.env, **overrides}, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=sink,
+            )
+        self.procs.append(proc)
+        return proc
+
+    def stop(self, proc: subprocess.Popen[bytes]) -> None:
+        """Stop one worker gracefully (SIGTERM), killing it if it does not exit."""
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(5)
+
+    def log_text(self) -> str:
+        """Everything every worker wrote to stderr so far."""
+        return "\n".join(p.read_text("utf-8", "replace") for p in self.log_files if p.exists())
+
+
+@pytest.fixture
+def file_workers(env: dict[str, str], tmp_path: Path) -> Iterator[FileWorkers]:
+    logs = tmp_path / "worker-logs"
+    logs.mkdir()
+    workers = FileWorkers(env, logs)
+    yield workers
+    workers.stop_all()
