@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -55,14 +56,14 @@ def test_a_scheduler_down_across_two_slots_runs_once_when_back(
 
 
 def test_redis_flushed_mid_run_every_job_still_completes(
-    client: Callable[..., SyncJobs], workers: Workers, redis_server: object
+    client: Callable[..., SyncJobs], workers: Workers, redis_server: Any
 ) -> None:
     app = client(SYNCJOBS_RESEND_PENDING_AFTER="1", SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER="100")
     jobs = [app.submit("syncjobs.count", owner_id="u1", params={"to": 3, "step": 0.05})
             for _ in range(30)]
     workers.start()
     wait_for(lambda: sum(app.status(j.id, owner_id="u1").is_terminal for j in jobs) >= 3)
-    redis.Redis.from_url(getattr(redis_server, "url")).flushall()  # queued messages gone
+    redis.Redis.from_url(redis_server.url).flushall()  # queued messages gone
     time.sleep(1.5)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
