@@ -5,8 +5,9 @@ accounts table (SQLAlchemy Core ``execute(insert, list_of_dicts)``; no credentia
 jobs never run). The fan-out job is submitted on the Redis broker and run by a real worker,
 ``dramatiq syncjobs.actors --processes 1 --threads 1 --queues sync``; the worker is stopped
 as soon as the ledger records the job completed, and the N ``sync_account`` messages it
-queued stay queued (one or two may have been prefetched and handed back). Its duration is
-the job's own ``completed_at - started_at`` in the ledger.
+queued stay queued (its one thread may take one of them after the fan-out has finished and
+before the stop lands: ``sync_messages_left_queued`` is then N - 1). Its duration is the
+job's own ``completed_at - started_at`` in the ledger.
 
 The raw baseline does the same work without syncjobs, timed as one sequence: SELECT the due
 accounts' ids (the job's own query), ``executemany`` N rows into a jobs table of the same

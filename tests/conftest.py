@@ -31,6 +31,7 @@ def _sql_repo(url: str) -> Iterator[SQLAlchemyRepository]:
     try:
         yield repo
     finally:
+        repo.engine.dispose()  # a test may have restarted the server under the pool
         repo.tables.metadata.drop_all(repo.engine)
         repo.tables.schema_version.drop(repo.engine, checkfirst=True)
         repo.close()

@@ -16,9 +16,11 @@ from typing import Any
 
 import pytest
 
-from ..integration.conftest import Workers, client, env
+from ..integration.conftest import Workers, client, env, workers
 
-__all__ = ["FileWorkers", "Reporter", "client", "env", "file_workers", "report"]
+__all__ = [
+    "FileWorkers", "Reporter", "client", "env", "file_workers", "report", "workers",
+]
 
 _LINES: list[str] = []
 
