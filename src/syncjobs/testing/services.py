@@ -8,6 +8,7 @@ a missing binary raises ``RuntimeError``.
 
 from __future__ import annotations
 
+import abc
 import atexit
 import contextlib
 import os
@@ -61,7 +62,7 @@ def _terminate(proc: subprocess.Popen[bytes], sig: int, timeout: float) -> None:
             proc.wait(timeout=timeout)
 
 
-class _Server:
+class _Server(abc.ABC):
     """Shared lifecycle of the throwaway servers: context manager and atexit safety net."""
 
     _proc: subprocess.Popen[bytes] | None
@@ -71,6 +72,7 @@ class _Server:
         self._proc = None
         self._log_file = None
         self._port: int | None = None
+        self._workdir: Path | None = None
         self._atexit_registered = False
 
     @property
@@ -87,13 +89,40 @@ class _Server:
             return None
         return self._proc.pid
 
-    def start(self) -> None:  # pragma: no cover - overridden
-        """Start the server."""
-        raise NotImplementedError
+    _stop_signal: int
 
-    def stop(self) -> None:  # pragma: no cover - overridden
+    @abc.abstractmethod
+    def start(self) -> None:
+        """Start the server."""
+
+    @abc.abstractmethod
+    def _binary(self) -> str:
+        """The server executable."""
+
+    @abc.abstractmethod
+    def _launch(self, binary: str) -> None:
+        """Run the server on ``self._port`` with its files in ``self._workdir``."""
+
+    def _shutdown(self) -> None:
+        if self._proc is not None:
+            _terminate(self._proc, self._stop_signal, _STOP_TIMEOUT)
+            self._proc = None
+        self._close_log()
+
+    def stop(self) -> None:
         """Stop the server and remove its files."""
-        raise NotImplementedError
+        self._shutdown()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        self._unregister_atexit()
+
+    def restart(self) -> None:
+        """Stop the server and start it again on the same port, keeping its files."""
+        if self._port is None or self._workdir is None:
+            raise RuntimeError(f"{type(self).__name__}.restart() before start()")
+        self._shutdown()
+        self._launch(self._binary())
 
     def _register_atexit(self) -> None:
         if not self._atexit_registered:
@@ -126,10 +155,11 @@ class _Server:
 class RedisServer(_Server):
     """A private ``redis-server`` on 127.0.0.1, without persistence."""
 
+    _stop_signal = signal.SIGTERM
+
     def __init__(self, executable: str | None = None) -> None:
         super().__init__()
         self._executable = executable
-        self._dir: Path | None = None
 
     @property
     def url(self) -> str:
@@ -139,7 +169,7 @@ class RedisServer(_Server):
     @property
     def log_path(self) -> Path | None:
         """The server's log file while it exists."""
-        return None if self._dir is None else self._dir / "redis.log"
+        return None if self._workdir is None else self._workdir / "redis.log"
 
     def _binary(self) -> str:
         found = shutil.which(self._executable or "redis-server")
@@ -152,16 +182,16 @@ class RedisServer(_Server):
         if self.pid is not None:
             return
         binary = self._binary()
-        if self._dir is None:
-            self._dir = Path(tempfile.mkdtemp(prefix="syncjobs-redis-"))
+        if self._workdir is None:
+            self._workdir = Path(tempfile.mkdtemp(prefix="syncjobs-redis-"))
         if self._port is None:
             self._port = free_port()
         self._register_atexit()
         self._launch(binary)
 
     def _launch(self, binary: str) -> None:
-        assert self._dir is not None and self._port is not None
-        log_path = self._dir / "redis.log"
+        assert self._workdir is not None and self._port is not None
+        log_path = self._workdir / "redis.log"
         self._log_file = log_path.open("ab")
         cmd = [
             binary,
@@ -178,11 +208,11 @@ class RedisServer(_Server):
             "--protected-mode",
             "no",
             "--dir",
-            str(self._dir),
+            str(self._workdir),
         ]
         self._proc = subprocess.Popen(
             cmd,
-            cwd=self._dir,
+            cwd=self._workdir,
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,
@@ -227,26 +257,6 @@ class RedisServer(_Server):
         if reply != b"+OK":
             raise RuntimeError(f"redis FLUSHALL on port {self.port} failed: {reply!r}")
 
-    def _shutdown(self) -> None:
-        if self._proc is not None:
-            _terminate(self._proc, signal.SIGTERM, _STOP_TIMEOUT)
-            self._proc = None
-        self._close_log()
-
-    def stop(self) -> None:
-        """Stop the server and remove its temporary directory."""
-        self._shutdown()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
-        self._unregister_atexit()
-
-    def restart(self) -> None:
-        """Stop the server and start it again on the same port."""
-        if self._port is None or self._dir is None:
-            raise RuntimeError("RedisServer.restart() before start()")
-        self._shutdown()
-        self._launch(self._binary())
 
 
 def _pg_version_key(path: Path) -> tuple[int, ...]:
@@ -309,7 +319,6 @@ class PostgresServer(_Server):
         self.durable = durable
         self._bin_dir_arg = Path(bin_dir) if bin_dir is not None else None
         self._bin_dir: Path | None = None
-        self._base: Path | None = None
         self._user: pwd.struct_passwd | None = None
 
     @property
@@ -325,17 +334,22 @@ class PostgresServer(_Server):
     @property
     def data_dir(self) -> Path | None:
         """The cluster's data directory while it exists."""
-        return None if self._base is None else self._base / "data"
+        return None if self._workdir is None else self._workdir / "data"
 
     @property
     def log_path(self) -> Path | None:
         """The server's log file while it exists."""
-        return None if self._base is None else self._base / "postgres.log"
+        return None if self._workdir is None else self._workdir / "postgres.log"
 
     @property
     def run_as(self) -> str:
         """Name of the OS user the server runs as."""
         return self._run_user().pw_name
+
+    _stop_signal = signal.SIGINT  # fast shutdown
+
+    def _binary(self) -> str:
+        return self._bin("postgres")
 
     def _bin(self, name: str) -> str:
         if self._bin_dir is None:
@@ -360,7 +374,7 @@ class PostgresServer(_Server):
         user = self._run_user()
         env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
         env.update(HOME=user.pw_dir, USER=user.pw_name, LOGNAME=user.pw_name)
-        kwargs: dict[str, Any] = {"env": env, "cwd": self._base, "stdin": subprocess.DEVNULL}
+        kwargs: dict[str, Any] = {"env": env, "cwd": self._workdir, "stdin": subprocess.DEVNULL}
         if os.geteuid() == 0:
             kwargs.update(user=user.pw_uid, group=user.pw_gid, extra_groups=[], umask=0o077)
         return kwargs
@@ -386,10 +400,10 @@ class PostgresServer(_Server):
         if self.pid is not None:
             return
         initdb, postgres = self._bin("initdb"), self._bin("postgres")
-        if self._base is not None:  # stopped with restart() semantics: reuse
+        if self._workdir is not None:  # stopped with restart() semantics: reuse
             self._launch(postgres)
             return
-        self._base = self._make_base()
+        self._workdir = self._make_base()
         self._port = free_port()
         self._register_atexit()
         try:
@@ -401,8 +415,8 @@ class PostgresServer(_Server):
             raise
 
     def _initdb(self, initdb: str) -> None:
-        assert self._base is not None
-        data = self._base / "data"
+        assert self._workdir is not None
+        data = self._workdir / "data"
         errors: list[str] = []
         for locale in ("C.UTF-8", "C"):
             result = subprocess.run(
@@ -433,17 +447,17 @@ class PostgresServer(_Server):
         raise RuntimeError(f"initdb failed (as user {self.run_as!r}):\n{tail}")
 
     def _launch(self, postgres: str) -> None:
-        assert self._base is not None and self._port is not None
-        log_path = self._base / "postgres.log"
+        assert self._workdir is not None and self._port is not None
+        log_path = self._workdir / "postgres.log"
         self._log_file = log_path.open("ab")
         cmd = [
             postgres,
             "-D",
-            str(self._base / "data"),
+            str(self._workdir / "data"),
             "-p",
             str(self._port),
             "-k",
-            str(self._base / "sock"),
+            str(self._workdir / "sock"),
             "-c",
             "listen_addresses=127.0.0.1",
             *(
@@ -509,24 +523,3 @@ class PostgresServer(_Server):
         admin = f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f'CREATE DATABASE "{self.database}"')
-
-    def _shutdown(self) -> None:
-        if self._proc is not None:
-            _terminate(self._proc, signal.SIGINT, _STOP_TIMEOUT)
-            self._proc = None
-        self._close_log()
-
-    def stop(self) -> None:
-        """Fast-shutdown the server and remove its data directory."""
-        self._shutdown()
-        if self._base is not None:
-            shutil.rmtree(self._base, ignore_errors=True)
-            self._base = None
-        self._unregister_atexit()
-
-    def restart(self) -> None:
-        """Stop the server and start the same data directory on the same port."""
-        if self._base is None or self._port is None:
-            raise RuntimeError("PostgresServer.restart() before start()")
-        self._shutdown()
-        self._launch(self._bin("postgres"))
