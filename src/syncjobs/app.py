@@ -190,9 +190,8 @@ class SyncJobs:
         if not self.settings.enabled:
             raise ConfigurationError("background jobs are disabled (SYNCJOBS_ENABLED=false)")
         jt = self.registry.get(text(job_type, "job_type", max_len=100))
-        new = self._new_job(jt, _check_owner(owner_id), params, priority, idempotency_key, delay)
-        if parent_id is not None:
-            new = NewJob(**{**new.__dict__, "parent_id": parent_id})
+        new = self._new_job(jt, _check_owner(owner_id), params, priority, idempotency_key, delay,
+                            parent_id)
         limit = self.settings.max_active_jobs_per_owner if enforce_limit else None
         job, created = self.repository.create_job(new, active_limit=limit)
         if created:
@@ -213,6 +212,7 @@ class SyncJobs:
         priority: int | None,
         idempotency_key: str | None,
         delay: float | timedelta | None,
+        parent_id: str | None,
     ) -> NewJob:
         validated = _validate_params(jt, params, self.settings.max_params_bytes)
         if priority is not None and (isinstance(priority, bool) or priority not in range(1, 11)):
@@ -235,6 +235,7 @@ class SyncJobs:
             scheduled_for=scheduled,
             expires_at=(scheduled or now) + timedelta(seconds=expiry) if expiry else None,
             idempotency_key=idempotency_key,
+            parent_id=parent_id,
         )
 
     def after_completed(self, job: Job) -> None:
