@@ -7,7 +7,13 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["MissedPolicy", "ProviderSettings", "ScheduleSettings", "Settings"]
+__all__ = [
+    "AnalyzerSettings",
+    "MissedPolicy",
+    "ProviderSettings",
+    "ScheduleSettings",
+    "Settings",
+]
 
 
 class ProviderSettings(BaseModel):
@@ -22,6 +28,21 @@ class ProviderSettings(BaseModel):
         default=None, description="Token endpoint URL; empty means the provider's real one."
     )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
+
+
+class AnalyzerSettings(BaseModel):
+    """The OpenAI-compatible analyzer: any ``/v1/chat/completions`` endpoint."""
+
+    base_url: str = Field(
+        default="https://api.openai.com",
+        description="Base URL; ``/v1/chat/completions`` is appended.",
+    )
+    api_key: str = Field(default="", description="Bearer token sent to the endpoint.")
+    model: str = Field(default="gpt-4o-mini", description="Model name sent with each request.")
+    timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
+    max_tokens: int = Field(
+        default=200, ge=16, le=4096, description="Most completion tokens asked for per item."
+    )
 
 
 MissedPolicy = Literal["skip", "once", "catch_up"]
@@ -53,7 +74,7 @@ class ScheduleSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything syncjobs reads from its environment; every field is ``SYNCJOBS_<NAME>``."""
 
-    @field_validator("job_expiry", "encryption_key", mode="before")
+    @field_validator("job_expiry", "encryption_key", "webhook_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         """An empty environment value means "not set"."""
@@ -213,4 +234,101 @@ class Settings(BaseSettings):
     )
     tiktok: ProviderSettings = Field(
         default_factory=ProviderSettings, description="TikTok Display API v2 client."
+    )
+    analyzer: Literal["keyword", "openai"] = Field(
+        default="keyword",
+        description="The analyzer ``analyze_items`` uses: the offline ``keyword`` analyzer "
+        "driven by owners' preferences, or ``openai`` (any OpenAI-compatible endpoint).",
+    )
+    openai: AnalyzerSettings = Field(
+        default_factory=AnalyzerSettings,
+        description="Endpoint, key and model of the OpenAI-compatible analyzer.",
+    )
+    analysis_batch_size: int = Field(
+        default=10, ge=1, le=1000, description="Items ``analyze_items`` claims per batch."
+    )
+    analysis_concurrency: int = Field(
+        default=5, ge=1, le=64, description="Items of one batch analysed at the same time."
+    )
+    analysis_max_items: int = Field(
+        default=1000,
+        ge=1,
+        description="Most items one ``analyze_items`` run analyses (the rest wait for the next).",
+    )
+    analysis_max_attempts: int = Field(
+        default=3, ge=1, le=100, description="Attempts at one item before it is marked failed."
+    )
+    analysis_stale_after: float = Field(
+        default=900.0,
+        gt=0,
+        description="Seconds an item may stay claimed (``analyzing``) before another run may "
+        "take it (its worker died).",
+    )
+    estimated_tokens_per_item: int = Field(
+        default=800,
+        ge=0,
+        description="Tokens counted for an AI analysis whose reply reported no usage.",
+    )
+    usage_lookback_days: int = Field(
+        default=2,
+        ge=1,
+        le=400,
+        description="Days back (UTC, today included) ``aggregate_usage`` recomputes.",
+    )
+    retention_allowed_items_days: int = Field(
+        default=183, ge=1, description="Days items judged ALLOW (or allow-listed) are kept."
+    )
+    retention_read_notifications_days: int = Field(
+        default=90, ge=1, description="Days read notifications are kept (unread: forever)."
+    )
+    retention_job_log_days: int = Field(
+        default=30, ge=1, description="Days job log lines are kept."
+    )
+    cleanup_batch_size: int = Field(
+        default=500,
+        ge=1,
+        le=100_000,
+        description="Rows ``cleanup_old_data`` deletes per transaction, so no lock is held long.",
+    )
+    notifiers: list[Literal["in_app", "webhook"]] = Field(
+        default_factory=lambda: ["in_app"],
+        description="Built-in notifiers every notification goes through (JSON list); hosts "
+        "add their own through ``Deps.extras['notifiers']``.",
+    )
+    webhook_url: str | None = Field(
+        default=None,
+        description="Where the webhook notifier posts when an owner set no URL of their own.",
+    )
+    webhook_secret: str = Field(
+        default="",
+        description="Shared secret of the webhook notifier's HMAC-SHA256 signature.",
+    )
+    notify_max_retries: int = Field(
+        default=5, ge=0, le=50, description="Retries of one notification delivery."
+    )
+    breaker_threshold: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failures of a notifier that open its circuit breaker.",
+    )
+    breaker_cooldown: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds an open circuit breaker waits before one trial delivery.",
+    )
+    digest_hour: int = Field(
+        default=9, ge=0, le=23, description="Local hour (owner's timezone) digests are sent."
+    )
+    digest_weekday: int = Field(
+        default=0, ge=0, le=6, description="Weekday of weekly digests (0 = Monday)."
+    )
+    digest_batch_size: int = Field(
+        default=50, ge=1, le=10_000, description="Owners ``send_digests`` handles per batch."
+    )
+    default_digest: Literal["off", "daily", "weekly"] = Field(
+        default="daily", description="Digest frequency of owners who set none."
+    )
+    operator_owner_id: str = Field(
+        default="operator",
+        description="Owner id whose notifications tell the operator a job dead-lettered.",
     )
