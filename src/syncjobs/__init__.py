@@ -8,7 +8,7 @@ unless ``register_actors`` or ``create_app`` made one already.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,7 +35,23 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .factory import create_app
-from .models import Account, AccountState, Job, JobStatus, LogLine, Notification
+from .models import (
+    Account,
+    AccountState,
+    Decision,
+    DigestFrequency,
+    Job,
+    JobStatus,
+    LogLine,
+    Notification,
+    Preferences,
+    QueuedItem,
+    TrustScore,
+    UsagePeriod,
+    UsageRecord,
+    Verdict,
+)
+from .protocols import Analyzer, Notifier
 from .providers.types import TokenSet
 from .registry import job_type
 from .scheduling import ScheduleInfo
@@ -48,9 +64,12 @@ __all__ = [
     "Account",
     "AccountNotFoundError",
     "AccountState",
+    "Analyzer",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "Decision",
     "Deps",
+    "DigestFrequency",
     "FatalError",
     "InvalidInputError",
     "Job",
@@ -60,9 +79,12 @@ __all__ = [
     "JobStatus",
     "LogLine",
     "Notification",
+    "Notifier",
     "PermissionDeniedError",
+    "Preferences",
     "ProviderError",
     "ProviderUnavailableError",
+    "QueuedItem",
     "RateLimitedError",
     "ReauthorizationRequiredError",
     "RetriableError",
@@ -71,7 +93,11 @@ __all__ = [
     "SyncJobs",
     "SyncJobsError",
     "TokenSet",
+    "TrustScore",
     "UnexpectedResponseError",
+    "UsagePeriod",
+    "UsageRecord",
+    "Verdict",
     "__version__",
     "accounts",
     "cancel",
@@ -82,12 +108,19 @@ __all__ = [
     "job_type",
     "jobs",
     "log",
+    "mark_read",
+    "notifications",
+    "notify",
+    "preferences",
     "register_actors",
     "retry",
     "schedules",
+    "set_preferences",
     "status",
     "submit",
     "sync_account",
+    "trust_scores",
+    "usage",
     "watch",
 ]
 
@@ -184,3 +217,46 @@ def health() -> Health:
 def schedules() -> list[ScheduleInfo]:
     """Every schedule: cron, timezone, enabled, last slot fired, next slot."""
     return get_app().schedules()
+
+
+def notify(
+    owner_id: str, *, kind: str, title: str, body: str, data: dict[str, Any] | None = None
+) -> Notification:
+    """Record a notification for an owner and deliver it through every configured notifier."""
+    return get_app().notify(owner_id, kind=kind, title=title, body=body, data=data)
+
+
+def notifications(owner_id: str, *, unread_only: bool = False) -> list[Notification]:
+    """An owner's in-app notifications, newest first."""
+    return get_app().notifications(owner_id, unread_only=unread_only)
+
+
+def mark_read(owner_id: str, notification_ids: list[int] | None = None) -> int:
+    """Mark an owner's notifications read (all unread ones when no ids are given)."""
+    return get_app().mark_read(owner_id, notification_ids)
+
+
+def preferences(owner_id: str) -> Preferences:
+    """An owner's analysis and digest preferences (defaults when none were set)."""
+    return get_app().preferences(owner_id)
+
+
+def set_preferences(owner_id: str, **changes: Any) -> Preferences:
+    """Change some of an owner's preferences (blocked words, channels, age, timezone…)."""
+    return get_app().set_preferences(owner_id, **changes)
+
+
+def trust_scores(owner_id: str) -> list[TrustScore]:
+    """An owner's per-channel trust scores (0..1), least trusted first."""
+    return get_app().trust_scores(owner_id)
+
+
+def usage(
+    owner_id: str,
+    *,
+    period: UsagePeriod | str = UsagePeriod.DAY,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[UsageRecord]:
+    """An owner's usage (items analysed, AI calls, tokens, API calls, quota) per period."""
+    return get_app().usage(owner_id, period=period, start=start, end=end)

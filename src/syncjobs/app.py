@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import dramatiq
@@ -22,8 +23,28 @@ from .errors import (
     InvalidInputError,
     JobNotFoundError,
 )
-from .models import Account, DeadLetter, Job, JobStatus, LogLine, NewJob, Notification, utcnow
-from .protocols import AccountRepository, CredentialStore, JobRepository
+from .models import (
+    Account,
+    DeadLetter,
+    Job,
+    JobStatus,
+    LogLine,
+    NewJob,
+    Notification,
+    Preferences,
+    TrustScore,
+    UsagePeriod,
+    UsageRecord,
+    utcnow,
+)
+from .protocols import (
+    AccountRepository,
+    Analyzer,
+    CredentialStore,
+    InsightsRepository,
+    JobRepository,
+    Notifier,
+)
 from .providers.types import TokenSet
 from .registry import JobType, Registry, default_registry
 from .settings import Settings
@@ -54,12 +75,20 @@ class Deps:
     credentials: CredentialStore | None = None
     #: An httpx transport every provider uses instead of the network (tests, demo).
     transport: httpx.BaseTransport | None = None
-    #: Anything else a job type needs (analyzer, notifiers…), by name.
+    #: Analyses, preferences, trust, usage, deliveries; defaults to ``repository`` too.
+    insights: InsightsRepository | None = None
+    #: What ``analyze_items`` judges items with (default: built from settings).
+    analyzer: Analyzer | None = None
+    #: Where notifications go (default: built from ``settings.notifiers``).
+    notifiers: list[Notifier] | None = None
+    #: Anything else a host's job types need, by name.
     extras: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.accounts is None and isinstance(self.repository, AccountRepository):
             self.accounts = self.repository
+        if self.insights is None and isinstance(self.repository, InsightsRepository):
+            self.insights = self.repository
 
 
 def _check_owner(owner_id: object) -> str:
@@ -89,6 +118,7 @@ class SyncJobs:
         self.registry = registry
         self.repository: JobRepository = deps.repository
         self._actors: dict[str, dramatiq.Actor[Any, Any]] = {}
+        self._services_lock = threading.Lock()
         self._by_actor: dict[str, JobType] = {}
         self.middleware = TrackingMiddleware(self)
         broker.add_middleware(self.middleware)
@@ -252,6 +282,149 @@ class SyncJobs:
         except Exception:
             logger.exception("could not submit follow-up %s of job %s", jt.then, job.id)
 
+    def after_dead_letter(self, job: Job) -> None:
+        """Tell the operator that a job failed for good (never raises)."""
+        if self.deps.insights is None or self.deps.accounts is None:
+            return
+        try:
+            self.notify(
+                self.settings.operator_owner_id, kind="dead_letter",
+                title=f"Job {job.job_type} failed for good",
+                body=f"{job.error_code or 'error'}: {(job.error_message or '')[:500]}",
+                data={"job_id": job.id, "owner_id": job.owner_id, "job_type": job.job_type,
+                      "error_code": job.error_code, "attempts": job.attempts},
+                # A failing notifier must not notify about itself forever.
+                external=job.job_type != "deliver_notification",
+            )
+        except Exception:
+            logger.exception("could not notify the operator of dead-lettered job %s", job.id)
+
+    # -- services: analyzer, notifiers, insights ----------------------------------------
+    @property
+    def insights(self) -> InsightsRepository:
+        """The repository of analyses, preferences, trust scores, usage and deliveries."""
+        if self.deps.insights is None:
+            raise ConfigurationError("this needs an InsightsRepository in Deps.insights")
+        return self.deps.insights
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The analyzer ``analyze_items`` uses (built from settings on first use)."""
+        with self._services_lock:
+            if self.deps.analyzer is None:
+                from .analysis import build_analyzer
+
+                self.deps.analyzer = build_analyzer(self.settings, self.deps.transport)
+            return self.deps.analyzer
+
+    @property
+    def notifiers(self) -> list[Notifier]:
+        """Every notifier a notification goes through (built from settings on first use)."""
+        with self._services_lock:
+            if self.deps.notifiers is None:
+                from .notifiers import build_notifiers
+
+                self.deps.notifiers = build_notifiers(self.settings, self.deps.transport)
+            return self.deps.notifiers
+
+    def notifier(self, name: str) -> Notifier:
+        """The notifier called ``name``."""
+        for notifier in self.notifiers:
+            if notifier.name == name:
+                return notifier
+        raise ConfigurationError(
+            f"no notifier named {name!r} (configured: "
+            f"{', '.join(n.name for n in self.notifiers) or 'none'})"
+        )
+
+    def notify(
+        self,
+        owner_id: str,
+        *,
+        kind: str,
+        title: str,
+        body: str,
+        data: dict[str, Any] | None = None,
+        external: bool = True,
+    ) -> Notification:
+        """Record a notification and queue its delivery through every notifier."""
+        if self.deps.accounts is None:
+            raise ConfigurationError("notifications need an AccountRepository in Deps")
+        owner = _check_owner(owner_id)
+        payload = dict(data or {})
+        try:
+            json.dumps(payload)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(f"notification data must be JSON: {exc}") from None
+        note = self.deps.accounts.add_notification(
+            owner_id=owner, kind=text(kind, "kind", max_len=64),
+            title=text(title, "title", max_len=255), body=text(body, "body", max_len=10_000),
+            data=payload, now=utcnow(),
+        )
+        for notifier in self.notifiers:
+            if notifier.name == "in_app":  # the row just written is the in-app notification
+                self.insights.record_delivery(note.id, notifier.name, ok=True, error=None,
+                                              now=utcnow())
+            elif external:
+                self.submit(
+                    "deliver_notification", owner_id=owner,
+                    params={"notification_id": note.id, "notifier": notifier.name},
+                    idempotency_key=f"notify:{note.id}:{notifier.name}", enforce_limit=False,
+                )
+        return note
+
+    def mark_read(self, owner_id: str, notification_ids: list[int] | None = None) -> int:
+        """Mark an owner's notifications read (all of them when no ids are given)."""
+        ids = None if notification_ids is None else [
+            integer(i, "notification id", low=1, high=2**62) for i in notification_ids
+        ]
+        return self.insights.mark_notifications_read(_check_owner(owner_id), ids, now=utcnow())
+
+    def preferences(self, owner_id: str) -> Preferences:
+        """An owner's preferences (defaults when none were set)."""
+        owner = _check_owner(owner_id)
+        stored = self.insights.get_preferences(owner)
+        return stored if stored is not None else self.default_preferences(owner)
+
+    def default_preferences(self, owner_id: str) -> Preferences:
+        """The preferences of an owner who set none."""
+        from .models import DigestFrequency
+
+        return Preferences(owner_id=owner_id, timezone=self.settings.timezone,
+                           digest=DigestFrequency(self.settings.default_digest))
+
+    def set_preferences(self, owner_id: str, **changes: Any) -> Preferences:
+        """Change some of an owner's preferences; unknown or invalid values raise."""
+        from .preferences import apply_changes
+
+        current = self.preferences(owner_id)
+        return self.insights.save_preferences(apply_changes(current, changes), now=utcnow())
+
+    def trust_scores(self, owner_id: str) -> list[TrustScore]:
+        """An owner's channel trust scores, least trusted first."""
+        return self.insights.list_trust_scores(owner_id=_check_owner(owner_id))
+
+    def usage(
+        self,
+        owner_id: str,
+        *,
+        period: UsagePeriod | str = UsagePeriod.DAY,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[UsageRecord]:
+        """An owner's usage records of one period kind, oldest first."""
+        try:
+            kind = UsagePeriod(period)
+        except ValueError:
+            raise InvalidInputError(
+                f"unknown period {period!r}: use hour, day, week or month"
+            ) from None
+        for name, value in (("start", start), ("end", end)):
+            if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
+                raise InvalidInputError(f"{name} must be an aware datetime")
+        return self.insights.list_usage(owner_id=_check_owner(owner_id), period=kind,
+                                        start=start, end=end)
+
     # -- reading --------------------------------------------------------------------------
     def _owned(self, job_id: str, owner_id: str) -> Job:
         job = self.repository.get_job(_check_job_id(job_id))
@@ -407,8 +580,10 @@ class SyncJobs:
             worker.stop()
 
     def close(self) -> None:
-        """Close the broker and the repository."""
+        """Close the broker, the repository and the analyzer."""
         self.broker.close()
+        if self.deps.analyzer is not None:
+            self.deps.analyzer.close()
         self.repository.close()
 
 

@@ -549,7 +549,7 @@ class Verdict:
     """What an analyzer returns for one item."""
 
     decision: Decision
-    #: 0–100.
+    #: 0 to 100.
     confidence: int
     tags: tuple[str, ...] = ()
     #: Tokens the AI service reported; None when it reported none (then estimated).

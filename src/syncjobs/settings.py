@@ -45,6 +45,13 @@ class AnalyzerSettings(BaseModel):
     )
 
 
+NotifierName = Literal["in_app", "webhook"]
+
+
+def _in_app_only() -> list[NotifierName]:
+    return ["in_app"]
+
+
 MissedPolicy = Literal["skip", "once", "catch_up"]
 
 
@@ -290,10 +297,10 @@ class Settings(BaseSettings):
         le=100_000,
         description="Rows ``cleanup_old_data`` deletes per transaction, so no lock is held long.",
     )
-    notifiers: list[Literal["in_app", "webhook"]] = Field(
-        default_factory=lambda: ["in_app"],
+    notifiers: list[NotifierName] = Field(
+        default_factory=_in_app_only,
         description="Built-in notifiers every notification goes through (JSON list); hosts "
-        "add their own through ``Deps.extras['notifiers']``.",
+        "pass their own in ``Deps.notifiers``.",
     )
     webhook_url: str | None = Field(
         default=None,

@@ -7,6 +7,7 @@ are upserted on (account, external id), so a replayed page never duplicates anyt
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from collections.abc import Sequence
@@ -40,6 +41,8 @@ __all__ = [
     "disconnect",
     "request_sync",
 ]
+
+logger = logging.getLogger("syncjobs")
 
 PROVIDER_LABELS = {"youtube": "YouTube", "gmail": "Gmail", "instagram": "Instagram",
                    "tiktok": "TikTok"}
@@ -183,6 +186,7 @@ class AccountSync:
             raise
         finally:
             provider.close()
+            self._record_usage(provider)
         now = utcnow()
         if full_since is not None:
             self.totals["deleted"] += self.accounts.sweep_unseen(
@@ -201,6 +205,22 @@ class AccountSync:
             "api_calls": int(getattr(provider, "api_calls", 0)),
             "quota_units": int(getattr(provider, "quota_units", 0)),
         }
+
+    def _record_usage(self, provider: Provider) -> None:
+        """Count what this run cost at the provider, for ``aggregate_usage`` (even if it failed)."""
+        insights = self.app.deps.insights
+        calls = int(getattr(provider, "api_calls", 0))
+        units = int(getattr(provider, "quota_units", 0))
+        if insights is None or not (calls or units):
+            return
+        try:
+            insights.record_provider_usage(
+                owner_id=self.account.owner_id, account_id=self.account.id,
+                provider=self.account.provider, job_id=self.ctx.job_id, api_calls=calls,
+                quota_units=units, at=utcnow(),
+            )
+        except Exception:  # usage accounting must never fail a sync
+            logger.exception("could not record provider usage of job %s", self.ctx.job_id)
 
     def _wait_for_running_sync(self) -> None:
         """Never sync one account twice at once (rotating refresh tokens would clash)."""
@@ -274,11 +294,10 @@ class AccountSync:
             acc.id, AccountState.REAUTH_REQUIRED, now=utcnow(), error_code=exc.code,
             error_message=exc.message,
         )
-        self.accounts.add_notification(
-            owner_id=acc.owner_id, kind="reauth_required",
-            title=f"{label} connection expired",
+        self.app.notify(
+            acc.owner_id, kind="reauth_required", title=f"{label} connection expired",
             body=f"Reconnect your {label} account to resume syncing.",
-            data={"account_id": acc.id, "provider": acc.provider}, now=utcnow(),
+            data={"account_id": acc.id, "provider": acc.provider},
         )
 
 

@@ -153,10 +153,12 @@ class TrackingMiddleware(Middleware):
         refusal = self._refusal(job, now)
         if refusal is not None:
             status, code, message, dead = refusal
-            repo.finish_job(
+            ended = repo.finish_job(
                 job.id, status=status, now=now, error_code=code, error_message=message,
                 dead_letter=dead,
             )
+            if dead and ended is not None:
+                self.app.after_dead_letter(ended)
             return None
         return JobContext(self.app, job)
 
@@ -244,11 +246,13 @@ class TrackingMiddleware(Middleware):
         elif isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
         elif isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
-            repo.finish_job(
+            ended = repo.finish_job(
                 job.id, status=JobStatus.FAILED, now=now, error_code=code, error_message=text,
                 dead_letter=True,
             )
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
+            if ended is not None:
+                self.app.after_dead_letter(ended)
         else:
             s = self.app.settings
             delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)

@@ -65,7 +65,10 @@ def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: s
             job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
             error_message=f"{why} after {job.attempts} attempt(s); giving up", dead_letter=True,
         )
-        return "failed" if failed else "skipped"
+        if failed is None:
+            return "skipped"
+        app.after_dead_letter(failed)
+        return "failed"
     back = _repo(app).recover_job(
         job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
         error_message=f"{why}; re-queued",

@@ -422,6 +422,10 @@ def test_the_public_api_is_pinned() -> None:
         "RetriableError", "SchemaOutdatedError", "Settings", "SyncJobs", "SyncJobsError",
         "UnexpectedResponseError", "__version__", "cancel", "create_app", "job_type", "jobs",
         "log", "register_actors", "retry", "status", "submit", "watch",
+        # the seed jobs (issue 4): analysis, trust, usage, notifications
+        "Analyzer", "Notifier", "Decision", "DigestFrequency", "Preferences", "QueuedItem",
+        "TrustScore", "UsagePeriod", "UsageRecord", "Verdict", "notify", "notifications",
+        "mark_read", "preferences", "set_preferences", "trust_scores", "usage",
     ])
     for name in syncjobs.__all__:
         assert hasattr(syncjobs, name)

@@ -3,6 +3,6 @@
 Named ``jobtypes`` because ``syncjobs.jobs`` is the public function that lists jobs.
 """
 
-from . import builtin, sync, upkeep
+from . import analyze, builtin, cleanup, notify, sync, trust, upkeep, usage
 
-__all__ = ["builtin", "sync", "upkeep"]
+__all__ = ["analyze", "builtin", "cleanup", "notify", "sync", "trust", "upkeep", "usage"]

@@ -1,0 +1,164 @@
+"""``analyze_items``: judge queued items by priority, in batches, through the Analyzer."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, Field
+
+from ..context import JobContext
+from ..errors import ConfigurationError, FatalError, RateLimitedError
+from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
+from ..registry import job_type
+from ..tracking import describe
+
+if TYPE_CHECKING:
+    from ..protocols import Analyzer
+
+__all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
+
+#: Errors after which no other item of the run would fare better: stop the run.
+_STOP_RUN = (RateLimitedError, FatalError, ConfigurationError)
+
+
+class AnalyzeParams(BaseModel):
+    """How much one run analyses at most (default: the ``analysis_max_items`` setting)."""
+
+    max_items: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+@job_type("analyze_items", params=AnalyzeParams, queue="analysis", schedule="*/5 * * * *",
+          time_limit=1800, max_retries=3)
+def analyze_items(ctx: JobContext, params: AnalyzeParams) -> dict[str, Any]:
+    """Analyse queued items, flagged and high-priority first, in bounded-concurrency batches."""
+    return AnalysisRun(ctx, params.max_items or ctx.app.settings.analysis_max_items).run()
+
+
+def is_allow_listed(item: QueuedItem, preferences: Preferences) -> bool:
+    """True when the item's channel is on its owner's allow list (it skips analysis)."""
+    allowed = {c.casefold() for c in preferences.allowed_channels}
+    if not allowed:
+        return False
+    names = (item.channel, item.author, item.raw.get("channelId"))
+    return any(isinstance(n, str) and n.casefold() in allowed for n in names)
+
+
+class AnalysisRun:
+    """One run of ``analyze_items``."""
+
+    def __init__(self, ctx: JobContext, max_items: int) -> None:
+        self.ctx, self.app = ctx, ctx.app
+        self.settings = ctx.app.settings
+        self.max_items = max_items
+        self.counts: Counter[str] = Counter()
+        self._prefs: dict[str, Preferences] = {}
+
+    def run(self) -> dict[str, Any]:
+        """Claim and analyse batches until the queue is empty or the run's budget is spent."""
+        app, s = self.app, self.settings
+        insights, analyzer = app.insights, app.analyzer
+        total = min(insights.analysis_backlog(), self.max_items)
+        self.ctx.progress(0, total, f"{total} items to analyse")
+        handled = 0
+        with ThreadPoolExecutor(s.analysis_concurrency, thread_name_prefix="analyze") as pool:
+            while handled < self.max_items:
+                self.ctx.check_cancelled()
+                now = utcnow()
+                batch = insights.claim_analysis_batch(
+                    limit=min(s.analysis_batch_size, self.max_items - handled), now=now,
+                    stale_before=now - timedelta(seconds=s.analysis_stale_after),
+                )
+                if not batch:
+                    break
+                self._batch(batch, analyzer, pool)
+                handled += len(batch)
+                self.counts["batches"] += 1
+                total = max(total, handled)
+                self.ctx.progress(handled, total, self._summary())
+        self.ctx.progress(handled, handled, self._summary())
+        return {**{k: self.counts[k] for k in (
+            "analysed", "skipped", "failed", "allow", "block", "review", "ai_calls",
+            "tokens", "batches")}, "remaining": insights.analysis_backlog()}
+
+    def _summary(self) -> str:
+        c = self.counts
+        return (f"{c['analysed']} analysed ({c['allow']} allow, {c['block']} block, "
+                f"{c['review']} review), {c['skipped']} skipped, {c['failed']} failed")
+
+    def _preferences(self, owner_id: str) -> Preferences:
+        if owner_id not in self._prefs:
+            self._prefs[owner_id] = self.app.preferences(owner_id)
+        return self._prefs[owner_id]
+
+    def _batch(self, batch: list[QueuedItem], analyzer: Analyzer, pool: ThreadPoolExecutor) -> None:
+        """Analyse one claimed batch; store every outcome in one transaction."""
+        skipped = [i.item_id for i in batch if is_allow_listed(i, self._preferences(i.owner_id))]
+        todo = [i for i in batch if i.item_id not in set(skipped)]
+        outcomes = list(pool.map(lambda i: _judge(analyzer, i, self._preferences(i.owner_id)),
+                                 todo))
+        results: list[Analysis] = []
+        failed: dict[int, str] = {}
+        released: list[int] = []
+        stop: BaseException | None = None
+        now = utcnow()
+        for item, (verdict, error, ms) in zip(todo, outcomes, strict=True):
+            if verdict is not None:
+                results.append(_analysis(item, verdict, analyzer.name, ms, now))
+            elif isinstance(error, _STOP_RUN):
+                released.append(item.item_id)
+                stop = stop or error
+            else:
+                code, message = describe(error or RuntimeError("no verdict"))
+                failed[item.item_id] = f"{code}: {message}"
+                self.ctx.log(f"item {item.item_id} ({item.provider} {item.external_id}) "
+                             f"could not be analysed: {code}: {message}", level="warning")
+        self.app.insights.save_analyses(
+            results=results, skipped=skipped, failed=failed, released=released,
+            max_attempts=self.settings.analysis_max_attempts, now=now,
+        )
+        self._count(results, len(skipped), len(failed))
+        if stop is not None:
+            raise stop
+
+    def _count(self, results: list[Analysis], skipped: int, failed: int) -> None:
+        c = self.counts
+        c["analysed"] += len(results)
+        c["skipped"] += skipped
+        c["failed"] += failed
+        for a in results:
+            c[a.decision.value] += 1
+            c["ai_calls"] += a.ai_calls
+            c["tokens"] += a.tokens if a.tokens is not None \
+                else self.settings.estimated_tokens_per_item * max(1, a.ai_calls)
+
+
+def _judge(
+    analyzer: Analyzer, item: QueuedItem, preferences: Preferences
+) -> tuple[Verdict | None, BaseException | None, int]:
+    """Run the analyzer on one item; never raises (one bad item must not sink the batch)."""
+    started = time.perf_counter()
+    try:
+        verdict = analyzer.analyze(item, preferences)
+        if not isinstance(verdict, Verdict):
+            raise TypeError(f"{analyzer.name} returned {type(verdict).__name__}, not Verdict")
+        if not isinstance(verdict.decision, Decision):
+            verdict = dataclasses.replace(verdict, decision=Decision(verdict.decision))
+        return verdict, None, int((time.perf_counter() - started) * 1000)
+    except Exception as exc:
+        return None, exc, int((time.perf_counter() - started) * 1000)
+
+
+def _analysis(item: QueuedItem, verdict: Verdict, analyzer: str, ms: int, now: Any) -> Analysis:
+    return Analysis(
+        item_id=item.item_id, owner_id=item.owner_id, account_id=item.account_id,
+        channel=item.channel, decision=verdict.decision,
+        confidence=max(0, min(100, int(verdict.confidence))),
+        tags=tuple(str(t)[:64] for t in verdict.tags[:20]), analyzer=analyzer,
+        tokens=verdict.tokens, ai_calls=verdict.ai_calls, duration_ms=ms, analyzed_at=now,
+    )
+
