@@ -15,7 +15,7 @@ import syncjobs.jobtypes  # noqa: F401  (built-in job types)
 from syncjobs import _current
 from syncjobs.app import Deps, SyncJobs, register_actors
 from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
-from syncjobs.protocols import CredentialStore, JobRepository
+from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifier
 from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
@@ -45,6 +45,14 @@ def sqlite_repo(tmp_path: Any) -> Iterator[SQLAlchemyRepository]:
 @pytest.fixture
 def pg_repo(postgres_server: Any) -> Iterator[SQLAlchemyRepository]:
     yield from _sql_repo(postgres_server.url)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sql_repo(request: pytest.FixtureRequest) -> SQLAlchemyRepository:
+    """The SQL repository on SQLite, then on PostgreSQL."""
+    name = "sqlite_repo" if request.param == "sqlite" else "pg_repo"
+    repo: SQLAlchemyRepository = request.getfixturevalue(name)
+    return repo
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgres"])
@@ -78,6 +86,8 @@ def make_app(test_registry: Registry) -> Iterator[AppFactory]:
         *,
         credentials: CredentialStore | None = None,
         transport: httpx.BaseTransport | None = None,
+        analyzer: Analyzer | None = None,
+        notifiers: list[Notifier] | None = None,
         **settings: Any,
     ) -> SyncJobs:
         broker = StubBroker()
@@ -90,6 +100,8 @@ def make_app(test_registry: Registry) -> Iterator[AppFactory]:
             repository=repo or InMemoryRepository(),
             credentials=credentials or InMemoryCredentialStore(TokenCipher(generate_key())),
             transport=transport,
+            analyzer=analyzer,
+            notifiers=notifiers,
         )
         app = register_actors(broker, deps, Settings(**values), registry=test_registry)
         apps.append(app)

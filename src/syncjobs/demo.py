@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,64 +61,117 @@ def fake_providers(items: int) -> Iterator[tuple[Any, dict[str, ProviderSettings
 
 
 def run_demo(console: Console, *, items: int = 750) -> None:
-    """Connect one account per provider, sync them all with live progress, show a summary."""
+    """Sync one account per provider with live progress, then analyse, score, count, tidy."""
     with fake_providers(items) as (fakes, configs):
         app = demo_app(None, **configs)
         console.print(f"[bold]syncjobs demo[/bold] — ledger {app.settings.database_url}, "
                       f"in-memory broker, fake providers with {items} items each")
         started = time.monotonic()
-        jobs = {}
+        app.set_preferences(OWNER, blocked_words=list(DEMO_BLOCKED_WORDS), viewer_age=12)
+        syncs: dict[str, Job] = {}
         for name in PROVIDER_LABELS:
             account = app.connect_account(OWNER, name, fakes[name].issue_tokens(),
                                           external_id=f"demo-{name}",
                                           display_name=f"demo {PROVIDER_LABELS[name]}")
-            jobs[name] = app.sync_account(account.id, owner_id=OWNER)
+            syncs[PROVIDER_LABELS[name]] = app.sync_account(account.id, owner_id=OWNER)
         with app.worker(threads=4):
-            final = _follow(app, jobs, console)
-        _summary(app, final, console, time.monotonic() - started)
+            console.print("[bold]1. sync[/bold] all four accounts at once")
+            synced = _follow(app, syncs, console)
+            steps: dict[str, Job] = {}
+            for number, (label, job_type, params) in enumerate(PIPELINE, start=2):
+                console.print(f"[bold]{number}. {label}[/bold]")
+                job = app.submit(job_type, owner_id=OWNER, params=params)
+                steps.update(_follow(app, {label: job}, console))
+        _summary(app, synced, console)
+        _results(app, steps, console)
+        console.print(f"done in {time.monotonic() - started:.1f}s. Run it again for an "
+                      f"incremental sync; `syncjobs jobs --owner {OWNER}` lists the jobs.")
         app.close()
 
 
+#: The words the demo owner blocks (the fake data's titles use them now and then).
+DEMO_BLOCKED_WORDS = ("secret", "robot", "challenge")
+
+#: What the demo runs after the syncs: label, job type, params.
+PIPELINE: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("analyse", "analyze_items", {"max_items": 1_000_000}),
+    ("trust scores", "update_trust_scores", {"owner_id": OWNER}),
+    ("usage", "aggregate_usage", {}),
+    ("cleanup", "cleanup_old_data", {}),
+)
+
+
 def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, Job]:
-    columns = (TextColumn("{task.description:<10}"), BarColumn(), TaskProgressColumn(),
+    """Show one live progress bar per job until every job has finished."""
+    columns = (TextColumn("{task.description:<13}"), BarColumn(), TaskProgressColumn(),
                TimeRemainingColumn(), TextColumn("{task.fields[msg]}"))
     final: dict[str, Job] = {}
     with Progress(*columns, console=console) as bar:
-        tasks = {name: bar.add_task(PROVIDER_LABELS[name], total=100, msg="pending")
-                 for name in jobs}
+        tasks = {label: bar.add_task(label, total=100, msg="pending") for label in jobs}
         while len(final) < len(jobs):
-            for name, job in jobs.items():
-                if name in final:
+            for label, job in jobs.items():
+                if label in final:
                     continue
                 now = app.status(job.id, owner_id=OWNER)
-                bar.update(tasks[name], completed=now.progress_percent,
+                bar.update(tasks[label], completed=now.progress_percent,
                            msg=now.progress_message or now.status.value)
                 if now.is_terminal:
-                    bar.update(tasks[name], completed=100 if now.result else now.progress_percent,
-                               msg=now.status.value if not now.error_code else now.error_code)
-                    final[name] = now
+                    ok = now.status.value == "completed"
+                    bar.update(tasks[label], completed=100 if ok else now.progress_percent,
+                               msg=(now.progress_message or "") if ok
+                               else f"{now.status.value}: {now.error_code}")
+                    final[label] = now
             time.sleep(0.05)
     return final
 
 
-def _summary(app: SyncJobs, final: dict[str, Job], console: Console, seconds: float) -> None:
-    table = Table("provider", "status", "stored", "new", "changed", "deleted", "calls",
-                  "units", "secs", title="sync summary")
-    accounts = app.deps.accounts
+def _seconds(job: Job) -> str:
+    if job.completed_at and job.started_at:
+        return f"{(job.completed_at - job.started_at).total_seconds():.2f}"
+    return "-"
+
+
+def _summary(app: SyncJobs, final: dict[str, Job], console: Console) -> None:
+    """Items, API calls, quota units and decisions per provider."""
+    accounts, insights = app.deps.accounts, app.insights
     assert accounts is not None
-
-    def stored(account_id: str) -> int:
-        return len(accounts.list_items(account_id, limit=1_000_000))
-
-    for name, job in final.items():
+    decisions: dict[str, Counter[str]] = {}
+    for a in insights.list_analyses(owner_id=OWNER, limit=10_000_000):
+        decisions.setdefault(a.account_id, Counter())[a.decision.value] += 1
+    table = Table("provider", "status", "stored", "new", "changed", "deleted", "calls",
+                  "units", "allow", "block", "review", "secs", title="per provider")
+    for label, job in final.items():
         r = job.result or {}
-        took = (job.completed_at - job.started_at).total_seconds() \
-            if job.completed_at and job.started_at else 0.0
-        table.add_row(PROVIDER_LABELS[name], job.status.value,
-                      str(stored(job.params["account_id"])), str(r.get("added", "")),
-                      str(r.get("updated", "")), str(r.get("deleted", "")),
-                      str(r.get("api_calls", "")),
-                      str(r.get("quota_units", "")), f"{took:.2f}")
+        account_id = job.params["account_id"]
+        seen = decisions.get(account_id, Counter())
+        table.add_row(label, job.status.value,
+                      str(len(accounts.list_items(account_id, limit=10_000_000))),
+                      str(r.get("added", "")), str(r.get("updated", "")),
+                      str(r.get("deleted", "")), str(r.get("api_calls", "")),
+                      str(r.get("quota_units", "")), str(seen["allow"]), str(seen["block"]),
+                      str(seen["review"]), _seconds(job))
     console.print(table)
-    console.print(f"done in {seconds:.1f}s. Run it again for an incremental sync; "
-                  f"`syncjobs jobs --owner {OWNER}` lists the jobs.")
+
+
+def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
+    """The pipeline's results: each step, trust scores, today's usage."""
+    table = Table("step", "status", "result", "secs", title="after the sync")
+    for label, job in steps.items():
+        r = job.result if isinstance(job.result, dict) else {}
+        shown = ", ".join(f"{k} {v}" for k, v in r.items()
+                          if isinstance(v, int) and v and k != "errors")
+        table.add_row(label, job.status.value, shown or job.error_message or "-", _seconds(job))
+    console.print(table)
+    scores = app.trust_scores(OWNER)
+    trust = Table("channel", "score", "videos", "allow", "block", "review",
+                  title=f"trust scores (least trusted {min(len(scores), 6)} of {len(scores)})")
+    for s in scores[:6]:
+        trust.add_row(s.channel[:40], f"{s.score:.2f}", str(s.videos_analysed), str(s.allow),
+                      str(s.block), str(s.review))
+    console.print(trust)
+    usage = Table("day (UTC)", "items analysed", "AI calls", "tokens", "API calls",
+                  "quota units", title="usage")
+    for u in app.usage(OWNER, period="day")[-3:]:
+        usage.add_row(u.period_start.date().isoformat(), str(u.items_analysed), str(u.ai_calls),
+                      str(u.tokens), str(u.api_calls), str(u.quota_units))
+    console.print(usage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 from ..context import JobContext
-from ..errors import ConfigurationError, FatalError, RateLimitedError
+from ..errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
 from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
 from ..registry import job_type
 from ..tracking import describe
@@ -22,8 +23,16 @@ if TYPE_CHECKING:
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
 
-#: Errors after which no other item of the run would fare better: stop the run.
-_STOP_RUN = (RateLimitedError, FatalError, ConfigurationError)
+
+
+def _stops_run(exc: BaseException) -> bool:
+    """True for errors after which no other item would fare better (a rate limit, a bad key).
+
+    A reply the analyzer could not make sense of (UnexpectedResponseError) fails its item only.
+    """
+    if isinstance(exc, UnexpectedResponseError):
+        return False
+    return isinstance(exc, (RateLimitedError, FatalError, ConfigurationError))
 
 
 class AnalyzeParams(BaseModel):
@@ -62,9 +71,12 @@ class AnalysisRun:
         """Claim and analyse batches until the queue is empty or the run's budget is spent."""
         app, s = self.app, self.settings
         insights, analyzer = app.insights, app.analyzer
-        total = min(insights.analysis_backlog(), self.max_items)
-        self.ctx.progress(0, total, f"{total} items to analyse")
-        handled = 0
+        saved = self.ctx.saved_checkpoint  # totals of earlier attempts (rate limits)
+        if isinstance(saved, dict) and isinstance(saved.get("counts"), dict):
+            self.counts.update({k: int(v) for k, v in saved["counts"].items()})
+        handled = self.counts["analysed"] + self.counts["skipped"] + self.counts["failed"]
+        total = handled + min(insights.analysis_backlog(), self.max_items - handled)
+        self.ctx.progress(handled, total, f"{total - handled} items to analyse")
         with ThreadPoolExecutor(s.analysis_concurrency, thread_name_prefix="analyze") as pool:
             while handled < self.max_items:
                 self.ctx.check_cancelled()
@@ -75,9 +87,10 @@ class AnalysisRun:
                 )
                 if not batch:
                     break
-                self._batch(batch, analyzer, pool)
-                handled += len(batch)
+                stopped = self._batch(batch, analyzer, pool)
+                handled += len(batch) - stopped
                 self.counts["batches"] += 1
+                self.ctx.checkpoint({"counts": dict(self.counts)})
                 total = max(total, handled)
                 self.ctx.progress(handled, total, self._summary())
         self.ctx.progress(handled, handled, self._summary())
@@ -95,12 +108,17 @@ class AnalysisRun:
             self._prefs[owner_id] = self.app.preferences(owner_id)
         return self._prefs[owner_id]
 
-    def _batch(self, batch: list[QueuedItem], analyzer: Analyzer, pool: ThreadPoolExecutor) -> None:
-        """Analyse one claimed batch; store every outcome in one transaction."""
+    def _batch(self, batch: list[QueuedItem], analyzer: Analyzer, pool: ThreadPoolExecutor) -> int:
+        """Analyse one claimed batch; store every outcome in one transaction.
+
+        Raises the error that stops the run (a rate limit, a bad key) once the outcomes of the
+        items already judged are stored; the rest of the batch goes back to the queue.
+        """
         skipped = [i.item_id for i in batch if is_allow_listed(i, self._preferences(i.owner_id))]
         todo = [i for i in batch if i.item_id not in set(skipped)]
-        outcomes = list(pool.map(lambda i: _judge(analyzer, i, self._preferences(i.owner_id)),
-                                 todo))
+        halt = threading.Event()
+        outcomes = list(pool.map(
+            lambda i: _judge(analyzer, i, self._preferences(i.owner_id), halt), todo))
         results: list[Analysis] = []
         failed: dict[int, str] = {}
         released: list[int] = []
@@ -109,9 +127,10 @@ class AnalysisRun:
         for item, (verdict, error, ms) in zip(todo, outcomes, strict=True):
             if verdict is not None:
                 results.append(_analysis(item, verdict, analyzer.name, ms, now))
-            elif isinstance(error, _STOP_RUN):
+            elif error is not None and (isinstance(error, _Halted) or _stops_run(error)):
                 released.append(item.item_id)
-                stop = stop or error
+                if not isinstance(error, _Halted):
+                    stop = stop or error
             else:
                 code, message = describe(error or RuntimeError("no verdict"))
                 failed[item.item_id] = f"{code}: {message}"
@@ -123,7 +142,9 @@ class AnalysisRun:
         )
         self._count(results, len(skipped), len(failed))
         if stop is not None:
+            self.ctx.checkpoint({"counts": dict(self.counts)})
             raise stop
+        return len(released)
 
     def _count(self, results: list[Analysis], skipped: int, failed: int) -> None:
         c = self.counts
@@ -138,9 +159,14 @@ class AnalysisRun:
 
 
 def _judge(
-    analyzer: Analyzer, item: QueuedItem, preferences: Preferences
+    analyzer: Analyzer, item: QueuedItem, preferences: Preferences, halt: threading.Event
 ) -> tuple[Verdict | None, BaseException | None, int]:
-    """Run the analyzer on one item; never raises (one bad item must not sink the batch)."""
+    """Run the analyzer on one item; never raises (one bad item must not sink the batch).
+
+    Once an item hit an error that stops the run, ``halt`` is set and the others are not sent.
+    """
+    if halt.is_set():
+        return None, _Halted(), 0
     started = time.perf_counter()
     try:
         verdict = analyzer.analyze(item, preferences)
@@ -150,7 +176,13 @@ def _judge(
             verdict = dataclasses.replace(verdict, decision=Decision(verdict.decision))
         return verdict, None, int((time.perf_counter() - started) * 1000)
     except Exception as exc:
+        if _stops_run(exc):
+            halt.set()
         return None, exc, int((time.perf_counter() - started) * 1000)
+
+
+class _Halted(Exception):
+    """An item not sent to the analyzer because the run is stopping."""
 
 
 def _analysis(item: QueuedItem, verdict: Verdict, analyzer: str, ms: int, now: Any) -> Analysis:
