@@ -338,6 +338,54 @@ def sync_cmd(
                as_json)
 
 
+def _rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
+    """Print records as JSON or as a table of their keys."""
+    if as_json:
+        out.print_json(json.dumps(records))
+        return
+    if not records:
+        out.print(f"no {title}")
+        return
+    table = Table(*records[0], title=title)
+    for record in records:
+        table.add_row(*(json.dumps(v) if isinstance(v, dict | list) else str(v)
+                        for v in record.values()))
+    out.print(table)
+
+
+@app.command()
+def trust(owner: Owner, as_json: AsJson = False) -> None:
+    """Show an owner's channel trust scores, least trusted first."""
+    scores = _guarded(lambda: _app().trust_scores(owner))
+    _rows("trust scores", [{k: v for k, v in s.to_dict().items() if k != "owner_id"}
+                           for s in scores], as_json)
+
+
+@app.command()
+def usage(
+    owner: Owner,
+    period: Annotated[str, typer.Option(help="hour, day, week or month.")] = "day",
+    as_json: AsJson = False,
+) -> None:
+    """Show an owner's usage per period: items analysed, AI calls, tokens, API calls, quota."""
+    records = _guarded(lambda: _app().usage(owner, period=period))
+    _rows(f"usage per {period}", [{k: v for k, v in r.to_dict().items() if k != "owner_id"}
+                                  for r in records], as_json)
+
+
+@app.command()
+def notifications(
+    owner: Owner,
+    unread: Annotated[bool, typer.Option(help="Only unread ones.")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """List an owner's notifications, newest first."""
+    found = _guarded(lambda: _app().notifications(owner, unread_only=unread))
+    _rows("notifications", [
+        {"id": n.id, "kind": n.kind, "title": n.title, "created_at": n.created_at.isoformat(),
+         "read": n.read_at is not None} for n in found], as_json)
+
+
 @app.command()
 def demo(
     items: Annotated[int, typer.Option(help="Items per fake provider account.")] = 750,
