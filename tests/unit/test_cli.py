@@ -29,17 +29,35 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Path) -> None:
     first = runner.invoke(app, ["demo", "--items", "60"])
     assert first.exit_code == 0, first.output
-    for label in ("YouTube", "Gmail", "Instagram", "TikTok"):
+    for label in ("YouTube", "Gmail", "Instagram", "TikTok", "trust scores", "usage",
+                  "cleanup"):
         assert label in first.output
     assert first.output.count("completed") >= 4
     _current.set_app(None)
     again = runner.invoke(app, ["demo", "--items", "60"])
     assert again.exit_code == 0, again.output
-    listed = runner.invoke(app, ["jobs", "--owner", "demo-user", "--json"])
+    listed = runner.invoke(app, ["jobs", "--owner", "demo-user", "--json", "--limit", "100"])
     jobs = json.loads(listed.output)
-    assert len(jobs) == 8 and {j["status"] for j in jobs} == {"completed"}
-    resyncs = [j for j in jobs[:4]]
+    assert len(jobs) == 16 and {j["status"] for j in jobs} == {"completed"}
+    by_type = [j["job_type"] for j in jobs]
+    for kind in ("sync_account", "analyze_items", "update_trust_scores", "aggregate_usage",
+                 "cleanup_old_data"):
+        assert kind in by_type
+    resyncs = [j for j in jobs if j["job_type"] == "sync_account"][:4]
     assert all(j["result"]["api_calls"] <= 2 for j in resyncs), resyncs
+    analyses = [j for j in jobs if j["job_type"] == "analyze_items"]
+    first_run, second_run = analyses[1]["result"], analyses[0]["result"]
+    assert first_run["analysed"] + first_run["skipped"] == 4 * 60
+    assert first_run["block"] > 0 and first_run["skipped"] > 0  # a blocked word, a trusted sender
+    assert first_run["remaining"] == 0
+    assert second_run["analysed"] < 20  # only what the incremental sync brought
+    _current.set_app(None)
+    shown = runner.invoke(app, ["trust", "--owner", "demo-user", "--json"])
+    assert shown.exit_code == 0, shown.output
+    scores = json.loads(shown.output)
+    assert scores and all(0.0 <= s["score"] <= 1.0 for s in scores)
+    used = json.loads(runner.invoke(app, ["usage", "--owner", "demo-user", "--json"]).output)
+    assert sum(u["api_calls"] for u in used) >= 8 and sum(u["items_analysed"] for u in used)
 
 
 def test_submit_status_and_cancel_print_json(sqlite_env: Path) -> None:

@@ -4,13 +4,19 @@ In-process: ``httpx.Client(transport=fake.transport(), base_url=...)`` with
 ``fake.config("http://fake")``. Over loopback: ``with serve(fake) as root: fake.config(root)``.
 All four behind one root: ``CombinedFakes`` mounts them at ``/youtube``, ``/gmail``,
 ``/instagram`` and ``/tiktok``; ``combined.config("gmail", root)``.
+
+Not providers (and not in ``FAKES``): ``FakeCompletions``, an OpenAI-compatible
+``/v1/chat/completions`` endpoint, and ``FakeWebhookReceiver``, a signature-checking webhook
+receiver; both work in-process (``fake.transport()``) and under ``serve``.
 """
 
 from syncjobs.testing.fakes._base import FAULT_KINDS, MALFORMED_VARIANTS, FakeProvider
+from syncjobs.testing.fakes.completions import FakeCompletions
 from syncjobs.testing.fakes.gmail import FakeGmail
 from syncjobs.testing.fakes.instagram import FakeInstagram
 from syncjobs.testing.fakes.server import CombinedFakes, serve
 from syncjobs.testing.fakes.tiktok import FakeTikTok
+from syncjobs.testing.fakes.webhook import FakeWebhookReceiver
 from syncjobs.testing.fakes.youtube import FakeYouTube
 
 #: Provider name -> fake class.
@@ -26,10 +32,12 @@ __all__ = [
     "FAULT_KINDS",
     "MALFORMED_VARIANTS",
     "CombinedFakes",
+    "FakeCompletions",
     "FakeGmail",
     "FakeInstagram",
     "FakeProvider",
     "FakeTikTok",
+    "FakeWebhookReceiver",
     "FakeYouTube",
     "serve",
 ]

@@ -39,6 +39,8 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
     daemon_threads = False
     block_on_close = True
+    #: socketserver's default backlog of 5 resets bursts of concurrent connections.
+    request_queue_size = 128
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away (e.g. timed out) is not an error worth printing."""

@@ -1,0 +1,238 @@
+"""The built-in notifiers: in-app rows, and a signed webhook.
+
+A webhook delivery is a ``POST`` of the notification as compact JSON with headers::
+
+    X-Syncjobs-Delivery: <notification id>      (the idempotency key to dedupe on)
+    X-Syncjobs-Timestamp: <unix seconds>
+    X-Syncjobs-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>." + body)>
+
+Receivers check it with :func:`verify_webhook`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from .analysis import parse_retry_after
+from .errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
+from .models import Notification, Preferences
+
+if TYPE_CHECKING:
+    from .protocols import Notifier
+    from .settings import Settings
+
+__all__ = [
+    "DELIVERY_HEADER",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "InAppNotifier",
+    "WebhookNotifier",
+    "build_notifiers",
+    "notification_body",
+    "sign_webhook",
+    "verify_webhook",
+]
+
+DELIVERY_HEADER = "X-Syncjobs-Delivery"
+TIMESTAMP_HEADER = "X-Syncjobs-Timestamp"
+SIGNATURE_HEADER = "X-Syncjobs-Signature"
+_SCHEME = "sha256="
+
+
+@functools.cache
+def _user_agent() -> str:
+    """``syncjobs/<version>`` (imported lazily: the package imports this module's users)."""
+    from . import __version__
+
+    return f"syncjobs/{__version__}"
+
+
+def sign_webhook(secret: str, body: bytes, timestamp: str | int) -> str:
+    """The ``X-Syncjobs-Signature`` value of ``body`` sent at ``timestamp``."""
+    message = f"{timestamp}.".encode() + body
+    return _SCHEME + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_webhook(
+    secret: str,
+    body: bytes,
+    *,
+    timestamp: str,
+    signature: str,
+    tolerance: float = 300,
+    now: float | None = None,
+) -> bool:
+    """True when ``signature`` signs ``body`` at a ``timestamp`` within ``tolerance`` seconds.
+
+    Never raises: a missing, malformed or stale header is simply False.
+    """
+    try:
+        if not secret or not isinstance(body, bytes | bytearray):
+            return False
+        if not isinstance(timestamp, str) or not isinstance(signature, str):
+            return False
+        stamp = timestamp.strip()
+        if not stamp.isascii() or not stamp.isdigit() or len(stamp) > 15:
+            return False
+        current = time.time() if now is None else float(now)
+        if abs(current - int(stamp)) > tolerance:
+            return False
+        given = signature.strip()
+        if not given.startswith(_SCHEME) or not given.isascii():
+            return False
+        expected = sign_webhook(secret, bytes(body), stamp)
+        return hmac.compare_digest(expected.encode(), given.lower().encode())
+    except Exception:
+        return False
+
+
+def notification_body(notification: Notification) -> bytes:
+    """The webhook body: compact, key-sorted JSON of the notification."""
+    payload: dict[str, Any] = {
+        "id": notification.id,
+        "owner_id": notification.owner_id,
+        "kind": notification.kind,
+        "title": notification.title,
+        "body": notification.body,
+        "data": notification.data,
+        "created_at": notification.created_at.isoformat(),
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+class InAppNotifier:
+    """The in-app channel: the stored notification row already is the notification."""
+
+    name = "in_app"
+
+    def deliver(self, notification: Notification, preferences: Preferences | None) -> bool:
+        """Nothing to send: the row is there; always True."""
+        return True
+
+
+class WebhookNotifier:
+    """POSTs each notification, HMAC-signed, to the owner's webhook URL (or the default)."""
+
+    name = "webhook"
+
+    def __init__(
+        self,
+        secret: str,
+        default_url: str | None = None,
+        *,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not secret:
+            raise ConfigurationError(
+                "the webhook notifier needs a signing secret: set SYNCJOBS_WEBHOOK_SECRET"
+            )
+        self._secret = secret
+        self.default_url = default_url or None
+        self._clock = clock
+        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+
+    def __repr__(self) -> str:
+        return f"WebhookNotifier(default_url={self.default_url!r})"
+
+    def deliver(self, notification: Notification, preferences: Preferences | None) -> bool:
+        """POST the notification; False when no URL applies, True once the receiver took it."""
+        url = (preferences.webhook_url if preferences else None) or self.default_url
+        if not url:
+            return False
+        host = self._check_url(url)
+        body = notification_body(notification)
+        timestamp = str(int(self._clock()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": _user_agent(),
+            DELIVERY_HEADER: str(notification.id),
+            TIMESTAMP_HEADER: timestamp,
+            SIGNATURE_HEADER: sign_webhook(self._secret, body, timestamp),
+        }
+        try:
+            response = self._client.post(url, content=body, headers=headers)
+        except httpx.TimeoutException:
+            raise ProviderUnavailableError(
+                f"webhook {host}: the request timed out", provider=self.name, reason="timeout"
+            ) from None
+        except httpx.TransportError as exc:
+            raise ProviderUnavailableError(
+                f"webhook {host}: connection failed ({type(exc).__name__})",
+                provider=self.name,
+                reason="transport_error",
+            ) from None
+        return self._outcome(response, host)
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self._client.close()
+
+    def _check_url(self, url: str) -> str:
+        """The URL's host; FatalError when it is not an absolute http(s) URL."""
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:
+            host = None
+            parts = None
+        if parts is None or parts.scheme not in ("http", "https") or not host:
+            raise FatalError(
+                "webhook: the URL is not an absolute http(s) URL",
+                provider=self.name,
+                reason="invalid_url",
+            )
+        return host
+
+    def _outcome(self, response: httpx.Response, host: str) -> bool:
+        status = response.status_code
+        if 200 <= status < 300:
+            return True
+        common: dict[str, Any] = {"provider": self.name, "status_code": status}
+        if status == 429:
+            wait = parse_retry_after(response.headers.get("Retry-After"), 60.0)
+            raise RateLimitedError(
+                f"webhook {host}: rate limited (HTTP 429), retry in {wait:g}s",
+                retry_after=wait,
+                **common,
+            )
+        if status in (408, 425) or status >= 500:
+            raise ProviderUnavailableError(
+                f"webhook {host}: the receiver is unavailable (HTTP {status})", **common
+            )
+        raise FatalError(f"webhook {host}: the receiver refused it (HTTP {status})", **common)
+
+
+def build_notifiers(
+    settings: Settings, transport: httpx.BaseTransport | None = None
+) -> list[Notifier]:
+    """The built-in notifiers ``settings.notifiers`` names, in order, each once."""
+    notifiers: list[Notifier] = []
+    seen: set[str] = set()
+    for name in settings.notifiers:
+        if name in seen:
+            continue
+        seen.add(name)
+        if name == "in_app":
+            notifiers.append(InAppNotifier())
+        elif name == "webhook":
+            if not settings.webhook_secret:
+                raise ConfigurationError(
+                    "the webhook notifier needs a signing secret: set SYNCJOBS_WEBHOOK_SECRET"
+                )
+            notifiers.append(
+                WebhookNotifier(settings.webhook_secret, settings.webhook_url, transport=transport)
+            )
+        else:
+            raise ConfigurationError(f"unknown notifier {name!r}; one of in_app, webhook")
+    return notifiers
