@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import os
 import re
@@ -116,3 +117,22 @@ def test_readme_account_example_runs_as_written(tmp_path: Path) -> None:
 @pytest.mark.parametrize("page", sorted(p.name for p in DOCS.glob("*.md")))
 def test_every_page_is_in_the_nav(page: str) -> None:
     assert f": {page}" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+
+
+def test_readme_analysis_example_runs_as_written(tmp_path: Path) -> None:
+    section = _section(README.read_text(encoding="utf-8"), "Analysis, trust scores")
+    script = tmp_path / "analysis.py"
+    script.write_text(_python_block(section), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=_clean_env(tmp_path),
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert lines[:3] == ["analyze_items completed", "update_trust_scores completed",
+                         "aggregate_usage completed"], result.stdout
+    channel, score, videos = ast.literal_eval(lines[3])[0]
+    assert (channel, videos) == ("My TikTok", 40) and 0.0 < score < 1.0
+    analysed, api_calls = ast.literal_eval(lines[4])[0]
+    assert analysed == 40 and api_calls >= 1
+    assert lines[5] == "['Hi']"
