@@ -394,8 +394,9 @@ class InsightsRepository(Protocol):
 
         ``results``: upsert the item's analysis (keyed on item id) and mark it ``done``.
         ``skipped``: allow-listed items, marked ``skipped`` with no analysis.
-        ``failed``: item id → error; the attempt counts and the item is queued again, or
-        marked ``failed`` once it reached ``max_attempts``. ``released``: back to ``queued``
+        ``failed``: item id → error; the attempt counts and the item is queued again (not
+        claimable before the next ``stale_before`` passes ``now``: a failed item backs off),
+        or marked ``failed`` once it reached ``max_attempts``. ``released``: back to ``queued``
         without counting an attempt (the batch was interrupted). Each item's review flag is
         cleared once it has a result.
         """

@@ -269,7 +269,8 @@ class Settings(BaseSettings):
         default=900.0,
         gt=0,
         description="Seconds an item may stay claimed (``analyzing``) before another run may "
-        "take it (its worker died).",
+        "take it (its worker died); also how long an item whose analysis failed waits before "
+        "its next attempt.",
     )
     estimated_tokens_per_item: int = Field(
         default=800,

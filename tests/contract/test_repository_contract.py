@@ -10,6 +10,8 @@ from syncjobs.protocols import AccountRepository, JobRepository
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
     AccountRepositoryContract,
+    InsightsRepositoryContract,
+    InsightsStore,
     JobRepositoryContract,
     UpkeepRepositoryContract,
 )
@@ -71,3 +73,23 @@ class TestPostgresUpkeep(UpkeepRepositoryContract):
     @pytest.fixture
     def repository(self, pg_repo: Any) -> Any:
         return pg_repo
+
+
+class TestInMemoryInsights(InsightsRepositoryContract):
+    @pytest.fixture
+    def repository(self) -> InsightsStore:
+        return InMemoryRepository()
+
+
+class TestSQLiteInsights(InsightsRepositoryContract):
+    @pytest.fixture
+    def repository(self, sqlite_repo: Any) -> InsightsStore:
+        repo: InsightsStore = sqlite_repo
+        return repo
+
+
+class TestPostgresInsights(InsightsRepositoryContract):
+    @pytest.fixture
+    def repository(self, pg_repo: Any) -> InsightsStore:
+        repo: InsightsStore = pg_repo
+        return repo

@@ -161,9 +161,13 @@ def test_one_failing_item_does_not_fail_the_batch_and_gives_up_after_max_attempt
     assert state is not None and state[:2] == ("queued", 1) and "nonsense" in (state[2] or "")
     log = [ln.message for ln in app.log(first.id, owner_id="system")]
     assert any("could not be analysed" in line and "v2" in line for line in log)
-    second = app.submit("analyze_items", owner_id="system")
-    run_until_idle(app)
-    assert app.status(second.id, owner_id="system").status is JobStatus.COMPLETED
+    # A failed item backs off for analysis_stale_after; once that passed it is tried again.
+    later = make_app(sql_repo, analyzer=Flaky({"broken"}), analysis_max_attempts=2,
+                     analysis_stale_after=0.001)
+    time.sleep(0.01)
+    second = later.submit("analyze_items", owner_id="system")
+    run_until_idle(later)
+    assert later.status(second.id, owner_id="system").status is JobStatus.COMPLETED
     assert sql_repo.item_analysis_state(ids["v2"])[:2] == ("failed", 2)  # type: ignore[index]
     assert sql_repo.analysis_backlog() == 0
 

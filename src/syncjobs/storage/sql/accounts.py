@@ -128,10 +128,12 @@ class SQLAccountsMixin:
             return [_account(r) for r in conn.execute(stmt).mappings()]
 
     def delete_account(self, account_id: str) -> bool:
-        """Remove an account with its items and credentials."""
+        """Remove an account with its items (and their analyses) and credentials."""
         t = self.tables
         with self.engine.begin() as conn:
+            # Items before analyses: the order save_analyses locks them in.
             conn.execute(delete(t.items).where(t.items.c.account_id == account_id))
+            conn.execute(delete(t.analyses).where(t.analyses.c.account_id == account_id))
             conn.execute(delete(t.credentials).where(t.credentials.c.account_id == account_id))
             gone = conn.execute(delete(t.accounts).where(t.accounts.c.id == account_id))
         return bool(gone.rowcount)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+from sqlalchemy.schema import CreateColumn
 
 from ...errors import SchemaOutdatedError
 from ...models import utcnow
@@ -38,10 +39,41 @@ def _v3_upkeep(conn: Connection, t: Tables) -> None:
         table.create(conn, checkfirst=True)
 
 
+#: The ``items`` columns of the analysis queue, added by v4 (v2 creates them on new databases).
+_V4_ITEM_COLUMNS = (
+    "analysis_priority", "review_flag", "analysis_attempts", "analysis_claimed_at",
+    "analysis_error",
+)
+
+
+def _v4_insights(conn: Connection, t: Tables) -> None:
+    for table in (t.analyses, t.preferences, t.trust_scores, t.provider_usage, t.usage,
+                  t.rollup_runs, t.deliveries, t.breakers, t.digests):
+        table.create(conn, checkfirst=True)
+    items = t.items
+    have = {c["name"] for c in inspect(conn).get_columns(items.name)}
+    table_name = conn.dialect.identifier_preparer.format_table(items)
+    for name in _V4_ITEM_COLUMNS:
+        if name not in have:
+            # The column's own DDL: type, NOT NULL and the server default that fills old rows.
+            spec = CreateColumn(items.c[name]).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {spec}"))
+    indexes = {ix["name"] for ix in inspect(conn).get_indexes(items.name)}
+    for index in items.indexes:
+        if index.name not in indexes:
+            index.create(conn)
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "job ledger: jobs, job log, dead letters", _v1_ledger),
     Migration(2, "accounts, encrypted credentials, synced items, notifications", _v2_accounts),
     Migration(3, "worker heartbeats and the schedule ledger", _v3_upkeep),
+    Migration(
+        4,
+        "seed jobs: analysis queue columns, analyses, preferences, trust scores, usage, "
+        "deliveries, breakers, digests",
+        _v4_insights,
+    ),
 ]
 SCHEMA_VERSION = MIGRATIONS[-1].version
 

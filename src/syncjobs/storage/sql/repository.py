@@ -31,6 +31,7 @@ from ...models import (
 from ...protocols import Subscription
 from .accounts import SQLAccountsMixin
 from .engine import make_engine
+from .insights import SQLInsightsMixin
 from .migrations import check_schema
 from .migrations import upgrade as run_upgrade
 from .pgfast import PgFastPath, jsonb
@@ -76,8 +77,11 @@ def _job(row: Any) -> Job:
     )
 
 
-class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin):
+class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
     """The job ledger, accounts and synced items in SQL: SQLite (file) or PostgreSQL (psycopg 3).
+
+    It also keeps what the seed jobs need (InsightsRepository): the analysis queue and results,
+    preferences, trust scores, usage, deliveries, circuit breakers and digests.
 
     On PostgreSQL every change sends ``NOTIFY`` in its own transaction, so ``watch`` is live.
     """

@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
@@ -69,6 +70,15 @@ class Tables:
     notifications: Table
     workers: Table
     schedules: Table
+    analyses: Table
+    preferences: Table
+    trust_scores: Table
+    provider_usage: Table
+    usage: Table
+    rollup_runs: Table
+    deliveries: Table
+    breakers: Table
+    digests: Table
 
 
 def build_tables(prefix: str) -> Tables:
@@ -190,8 +200,16 @@ def build_tables(prefix: str) -> Tables:
         Column("last_seen_at", UTCDateTime, nullable=False),
         Column("deleted_at", UTCDateTime),
         Column("analysis_state", String(16), nullable=False),
+        # The analysis queue (schema v4; added to older databases by ALTER TABLE).
+        Column("analysis_priority", Integer, nullable=False, default=0, server_default="0"),
+        Column("review_flag", Boolean, nullable=False, default=False, server_default=false()),
+        Column("analysis_attempts", Integer, nullable=False, default=0, server_default="0"),
+        Column("analysis_claimed_at", UTCDateTime),
+        Column("analysis_error", Text),
         UniqueConstraint("account_id", "external_id", name=f"{prefix}items_ext_uq"),
         Index(f"{prefix}items_analysis_ix", "analysis_state", "first_seen_at"),
+        Index(f"{prefix}items_queue_ix", "analysis_state", "review_flag", "analysis_priority",
+              "first_seen_at"),
     )
     notifications = Table(
         f"{prefix}notifications",
@@ -221,7 +239,127 @@ def build_tables(prefix: str) -> Tables:
         Column("last_slot", UTCDateTime, nullable=False),
         Column("updated_at", UTCDateTime, nullable=False),
     )
+    insights = _insight_tables(prefix, md)
     return Tables(
         prefix, md, schema_version, jobs, job_log, dead_letters, accounts, credentials, items,
-        notifications, workers, schedules,
+        notifications, workers, schedules, *insights,
     )
+
+
+def _insight_tables(prefix: str, md: MetaData) -> tuple[Table, ...]:
+    """The seed jobs' tables (schema v4), in the order of the Tables fields."""
+    serial = BigInteger().with_variant(Integer, "sqlite")
+    analyses = Table(
+        f"{prefix}analyses",
+        md,
+        # One row per item: its latest analysis.
+        Column("item_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("owner_id", String(255), nullable=False),
+        Column("account_id", String(36), nullable=False),
+        Column("channel", String(255), nullable=False),
+        Column("decision", String(16), nullable=False),
+        Column("confidence", Integer, nullable=False),
+        Column("tags", JSONType, nullable=False),
+        Column("analyzer", String(64), nullable=False),
+        Column("tokens", Integer),
+        Column("ai_calls", Integer, nullable=False),
+        Column("duration_ms", Integer, nullable=False),
+        Column("analyzed_at", UTCDateTime, nullable=False),
+        Index(f"{prefix}analyses_channel_ix", "owner_id", "channel"),
+        Index(f"{prefix}analyses_at_ix", "analyzed_at"),
+        Index(f"{prefix}analyses_owner_at_ix", "owner_id", "analyzed_at"),
+    )
+    preferences = Table(
+        f"{prefix}preferences",
+        md,
+        Column("owner_id", String(255), primary_key=True),
+        Column("blocked_words", JSONType, nullable=False),
+        Column("allowed_channels", JSONType, nullable=False),
+        Column("blocked_channels", JSONType, nullable=False),
+        Column("viewer_age", Integer),
+        Column("timezone", String(64), nullable=False),
+        Column("digest", String(16), nullable=False),
+        Column("webhook_url", Text),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    trust_scores = Table(
+        f"{prefix}trust_scores",
+        md,
+        Column("owner_id", String(255), primary_key=True),
+        Column("channel", String(255), primary_key=True),
+        Column("score", Float, nullable=False),
+        Column("videos_analysed", Integer, nullable=False),
+        Column("allow", Integer, nullable=False),
+        Column("block", Integer, nullable=False),
+        Column("review", Integer, nullable=False),
+        Column("mean_confidence", Float, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    provider_usage = Table(
+        f"{prefix}provider_usage",
+        md,
+        Column("id", serial, primary_key=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("account_id", String(36), nullable=False),
+        Column("provider", String(64), nullable=False),
+        Column("job_id", String(36)),
+        Column("api_calls", Integer, nullable=False),
+        Column("quota_units", Integer, nullable=False),
+        Column("at", UTCDateTime, nullable=False),
+        Index(f"{prefix}provider_usage_at_ix", "at"),
+    )
+    usage = Table(
+        f"{prefix}usage",
+        md,
+        Column("owner_id", String(255), primary_key=True),
+        Column("period", String(8), primary_key=True),
+        Column("period_start", UTCDateTime, primary_key=True),
+        Column("items_analysed", BigInteger, nullable=False),
+        Column("ai_calls", BigInteger, nullable=False),
+        Column("tokens", BigInteger, nullable=False),
+        Column("api_calls", BigInteger, nullable=False),
+        Column("quota_units", BigInteger, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    rollup_runs = Table(
+        f"{prefix}rollup_runs",
+        md,
+        Column("id", serial, primary_key=True),
+        Column("period", String(8), nullable=False),
+        Column("window_start", UTCDateTime, nullable=False),
+        Column("window_end", UTCDateTime, nullable=False),
+        Column("started_at", UTCDateTime, nullable=False),
+        Column("duration_ms", Integer, nullable=False),
+        Column("records", Integer, nullable=False),
+        Column("errors", Integer, nullable=False),
+        Column("job_id", String(36)),
+    )
+    deliveries = Table(
+        f"{prefix}deliveries",
+        md,
+        Column("notification_id", BigInteger, primary_key=True, autoincrement=False),
+        Column("notifier", String(64), primary_key=True),
+        Column("delivered", Boolean, nullable=False),
+        Column("attempts", Integer, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        Column("delivered_at", UTCDateTime),
+        Column("last_error", Text),
+    )
+    breakers = Table(
+        f"{prefix}breakers",
+        md,
+        Column("name", String(100), primary_key=True),
+        Column("failures", Integer, nullable=False),
+        Column("opened_until", UTCDateTime),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )
+    digests = Table(
+        f"{prefix}digests",
+        md,
+        Column("owner_id", String(255), primary_key=True),
+        Column("kind", String(32), primary_key=True),
+        Column("period_key", String(64), primary_key=True),
+        Column("sent_at", UTCDateTime, nullable=False),
+    )
+    return (analyses, preferences, trust_scores, provider_usage, usage, rollup_runs,
+            deliveries, breakers, digests)
