@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench worker worker-dev scheduler services clean
+.PHONY: demo test lint typecheck bench worker worker-dev scheduler example services clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,8 +38,20 @@ bench: $(STAMP) services
 worker: $(STAMP)
 	$(BIN)/dramatiq syncjobs.actors --processes 2 --threads 8
 
+# A worker that restarts when a file under src/ changes (development only).
+worker-dev: $(STAMP)
+	$(BIN)/dramatiq syncjobs.actors --processes 1 --threads 4 --watch src
+
 scheduler: $(STAMP)
 	$(BIN)/periodiq syncjobs.actors
+
+# The FastAPI example app (examples/fastapi_app) on http://127.0.0.1:$(EXAMPLE_PORT).
+EXAMPLE_PORT ?= 8000
+example: $(STAMP)
+	$(BIN)/syncjobs db upgrade
+	SYNCJOBS_IMPORTS='["examples.host_jobs"]' $(BIN)/uvicorn examples.fastapi_app.app:app \
+		--port $(EXAMPLE_PORT) --reload --reload-dir examples --reload-dir src \
+		--timeout-graceful-shutdown 5
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache syncjobs.db

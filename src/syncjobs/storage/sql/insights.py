@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     Engine,
     and_,
@@ -94,7 +95,7 @@ class SQLInsightsMixin:
         its failure time there, so it waits as long before its next attempt.
         """
         it = self.tables.items
-        waiting = it.c.analysis_state.in_((QUEUED, ANALYZING))
+        waiting: ColumnElement[bool] = it.c.analysis_state.in_((QUEUED, ANALYZING))
         if stale_before is not None:
             waiting = and_(waiting, or_(it.c.analysis_claimed_at.is_(None),
                                         it.c.analysis_claimed_at < stale_before))
