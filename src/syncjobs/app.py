@@ -259,14 +259,20 @@ class SyncJobs:
             queue=jt.queue,
             priority=priority or jt.priority,
             params=validated,
-            max_retries=jt.max_retries if jt.max_retries is not None
-            else self.settings.default_max_retries,
+            max_retries=self._max_retries(jt),
             created_at=now,
             scheduled_for=scheduled,
             expires_at=(scheduled or now) + timedelta(seconds=expiry) if expiry else None,
             idempotency_key=idempotency_key,
             parent_id=parent_id,
         )
+
+    def _max_retries(self, jt: JobType) -> int:
+        """Retries of a new job: the setting's override, the declared count, or the default."""
+        override = self.settings.job_max_retries.get(jt.name)
+        if override is not None:
+            return max(0, override)
+        return jt.max_retries if jt.max_retries is not None else self.settings.default_max_retries
 
     def after_completed(self, job: Job) -> None:
         """Submit the follow-up job of a completed job, if its type names one."""

@@ -211,6 +211,11 @@ class Settings(BaseSettings):
     upkeep_batch: int = Field(
         default=500, ge=1, description="Rows one upkeep step handles per batch."
     )
+    job_max_retries: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per job type retry counts that override the declared ones, as a JSON "
+        'object, e.g. ``{"deliver_notification": 10}``.',
+    )
     schedules: dict[str, ScheduleSettings] = Field(
         default_factory=dict,
         description="Per job type schedule overrides (cron, timezone, enabled, missed-slot "
@@ -310,9 +315,6 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(
         default="",
         description="Shared secret of the webhook notifier's HMAC-SHA256 signature.",
-    )
-    notify_max_retries: int = Field(
-        default=5, ge=0, le=50, description="Retries of one notification delivery."
     )
     breaker_threshold: int = Field(
         default=5,
