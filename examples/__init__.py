@@ -1,0 +1,1 @@
+"""Runnable examples of a host application using syncjobs (see docs/examples.md)."""

@@ -1,0 +1,1 @@
+"""The FastAPI host app example: ``uvicorn examples.fastapi_app.app:app``."""
