@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from ._http import post
 from .errors import (
     ConfigurationError,
     ProviderUnavailableError,
@@ -349,18 +350,8 @@ class OpenAICompatibleAnalyzer:
             ],
         }
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        try:
-            response = self._client.post(self.url, json=payload, headers=headers)
-        except httpx.TimeoutException:
-            raise ProviderUnavailableError(
-                "openai: the request timed out", provider=self.name, reason="timeout"
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderUnavailableError(
-                f"openai: connection failed ({type(exc).__name__})",
-                provider=self.name,
-                reason="transport_error",
-            ) from None
+        response = post(self._client, self.url, label="openai", provider=self.name,
+                        json=payload, headers=headers)
         self._raise_for_status(response)
         return self._verdict(response)
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ._http import post
 from .analysis import parse_retry_after
 from .errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
 from .models import Notification, Preferences
@@ -160,18 +161,8 @@ class WebhookNotifier:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign_webhook(self._secret, body, timestamp),
         }
-        try:
-            response = self._client.post(url, content=body, headers=headers)
-        except httpx.TimeoutException:
-            raise ProviderUnavailableError(
-                f"webhook {host}: the request timed out", provider=self.name, reason="timeout"
-            ) from None
-        except httpx.TransportError as exc:
-            raise ProviderUnavailableError(
-                f"webhook {host}: connection failed ({type(exc).__name__})",
-                provider=self.name,
-                reason="transport_error",
-            ) from None
+        response = post(self._client, url, label=f"webhook {host}", provider=self.name,
+                        content=body, headers=headers)
         return self._outcome(response, host)
 
     def close(self) -> None:

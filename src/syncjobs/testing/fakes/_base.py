@@ -534,7 +534,26 @@ def parse_int(value: str | None, default: int) -> int | None:
 # --------------------------------------------------------------------------- fakes
 
 
-class FakeProvider:
+class WSGIFake:
+    """A fake server: a WSGI app answering through ``handle``, usable in-process or served."""
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
+        """The WSGI entry point."""
+        response = self.handle(Request.from_environ(environ))
+        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
+        start_response(response.status_line, headers)
+        return [response.body]
+
+    def transport(self) -> httpx.WSGITransport:
+        """An in-process httpx transport to this fake."""
+        return httpx.WSGITransport(app=self)
+
+    def handle(self, request: Request) -> Response:
+        """Answer one HTTP request."""
+        raise NotImplementedError  # pragma: no cover
+
+
+class FakeProvider(WSGIFake):
     """Base of the stateful provider fakes: a thread-safe WSGI app with counters and faults."""
 
     #: Provider name ("youtube", ...).
@@ -637,16 +656,6 @@ class FakeProvider:
         raise NotImplementedError  # pragma: no cover
 
     # -- WSGI ------------------------------------------------------------------
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
-        response = self.handle(Request.from_environ(environ))
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(response.status_line, headers)
-        return [response.body]
-
-    def transport(self) -> httpx.WSGITransport:
-        """An in-process httpx transport to this fake."""
-        return httpx.WSGITransport(app=self)
 
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request (the full pipeline, see the module docstring)."""

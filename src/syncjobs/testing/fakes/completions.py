@@ -21,9 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from syncjobs.testing.fakes._base import Environ, Request, Response, StartResponse, json_response
+from syncjobs.testing.fakes._base import Request, Response, WSGIFake, json_response
 
 __all__ = ["MALFORMED_REPLIES", "FakeCompletions"]
 
@@ -77,7 +75,7 @@ def _tokens(text: str) -> int:
     return max(1, math.ceil(len(text) / 4))
 
 
-class FakeCompletions:
+class FakeCompletions(WSGIFake):
     """Fake OpenAI chat completions: bearer check, validation, verdicts, faults, counters."""
 
     def __init__(self, api_key: str = "test-key", seed: int = 0) -> None:
@@ -141,17 +139,6 @@ class FakeCompletions:
         return None
 
     # -- WSGI ------------------------------------------------------------------------
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
-        """The WSGI entry point."""
-        response = self.handle(Request.from_environ(environ))
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(response.status_line, headers)
-        return [response.body]
-
-    def transport(self) -> httpx.WSGITransport:
-        """An in-process httpx transport to this fake."""
-        return httpx.WSGITransport(app=self)
 
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request."""

@@ -15,15 +15,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from syncjobs.notifiers import verify_webhook
-from syncjobs.testing.fakes._base import Environ, Request, Response, StartResponse, json_response
+from syncjobs.testing.fakes._base import Request, Response, WSGIFake, json_response
 
 __all__ = ["FakeWebhookReceiver"]
 
 
-class FakeWebhookReceiver:
+class FakeWebhookReceiver(WSGIFake):
     """A thread-safe WSGI webhook receiver with signature checks, dedupe counts and faults."""
 
     def __init__(self, secret: str, *, tolerance: float = 300) -> None:
@@ -74,17 +72,6 @@ class FakeWebhookReceiver:
             self._faults.clear()
 
     # -- WSGI ------------------------------------------------------------------------
-
-    def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
-        """The WSGI entry point."""
-        response = self.handle(Request.from_environ(environ))
-        headers = [*response.headers, ("Content-Length", str(len(response.body)))]
-        start_response(response.status_line, headers)
-        return [response.body]
-
-    def transport(self) -> httpx.WSGITransport:
-        """An in-process httpx transport to this receiver."""
-        return httpx.WSGITransport(app=self)
 
     def handle(self, request: Request) -> Response:
         """Answer one HTTP request."""
