@@ -1058,6 +1058,12 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
             return "unchanged"
         item_id = old.id if old is not None else next(self._ids)
         self._item_keys[item_id] = (account_id, item.external_id)
+        judged = old is not None and (old.title, old.text, old.author) == (
+            item.title, item.text, item.author)
+        if old is not None and not judged:  # what an analyzer reads changed: judge it again
+            queue = self._queue.get(item_id)
+            if queue is not None:
+                queue.attempts, queue.error, queue.claimed_at = 0, None, None
         items[item.external_id] = StoredItem(
             id=item_id, account_id=account_id,
             external_id=item.external_id, kind=item.kind, title=item.title, text=item.text,
@@ -1065,7 +1071,7 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
             metrics=copy.deepcopy(dict(item.metrics)), raw=copy.deepcopy(dict(item.raw)),
             content_hash=digest, first_seen_at=old.first_seen_at if old is not None else now,
             last_modified_at=now, deleted_at=None,
-            analysis_state=old.analysis_state if old is not None else "queued",
+            analysis_state=old.analysis_state if old is not None and judged else "queued",
         )
         return "added" if old is None else "updated"
 

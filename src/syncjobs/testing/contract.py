@@ -1086,6 +1086,23 @@ class InsightsRepositoryContract:
             (ids[0], 1), (ids[1], 0)
         ]
 
+    def test_an_item_whose_words_change_is_judged_again_but_not_for_new_counts(
+        self, repository: InsightsStore
+    ) -> None:
+        acc, ids = _seed(repository, 2)
+        _claim(repository)
+        _save(repository, _result(ids[0], acc), _result(ids[1], acc))
+        assert _claim(repository, at=110) == []
+        first, second = (f"UC-1-{i:02d}" for i in range(2))
+        repository.save_page(acc.id, items=[
+            video(first, title="A brand new title"),  # what an analyzer reads changed
+            video(second, metrics={"views": 99_999}),  # only the counts changed
+        ], deleted_ids=[], cursor={}, now=_at(120))
+        assert repository.item_analysis_state(ids[0]) == ("queued", 0, None)
+        assert repository.item_analysis_state(ids[1]) == ("done", 0, None)
+        assert _claimed_ids(repository, at=121) == [ids[0]]
+        assert repository.get_analysis(ids[0]) is not None  # the old verdict stays until then
+
     def test_skipped_items_have_no_analysis(self, repository: InsightsStore) -> None:
         _, ids = _seed(repository, 2)
         _claim(repository)

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...models import Account, AccountState, Notification, PageCounts, StoredItem
@@ -66,6 +66,13 @@ def _item_values(account_id: str, item: Item, digest: str, now: datetime) -> dic
 
 _CHANGED_KEYS = ("title", "text", "kind", "author", "published_at", "metrics", "raw",
                  "content_hash")
+
+
+def _rejudge(it: Any) -> Any:
+    """True when a changed item's title, text or author differ from the stored ones."""
+    return or_(it.c.title.is_distinct_from(bindparam("title")),
+               it.c.text.is_distinct_from(bindparam("text")),
+               it.c.author.is_distinct_from(bindparam("author")))
 
 
 class SQLAccountsMixin:
@@ -239,6 +246,10 @@ class SQLAccountsMixin:
                     metrics=bindparam("metrics"), raw=bindparam("raw"),
                     content_hash=bindparam("content_hash"), last_modified_at=now,
                     last_seen_at=now, deleted_at=None,
+                    # What an analyzer reads changed: queue the item to be judged again
+                    # (SET expressions see the row as it was).
+                    analysis_state=case((_rejudge(it), "queued"), else_=it.c.analysis_state),
+                    analysis_attempts=case((_rejudge(it), 0), else_=it.c.analysis_attempts),
                 ),
                 # Only the bound keys: any other column key would join the SET clause
                 # (and reset first_seen_at and analysis_state).
