@@ -852,8 +852,8 @@ class UpkeepRepositoryContract:
 # -- the seed jobs' records (InsightsRepository) --------------------------------------------
 
 
-class InsightsStore(AccountRepository, InsightsRepository, Protocol):
-    """What ``InsightsRepositoryContract`` runs against: accounts and items, and insights."""
+class InsightsStore(JobRepository, AccountRepository, InsightsRepository, Protocol):
+    """What ``InsightsRepositoryContract`` runs against: the ledger, accounts and insights."""
 
 
 def _seed(repo: InsightsStore, count: int, *, external: str = "UC-1",
@@ -915,8 +915,8 @@ class InsightsRepositoryContract:
     breakers, digests and retention.
 
     Provide a ``repository`` fixture returning a fresh, empty repository that implements
-    ``AccountRepository`` too (items are made with ``create_account`` and ``save_page``); the
-    job-log retention test also needs it to be a ``JobRepository`` and is skipped otherwise.
+    ``AccountRepository`` (items are made with ``create_account`` and ``save_page``) and
+    ``JobRepository`` (``delete_job_logs`` deletes the ledger's log lines) too.
     """
 
     @pytest.fixture
@@ -1549,8 +1549,6 @@ class InsightsRepositoryContract:
         ]
 
     def test_delete_job_logs_before_the_cutoff(self, repository: InsightsStore) -> None:
-        if not isinstance(repository, JobRepository):
-            pytest.skip("the repository keeps no job log")
         job, _ = repository.create_job(new_job(), active_limit=None)
         for minutes, message in ((0, "a"), (1, "b"), (2, "c"), (50, "late")):
             repository.append_log(job.id, "info", message, now=_at(minutes))
