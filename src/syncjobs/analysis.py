@@ -6,18 +6,17 @@ threads at once. :func:`build_analyzer` picks one from the settings.
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
+import math
 import re
 import threading
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._http import post
+from ._http import parse_retry_after, post
 from .errors import (
     ConfigurationError,
     ProviderUnavailableError,
@@ -248,26 +247,6 @@ _FENCE = re.compile(r"^\s*```[A-Za-z0-9_-]*\s*\n?(.*?)\n?\s*```\s*$", re.DOTALL)
 _KEYISH = re.compile(r"\bsk-[A-Za-z0-9_*.\-]+")
 
 
-def parse_retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
-    """Seconds a ``Retry-After`` header asks for (seconds or HTTP date), else ``default``."""
-    if not value or not value.strip():
-        return default
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return default
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
-        return default
-    return max(0.0, seconds)
-
-
 def system_prompt(preferences: Preferences) -> str:
     """The system message: the task, the owner's preferences and the exact reply shape.
 
@@ -477,7 +456,7 @@ class OpenAICompatibleAnalyzer:
                 number = float(value.strip().rstrip("%"))
             except ValueError:
                 number = None
-        if number is None or number != number:  # missing, not a number, NaN
+        if number is None or not math.isfinite(number):  # missing, not a number, NaN, inf
             raise self._unexpected("the reply's confidence is not a number")
         return max(0, min(100, round(number)))
 

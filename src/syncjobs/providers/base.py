@@ -8,7 +8,6 @@ newest-first walk that YouTube, Instagram and TikTok share.
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import json
 import logging
@@ -24,6 +23,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from .._http import parse_retry_after
 from ..errors import (
     PermissionDeniedError,
     ProviderError,
@@ -231,21 +231,6 @@ def _reason_of(error: Mapping[str, Any], style: str) -> str | None:
         return str(code)
     status = error.get("status")
     return status if isinstance(status, str) else None
-
-
-def _retry_after_header(value: str | None, now: datetime) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return (when - now).total_seconds()
 
 
 def _graph_regain_seconds(value: str | None) -> float | None:
@@ -571,8 +556,8 @@ class HTTPProvider:
         )
 
     def _retry_after(self, response: httpx.Response) -> float:
-        header = _retry_after_header(response.headers.get("Retry-After"), self.now())
-        if header is not None and header > 0:
+        header = parse_retry_after(response.headers.get("Retry-After"), 0.0, self.now())
+        if header > 0:
             return header
         regain = _graph_regain_seconds(response.headers.get("X-Business-Use-Case-Usage"))
         if regain is not None:
