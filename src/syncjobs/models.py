@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 __all__ = [
@@ -314,6 +314,14 @@ class Preferences:
     #: Where the webhook notifier posts this owner's notifications (None: the settings' URL).
     webhook_url: str | None = None
 
+    def normalised(self) -> Preferences:
+        """A copy with tuples for its lists and a DigestFrequency for its digest (as stored)."""
+        return replace(
+            self, blocked_words=tuple(self.blocked_words),
+            allowed_channels=tuple(self.allowed_channels),
+            blocked_channels=tuple(self.blocked_channels), digest=DigestFrequency(self.digest),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
@@ -523,6 +531,22 @@ class BreakerState:
     def is_open(self, now: datetime) -> bool:
         """True while calls must not be made."""
         return self.opened_until is not None and now < self.opened_until
+
+    def after(self, *, ok: bool, threshold: int, cooldown: float, now: datetime) -> BreakerState:
+        """The breaker after one call's outcome.
+
+        A success closes it and forgets its failures. A failure counts, and opens it for
+        ``cooldown`` seconds at ``threshold`` failures, or when it was half-open (its cooldown
+        over, a trial call failed).
+        """
+        if ok:
+            return BreakerState(self.name)
+        half_open = self.opened_until is not None and now >= self.opened_until
+        failures = self.failures + 1
+        opened_until = self.opened_until
+        if failures >= threshold or half_open:
+            opened_until = now + timedelta(seconds=cooldown)
+        return BreakerState(self.name, failures, opened_until)
 
 
 @dataclass(frozen=True)

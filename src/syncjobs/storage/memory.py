@@ -22,7 +22,6 @@ from ..models import (
     DeadLetter,
     Decision,
     Delivery,
-    DigestFrequency,
     Job,
     JobStatus,
     LogLine,
@@ -42,7 +41,6 @@ from ..models import (
 from ..protocols import Subscription
 from ..providers.types import Item
 from .sql.accounts import content_hash
-from .sql.insights import breaker_after
 
 __all__ = ["InMemoryRepository"]
 
@@ -391,11 +389,7 @@ class _MemoryInsights:
 
     def save_preferences(self, preferences: Preferences, *, now: datetime) -> Preferences:
         """Store (replace) an owner's preferences."""
-        p = preferences
-        saved = dataclasses.replace(
-            p, blocked_words=tuple(p.blocked_words), allowed_channels=tuple(p.allowed_channels),
-            blocked_channels=tuple(p.blocked_channels), digest=DigestFrequency(p.digest),
-        )
+        saved = preferences.normalised()
         with self._lock:
             self._prefs[saved.owner_id] = saved
         return saved
@@ -584,8 +578,8 @@ class _MemoryInsights:
     ) -> BreakerState:
         """Record one call's outcome."""
         with self._lock:
-            state = breaker_after(self._breakers.get(name, BreakerState(name)), ok=ok,
-                                  threshold=threshold, cooldown=cooldown, now=now)
+            state = self._breakers.get(name, BreakerState(name)).after(
+                ok=ok, threshold=threshold, cooldown=cooldown, now=now)
             self._breakers[name] = state
             return state
 
@@ -996,8 +990,6 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         with self._lock:
             self._forget_items([it.id for it in self._items.get(account_id, {}).values()])
             self._items.pop(account_id, None)
-            for item_id in [i for i, a in self._analyses.items() if a.account_id == account_id]:
-                del self._analyses[item_id]
             return self._accounts.pop(account_id, None) is not None
 
     def set_account_state(

@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, case, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, update
 
 from ...models import Account, AccountState, Notification, PageCounts, StoredItem
 from ...providers.types import Item
-from .tables import Tables
+from ._base import SQLMixin
 
 __all__ = ["SQLAccountsMixin", "content_hash"]
 
@@ -75,12 +74,8 @@ def _rejudge(it: Any) -> Any:
                it.c.author.is_distinct_from(bindparam("author")))
 
 
-class SQLAccountsMixin:
-    """AccountRepository on SQLAlchemy Core; needs ``engine``, ``tables`` and ``is_postgres``."""
-
-    engine: Engine
-    tables: Tables
-    is_postgres: bool
+class SQLAccountsMixin(SQLMixin):
+    """AccountRepository on SQLAlchemy Core."""
 
     def create_account(
         self,
@@ -263,8 +258,7 @@ class SQLAccountsMixin:
 
     def _insert_items(self) -> Any:
         it = self.tables.items
-        dialect_insert = postgresql.insert if self.is_postgres else sqlite.insert
-        stmt = dialect_insert(it)
+        stmt = self._insert(it)
         # A concurrent or replayed page may have inserted the row meanwhile: update it then.
         return stmt.on_conflict_do_update(
             index_elements=[it.c.account_id, it.c.external_id],

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
-    Engine,
     and_,
     bindparam,
     case,
@@ -25,7 +24,6 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ...models import (
     Analysis,
@@ -44,9 +42,10 @@ from ...models import (
     UsagePeriod,
     UsageRecord,
 )
-from .tables import Tables
+from ._base import SQLMixin
+from .accounts import _notification
 
-__all__ = ["SQLInsightsMixin", "breaker_after"]
+__all__ = ["SQLInsightsMixin"]
 
 QUEUED, ANALYZING, DONE, SKIPPED, FAILED = "queued", "analyzing", "done", "skipped", "failed"
 #: Longest analysis error kept.
@@ -62,30 +61,16 @@ _PREFERENCE_VALUES = ("blocked_words", "allowed_channels", "blocked_channels", "
                       "timezone", "digest", "webhook_url", "updated_at")
 
 
-class SQLInsightsMixin:
-    """InsightsRepository on SQLAlchemy Core; needs ``engine``, ``tables`` and ``is_postgres``."""
-
-    engine: Engine
-    tables: Tables
-    is_postgres: bool
-
-    def _insert(self, table: Any) -> Any:
-        return (postgresql.insert if self.is_postgres else sqlite.insert)(table)
+class SQLInsightsMixin(SQLMixin):
+    """InsightsRepository on SQLAlchemy Core."""
 
     def _upsert_many(
         self, conn: Connection, table: Any, keys: Sequence[str], columns: Sequence[str],
         rows: list[dict[str, Any]],
     ) -> None:
         """Insert ``rows`` (unique on ``keys``), replacing ``columns`` of existing ones."""
-        if not rows:
-            return
-        ins = self._insert(table)
-        conn.execute(
-            ins.on_conflict_do_update(
-                index_elements=list(keys), set_={c: ins.excluded[c] for c in columns}
-            ),
-            rows,
-        )
+        if rows:
+            conn.execute(self._upsert(table, keys, columns), rows)
 
     # -- the analysis queue -----------------------------------------------------------
     def _waiting(self, stale_before: datetime | None) -> Any:
@@ -261,14 +246,8 @@ class SQLInsightsMixin:
 
     def save_preferences(self, preferences: Preferences, *, now: datetime) -> Preferences:
         """Store (replace) an owner's preferences."""
-        saved = _normalised(preferences)
-        values = {
-            "owner_id": saved.owner_id, "blocked_words": list(saved.blocked_words),
-            "allowed_channels": list(saved.allowed_channels),
-            "blocked_channels": list(saved.blocked_channels), "viewer_age": saved.viewer_age,
-            "timezone": saved.timezone, "digest": saved.digest.value,
-            "webhook_url": saved.webhook_url, "updated_at": now,
-        }
+        saved = preferences.normalised()
+        values = {**saved.to_dict(), "updated_at": now}
         with self.engine.begin() as conn:
             self._upsert_many(conn, self.tables.preferences, ["owner_id"], _PREFERENCE_VALUES,
                               [values])
@@ -438,8 +417,6 @@ class SQLInsightsMixin:
     # -- notifications ----------------------------------------------------------------
     def get_notification(self, notification_id: int) -> Notification | None:
         """One notification."""
-        from .accounts import _notification
-
         nt = self.tables.notifications
         with self.engine.connect() as conn:
             row = conn.execute(select(nt).where(nt.c.id == notification_id)).mappings().first()
@@ -513,8 +490,8 @@ class SQLInsightsMixin:
             if self.is_postgres:
                 current = current.with_for_update()
             failures, opened_until = conn.execute(current).one()
-            state = breaker_after(BreakerState(name, int(failures), opened_until), ok=ok,
-                                  threshold=threshold, cooldown=cooldown, now=now)
+            state = BreakerState(name, int(failures), opened_until).after(
+                ok=ok, threshold=threshold, cooldown=cooldown, now=now)
             conn.execute(update(br).where(br.c.name == name).values(
                 failures=state.failures, opened_until=state.opened_until, updated_at=now
             ))
@@ -644,29 +621,6 @@ class SQLInsightsMixin:
             if not ids:
                 return 0
             return int(conn.execute(delete(log).where(log.c.id.in_(ids))).rowcount)
-
-
-def breaker_after(
-    state: BreakerState, *, ok: bool, threshold: int, cooldown: float, now: datetime
-) -> BreakerState:
-    """The breaker after one call's outcome: success closes it and forgets its failures; a
-    failure counts, and opens it for ``cooldown`` seconds at ``threshold`` failures or when it
-    was half-open (its cooldown over, a trial call failed)."""
-    if ok:
-        return BreakerState(state.name)
-    half_open = state.opened_until is not None and now >= state.opened_until
-    failures = state.failures + 1
-    opened_until = state.opened_until
-    if failures >= threshold or half_open:
-        opened_until = now + timedelta(seconds=cooldown)
-    return BreakerState(state.name, failures, opened_until)
-
-
-def _normalised(p: Preferences) -> Preferences:
-    return dataclasses.replace(
-        p, blocked_words=tuple(p.blocked_words), allowed_channels=tuple(p.allowed_channels),
-        blocked_channels=tuple(p.blocked_channels), digest=DigestFrequency(p.digest),
-    )
 
 
 def _analysis_values(a: Analysis) -> dict[str, Any]:

@@ -6,29 +6,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, or_, select, update
 
 from ...models import Job, JobStatus
-from .tables import Tables
+from ._base import SQLMixin
 
 __all__ = ["SQLUpkeepMixin"]
 
 _FINISHED = [JobStatus.COMPLETED.value, JobStatus.CANCELLED.value]
 
 
-class SQLUpkeepMixin:
-    """UpkeepRepository on SQLAlchemy Core; needs ``engine``, ``tables`` and ``is_postgres``."""
-
-    engine: Engine
-    tables: Tables
-    is_postgres: bool
-
-    def _upsert(self, table: Any, key: str, values: dict[str, Any], update_cols: list[str]) -> Any:
-        ins = (postgresql.insert if self.is_postgres else sqlite.insert)(table).values(values)
-        return ins.on_conflict_do_update(
-            index_elements=[key], set_={c: ins.excluded[c] for c in update_cols}
-        )
+class SQLUpkeepMixin(SQLMixin):
+    """UpkeepRepository on SQLAlchemy Core."""
 
     def heartbeat(
         self, worker_id: str, kind: str, *, job_ids: Sequence[str], now: datetime
@@ -36,10 +25,10 @@ class SQLUpkeepMixin:
         """Record a live worker and refresh the heartbeat of the jobs it runs."""
         t = self.tables
         with self.engine.begin() as conn:
-            conn.execute(self._upsert(
-                t.workers, "id",
-                {"id": worker_id, "kind": kind, "started_at": now, "seen_at": now}, ["seen_at"],
-            ))
+            conn.execute(
+                self._upsert(t.workers, ["id"], ["seen_at"]),
+                {"id": worker_id, "kind": kind, "started_at": now, "seen_at": now},
+            )
             if job_ids:
                 conn.execute(update(t.jobs).where(
                     t.jobs.c.id.in_(list(job_ids)),
@@ -67,7 +56,7 @@ class SQLUpkeepMixin:
         sc = self.tables.schedules
         with self.engine.begin() as conn:
             if previous is None:
-                ins = (postgresql.insert if self.is_postgres else sqlite.insert)(sc).values(
+                ins = self._insert(sc).values(
                     name=name, last_slot=slot, updated_at=now
                 ).on_conflict_do_nothing(index_elements=["name"]).returning(sc.c.name)
                 return conn.execute(ins).first() is not None
