@@ -26,6 +26,7 @@ from .errors import (
 from .models import (
     Account,
     DeadLetter,
+    DigestFrequency,
     Job,
     JobStatus,
     LogLine,
@@ -274,6 +275,28 @@ class SyncJobs:
             return max(0, override)
         return jt.max_retries if jt.max_retries is not None else self.settings.default_max_retries
 
+    def finish_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus,
+        now: datetime,
+        result: Any = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        dead_letter: bool = False,
+    ) -> Job | None:
+        """End a processing job in the ledger, then submit its follow-up or tell the operator."""
+        ended = self.repository.finish_job(
+            job_id, status=status, now=now, result=result, error_code=error_code,
+            error_message=error_message, dead_letter=dead_letter,
+        )
+        if ended is not None and status is JobStatus.COMPLETED:
+            self.after_completed(ended)
+        elif ended is not None and dead_letter:
+            self.after_dead_letter(ended)
+        return ended
+
     def after_completed(self, job: Job) -> None:
         """Submit the follow-up job of a completed job, if its type names one."""
         jt = self._by_actor.get(job.job_type)
@@ -394,8 +417,6 @@ class SyncJobs:
 
     def default_preferences(self, owner_id: str) -> Preferences:
         """The preferences of an owner who set none."""
-        from .models import DigestFrequency
-
         return Preferences(owner_id=owner_id, timezone=self.settings.timezone,
                            digest=DigestFrequency(self.settings.default_digest))
 

@@ -153,12 +153,10 @@ class TrackingMiddleware(Middleware):
         refusal = self._refusal(job, now)
         if refusal is not None:
             status, code, message, dead = refusal
-            ended = repo.finish_job(
+            self.app.finish_job(
                 job.id, status=status, now=now, error_code=code, error_message=message,
                 dead_letter=dead,
             )
-            if dead and ended is not None:
-                self.app.after_dead_letter(ended)
             return None
         return JobContext(self.app, job)
 
@@ -234,9 +232,7 @@ class TrackingMiddleware(Middleware):
             except Exception as err:
                 exc = InvalidInputError(f"the job returned a value that is not JSON: {err}")
             else:
-                done = repo.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
-                if done is not None:
-                    self.app.after_completed(done)
+                self.app.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
                 return
         code, text = describe(exc)
         if isinstance(exc, JobCancelledError):
@@ -246,13 +242,11 @@ class TrackingMiddleware(Middleware):
         elif isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
         elif isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
-            ended = repo.finish_job(
+            logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
+            self.app.finish_job(
                 job.id, status=JobStatus.FAILED, now=now, error_code=code, error_message=text,
                 dead_letter=True,
             )
-            logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
-            if ended is not None:
-                self.app.after_dead_letter(ended)
         else:
             s = self.app.settings
             delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)

@@ -61,14 +61,11 @@ def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
 def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: str) -> str:
     """Re-queue a crashed or stuck job, or fail it once out of attempts; return the outcome."""
     if job.attempts >= job.max_retries + 1:
-        failed = app.repository.finish_job(
+        failed = app.finish_job(
             job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
             error_message=f"{why} after {job.attempts} attempt(s); giving up", dead_letter=True,
         )
-        if failed is None:
-            return "skipped"
-        app.after_dead_letter(failed)
-        return "failed"
+        return "skipped" if failed is None else "failed"
     back = _repo(app).recover_job(
         job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
         error_message=f"{why}; re-queued",
