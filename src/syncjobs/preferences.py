@@ -13,17 +13,14 @@ from .models import DigestFrequency, Preferences
 
 __all__ = ["apply_changes", "valid_timezone"]
 
-_Entry = str
-
-
 class _Changes(BaseModel):
     """The fields ``set_preferences`` accepts; absent ones stay as they are."""
 
     model_config = ConfigDict(extra="forbid", strict=False)
 
-    blocked_words: list[_Entry] | None = Field(default=None, max_length=1000)
-    allowed_channels: list[_Entry] | None = Field(default=None, max_length=10_000)
-    blocked_channels: list[_Entry] | None = Field(default=None, max_length=10_000)
+    blocked_words: list[str] | None = Field(default=None, max_length=1000)
+    allowed_channels: list[str] | None = Field(default=None, max_length=10_000)
+    blocked_channels: list[str] | None = Field(default=None, max_length=10_000)
     viewer_age: int | None = Field(default=None, ge=0, le=130)
     timezone: str | None = None
     digest: Literal["off", "daily", "weekly"] | None = None
@@ -34,14 +31,13 @@ class _Changes(BaseModel):
     def _entries(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        cleaned: list[str] = []
+        cleaned: dict[str, str] = {}  # first spelling of each entry, by its casefold
         for entry in value:
             entry = entry.strip()
             if not entry or len(entry) > 200 or "\x00" in entry:
                 raise ValueError("entries must be 1-200 characters, without NUL")
-            if entry.casefold() not in {e.casefold() for e in cleaned}:
-                cleaned.append(entry)
-        return cleaned
+            cleaned.setdefault(entry.casefold(), entry)
+        return list(cleaned.values())
 
     @field_validator("timezone")
     @classmethod

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from ..analysis import item_channels
 from ..context import JobContext
 from ..errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
 from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from ..protocols import Analyzer
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
-
 
 
 def _stops_run(exc: BaseException) -> bool:
@@ -50,11 +50,8 @@ def analyze_items(ctx: JobContext, params: AnalyzeParams) -> dict[str, Any]:
 
 def is_allow_listed(item: QueuedItem, preferences: Preferences) -> bool:
     """True when the item's channel is on its owner's allow list (it skips analysis)."""
-    allowed = {c.casefold() for c in preferences.allowed_channels}
-    if not allowed:
-        return False
-    names = (item.channel, item.author, item.raw.get("channelId"))
-    return any(isinstance(n, str) and n.casefold() in allowed for n in names)
+    allowed = {c.strip().lower() for c in preferences.allowed_channels}
+    return bool(allowed) and not allowed.isdisjoint(item_channels(item))
 
 
 class AnalysisRun:
@@ -114,8 +111,8 @@ class AnalysisRun:
         Raises the error that stops the run (a rate limit, a bad key) once the outcomes of the
         items already judged are stored; the rest of the batch goes back to the queue.
         """
-        skipped = [i.item_id for i in batch if is_allow_listed(i, self._preferences(i.owner_id))]
-        todo = [i for i in batch if i.item_id not in set(skipped)]
+        skipped = {i.item_id for i in batch if is_allow_listed(i, self._preferences(i.owner_id))}
+        todo = [i for i in batch if i.item_id not in skipped]
         halt = threading.Event()
         outcomes = list(pool.map(
             lambda i: _judge(analyzer, i, self._preferences(i.owner_id), halt), todo))
@@ -137,7 +134,7 @@ class AnalysisRun:
                 self.ctx.log(f"item {item.item_id} ({item.provider} {item.external_id}) "
                              f"could not be analysed: {code}: {message}", level="warning")
         self.app.insights.save_analyses(
-            results=results, skipped=skipped, failed=failed, released=released,
+            results=results, skipped=sorted(skipped), failed=failed, released=released,
             max_attempts=self.settings.analysis_max_attempts, now=now,
         )
         self._count(results, len(skipped), len(failed))

@@ -91,6 +91,7 @@ class UsageAggregation:
         self.end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) \
             + timedelta(days=1)
         self.start = self.end - timedelta(days=params.days or s.usage_lookback_days)
+        self._events: list[UsageEvent] | None = None
         self.result: dict[str, Any] = {"window_start": self.start.isoformat(),
                                        "window_end": self.end.isoformat(), "errors": 0}
 
@@ -135,7 +136,9 @@ class UsageAggregation:
         return bucket_start(self.start, period), _bucket_end(bucket_start(last, period), period)
 
     def _from_events(self, period: UsagePeriod) -> tuple[int, int]:
-        events = self.insights.usage_events(start=self.start, end=self.end)
+        if self._events is None:  # read once for the hour and the day rollups
+            self._events = self.insights.usage_events(start=self.start, end=self.end)
+        events = self._events
         records = rollup(events, period, self.estimate)
         self.insights.save_usage(records, now=utcnow())
         return len(events), len(records)
