@@ -796,12 +796,16 @@ class FakeProvider(WSGIFake):
         return self._tokens.problem(self._tokens.refresh, refresh_token, self.clock())
 
 
+def set_retry_after(response: Response, seconds: float | None) -> Response:
+    """Add ``Retry-After: <seconds>`` (an integer when whole); None adds nothing."""
+    if seconds is not None:
+        number = float(seconds)
+        response.header("Retry-After", str(int(number)) if number.is_integer() else str(number))
+    return response
+
+
 def _retry_after(response: Response, options: Mapping[str, Any]) -> None:
-    value = options.get("retry_after", 2)
-    if value is None:
-        return
-    number = float(value)
-    response.header("Retry-After", str(int(number)) if number.is_integer() else str(number))
+    set_retry_after(response, options.get("retry_after", 2))
 
 
 # --------------------------------------------------------------------------- Google

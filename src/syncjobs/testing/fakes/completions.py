@@ -18,10 +18,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from syncjobs.testing.fakes._base import Request, Response, WSGIFake, json_response
+from syncjobs.testing.fakes._base import (
+    FaultBook,
+    Request,
+    Response,
+    WSGIFake,
+    json_response,
+    set_retry_after,
+)
 
 __all__ = ["MALFORMED_REPLIES", "FakeCompletions"]
 
@@ -32,13 +38,6 @@ _ROLES = frozenset({"system", "user", "assistant", "developer", "tool"})
 _BLOCKED_LINE = re.compile(r"^\s*Blocked words:\s*(.*)$", re.IGNORECASE | re.MULTILINE)
 _BLOCK_WORDS = ("violence", "gore", "explicit")
 _REVIEW_WORDS = ("review", "mature")
-
-
-@dataclass
-class _Fault:
-    kind: str  # "status" | "malformed"
-    remaining: int
-    options: dict[str, Any] = field(default_factory=dict)
 
 
 def openai_error(
@@ -98,7 +97,7 @@ class FakeCompletions(WSGIFake):
         self.tokens_total = 0
         #: Parsed JSON bodies of the completions answered 200, in order.
         self.bodies: list[dict[str, Any]] = []
-        self._faults: list[_Fault] = []
+        self._faults = FaultBook({"status": None, "malformed_reply": None})
         self._serial = 0
 
     # -- control ---------------------------------------------------------------------
@@ -108,15 +107,14 @@ class FakeCompletions(WSGIFake):
         if count < 1 or not 400 <= status <= 599:
             raise ValueError("count must be >= 1 and status a 4xx or 5xx")
         with self._lock:
-            options = {"status": status, "retry_after": retry_after}
-            self._faults.append(_Fault("status", count, options))
+            self._faults.inject("status", count, {"status": status, "retry_after": retry_after})
 
     def malformed_next(self, count: int = 1, variant: str = "prose") -> None:
         """Answer the next ``count`` completions with an unusable reply (see MALFORMED_REPLIES)."""
         if count < 1 or variant not in MALFORMED_REPLIES:
             raise ValueError(f"count must be >= 1 and variant one of {sorted(MALFORMED_REPLIES)}")
         with self._lock:
-            self._faults.append(_Fault("malformed", count, {"variant": variant}))
+            self._faults.inject("malformed_reply", count, {"variant": variant})
 
     def clear_faults(self) -> None:
         """Drop every pending fault."""
@@ -130,13 +128,7 @@ class FakeCompletions(WSGIFake):
             self.bodies.clear()
 
     def _take(self, kind: str) -> dict[str, Any] | None:
-        for fault in self._faults:
-            if fault.kind == kind:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault.options
-        return None
+        return self._faults.take(kind, "completions")
 
     # -- WSGI ------------------------------------------------------------------------
 
@@ -205,11 +197,7 @@ class FakeCompletions(WSGIFake):
             response = openai_error(status, message, "server_error")
         else:
             response = openai_error(status, "Injected error", "invalid_request_error")
-        retry_after = options.get("retry_after")
-        if retry_after is not None:
-            number = float(retry_after)
-            response.header("Retry-After", str(int(number)) if number.is_integer() else str(number))
-        return response
+        return set_retry_after(response, options.get("retry_after"))
 
     def _validate(self, request: Request) -> tuple[dict[str, Any] | None, Response | None]:
         try:
@@ -261,7 +249,7 @@ class FakeCompletions(WSGIFake):
         content = json.dumps(self.verdict(messages))
         if self.fence_replies:
             content = f"```json\n{content}\n```"
-        malformed = self._take("malformed")
+        malformed = self._take("malformed_reply")
         variant = malformed.get("variant") if malformed is not None else None
         if variant == "prose":
             content = "I think this item is probably fine to watch."

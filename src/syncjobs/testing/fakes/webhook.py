@@ -16,7 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from syncjobs.notifiers import verify_webhook
-from syncjobs.testing.fakes._base import Request, Response, WSGIFake, json_response
+from syncjobs.testing.fakes._base import (
+    FaultBook,
+    Request,
+    Response,
+    WSGIFake,
+    json_response,
+    set_retry_after,
+)
 
 __all__ = ["FakeWebhookReceiver"]
 
@@ -45,7 +52,7 @@ class FakeWebhookReceiver(WSGIFake):
         self.by_delivery: Counter[str] = Counter()
         #: Headers of accepted deliveries (lower-cased names), in order.
         self.headers: list[dict[str, str]] = []
-        self._faults: list[list[Any]] = []  # [status, remaining, retry_after]
+        self._faults = FaultBook({"status": None})
 
     # -- control ---------------------------------------------------------------------
 
@@ -54,7 +61,7 @@ class FakeWebhookReceiver(WSGIFake):
         if count < 1 or not 400 <= status <= 599:
             raise ValueError("count must be >= 1 and status a 4xx or 5xx")
         with self._lock:
-            self._faults.append([status, count, retry_after])
+            self._faults.inject("status", count, {"status": status, "retry_after": retry_after})
 
     def duplicates(self) -> dict[str, int]:
         """Delivery ids accepted more than once, with their counts."""
@@ -83,8 +90,13 @@ class FakeWebhookReceiver(WSGIFake):
         with self._lock:
             if request.method != "POST":
                 return json_response(405, {"error": "method not allowed"})
-            if self._faults:
-                return self._fault()
+            fault = self._faults.take("status", "webhook")
+            if fault is not None:
+                status = int(fault["status"])
+                return set_retry_after(
+                    json_response(status, {"error": f"injected HTTP {status}"}),
+                    fault["retry_after"],
+                )
             verified = verify_webhook(
                 self.secret,
                 request.body,
@@ -109,15 +121,3 @@ class FakeWebhookReceiver(WSGIFake):
             self.paths.append(request.path)
             self.headers.append(dict(request.headers))
             return json_response(200, {"ok": True, "duplicate": self.by_delivery[key] > 1})
-
-    def _fault(self) -> Response:
-        fault = self._faults[0]
-        status, retry_after = int(fault[0]), fault[2]
-        fault[1] -= 1
-        if fault[1] == 0:
-            self._faults.pop(0)
-        response = json_response(status, {"error": f"injected HTTP {status}"})
-        if retry_after is not None:
-            number = float(retry_after)
-            response.header("Retry-After", str(int(number)) if number.is_integer() else str(number))
-        return response
