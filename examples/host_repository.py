@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syncjobs import ConcurrencyLimitError, Job, JobStatus, LogLine
-from syncjobs.models import DeadLetter, NewJob
+from syncjobs.models import ACTIVE_STATUSES, DeadLetter, NewJob
 
 __all__ = ["HostSQLiteRepository", "PollingSubscription"]
 
@@ -101,7 +101,6 @@ CREATE TABLE IF NOT EXISTS host_dead_letters (
 );
 """
 
-ACTIVE = (JobStatus.PENDING, JobStatus.PROCESSING)
 JSON_COLUMNS = {"params", "result", "checkpoint"}
 _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
@@ -260,12 +259,20 @@ class HostSQLiteRepository:
         return job
 
     @staticmethod
-    def _count_active(db: sqlite3.Connection, owner_id: str) -> int:
+    def _check_active_limit(
+        db: sqlite3.Connection, owner_id: str, active_limit: int | None
+    ) -> None:
+        """Refuse one more active job for an owner already at ``active_limit``."""
+        if active_limit is None:
+            return
         (active,) = db.execute(
             "SELECT COUNT(*) FROM host_jobs WHERE owner_id = ? AND status IN (?, ?)",
-            (owner_id, *(s.value for s in ACTIVE)),
+            (owner_id, *(s.value for s in ACTIVE_STATUSES)),
         ).fetchone()
-        return int(active)
+        if active >= active_limit:
+            raise ConcurrencyLimitError(
+                f"owner already has {active} active jobs (limit {active_limit})"
+            )
 
     def job_version(self, job_id: str) -> int | None:
         """How many times the job changed (None if it does not exist)."""
@@ -284,12 +291,7 @@ class HostSQLiteRepository:
                 ).fetchone()
                 if row is not None:
                     return row_to_job(row), False
-            if active_limit is not None:
-                active = self._count_active(db, new.owner_id)
-                if active >= active_limit:
-                    raise ConcurrencyLimitError(
-                        f"owner already has {active} active jobs (limit {active_limit})"
-                    )
+            self._check_active_limit(db, new.owner_id, active_limit)
             columns = {
                 "id": new.id, "owner_id": new.owner_id, "job_type": new.job_type,
                 "queue": new.queue, "priority": new.priority, "params": new.params,
@@ -347,7 +349,7 @@ class HostSQLiteRepository:
         """Mark a due pending job (or a crashed worker's job) processing; count the attempt."""
         with self._write() as db:
             job = self._load(db, job_id)
-            if job is None or job.status not in ACTIVE:
+            if job is None or job.status not in ACTIVE_STATUSES:
                 return None
             if job.status is JobStatus.PROCESSING:
                 crashed = (stale_before is not None and job.heartbeat_at is not None
@@ -407,7 +409,7 @@ class HostSQLiteRepository:
         """Move an active job to a terminal status, with its dead letter in the same commit."""
         with self._write() as db:
             job = self._load(db, job_id)
-            if job is None or job.status not in ACTIVE:
+            if job is None or job.status not in ACTIVE_STATUSES:
                 return None
             changes: dict[str, Any] = {
                 "status": status, "completed_at": now, "updated_at": now,
@@ -470,12 +472,7 @@ class HostSQLiteRepository:
             job = self._load(db, job_id)
             if job is None or job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
                 return None
-            if active_limit is not None:
-                active = self._count_active(db, job.owner_id)
-                if active >= active_limit:
-                    raise ConcurrencyLimitError(
-                        f"owner already has {active} active jobs (limit {active_limit})"
-                    )
+            self._check_active_limit(db, job.owner_id, active_limit)
             return self._change(
                 db, job_id, status=JobStatus.PENDING, attempts=0, retry_count=0,
                 cancel_requested=False, error_code=None, error_message=None, result=None,

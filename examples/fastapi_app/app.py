@@ -51,7 +51,10 @@ SYSTEM_OWNER = "system"
 
 # -- who is asking -----------------------------------------------------------------------------
 
-def current_owner(x_owner_id: Annotated[str | None, Header()] = None) -> str:
+# These dependencies do no I/O, so they are ``async``: FastAPI would run plain ``def`` ones on
+# its thread pool, a thread hop per dependency and request.
+
+async def current_owner(x_owner_id: Annotated[str | None, Header()] = None) -> str:
     """The signed-in user.
 
     This example trusts an ``X-Owner-Id`` header so that it can be tried with curl. A real app
@@ -64,19 +67,19 @@ def current_owner(x_owner_id: Annotated[str | None, Header()] = None) -> str:
     return x_owner_id
 
 
-def get_jobs(request: Request) -> syncjobs.SyncJobs:
+async def get_jobs(request: Request) -> syncjobs.SyncJobs:
     """The syncjobs app built at start-up."""
     jobs: syncjobs.SyncJobs = request.app.state.syncjobs
     return jobs
 
 
-def get_streams(request: Request) -> JobStreams:
+async def get_streams(request: Request) -> JobStreams:
     """The registry of open event streams."""
     streams: JobStreams = request.app.state.streams
     return streams
 
 
-def require_trigger_secret(
+async def require_trigger_secret(
     request: Request, x_trigger_secret: Annotated[str | None, Header()] = None
 ) -> None:
     """Let a caller in only with the shared secret (compared in constant time)."""

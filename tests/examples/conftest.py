@@ -32,9 +32,7 @@ def host_jobs(monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
 
 
 @pytest.fixture
-def test_registry(host_jobs: ModuleType) -> Registry:
-    """The built-in job types plus the example's (overrides the root fixture)."""
-    reg = Registry()
-    for jt in default_registry:
-        reg.add(jt)
-    return reg
+def test_registry(host_jobs: ModuleType, test_registry: Registry) -> Registry:
+    """The built-in job types plus the example's: the root fixture's registry, built after
+    ``host_jobs`` has declared them (so ``host_jobs`` must come first)."""
+    return test_registry

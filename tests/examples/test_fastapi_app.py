@@ -86,25 +86,33 @@ def start_worker(workers: Workers) -> None:
     workers.start(queues=QUEUES, SYNCJOBS_IMPORTS='["examples.host_jobs"]', PYTHONPATH=str(ROOT))
 
 
-@pytest.fixture
-def server(app_env: dict[str, str]) -> Iterator[Server]:
-    api = create_api(watch_slice=1.0, keepalive=2.0)
+@contextlib.contextmanager
+def serving(
+    api: FastAPI, **config: Any
+) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
+    """Run ``api`` under uvicorn on a free loopback port in a thread; stop it at the end."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(api, log_config=None, log_level="warning", ws="none", http="h11",
-                            lifespan="on", timeout_graceful_shutdown=5)
-    uv = uvicorn.Server(config)
+    uv = uvicorn.Server(uvicorn.Config(api, log_config=None, log_level="warning", ws="none",
+                                       http="h11", **config))
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="example-app")
     thread.start()
     try:
         wait_for(lambda: uv.started or not thread.is_alive())
-        assert uv.started, "the example app did not start (see the log above)"
-        yield Server(f"http://127.0.0.1:{sock.getsockname()[1]}", api)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}", uv, thread
     finally:
         uv.should_exit = True
         thread.join(60)
         sock.close()
         _current.set_app(None)
+
+
+@pytest.fixture
+def server(app_env: dict[str, str]) -> Iterator[Server]:
+    api = create_api(watch_slice=1.0, keepalive=2.0)
+    with serving(api, lifespan="on", timeout_graceful_shutdown=5) as (url, uv, thread):
+        assert uv.started, "the example app did not start (see the log above)"
+        yield Server(url, api)
     assert not thread.is_alive(), "uvicorn did not stop"
 
 
@@ -325,15 +333,8 @@ def test_the_server_stops_cleanly_with_a_stream_open(
     app = client()
     waiting = app.submit("syncjobs.count", owner_id="u1", params={"to": 3}, delay=3600)
     api = create_api(watch_slice=1.0, keepalive=1.0)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    uv = uvicorn.Server(uvicorn.Config(api, log_config=None, log_level="warning", ws="none",
-                                       http="h11", timeout_graceful_shutdown=1))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]})
-    thread.start()
-    try:
-        wait_for(lambda: uv.started or not thread.is_alive())
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}/jobs/{waiting.id}/events"
+    with serving(api, timeout_graceful_shutdown=1) as (root, uv, thread):
+        url = f"{root}/jobs/{waiting.id}/events"
         with httpx.stream("GET", url, headers={"X-Owner-Id": "u1"}, timeout=30) as stream:
             received = events(stream)
             assert next(received)[1]["status"] == "pending"
@@ -345,8 +346,3 @@ def test_the_server_stops_cleanly_with_a_stream_open(
                 rest.extend(received)
         assert "end" not in [name for name, _ in rest]  # the job never finished
         assert api.state.streams.open_count == 0
-    finally:
-        uv.should_exit = True
-        thread.join(60)
-        sock.close()
-        _current.set_app(None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from syncjobs.analysis import OpenAICompatibleAnalyzer
 from syncjobs.models import JobStatus, utcnow
 from syncjobs.notifiers import InAppNotifier, WebhookNotifier
@@ -13,6 +15,8 @@ from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver, serve
 
 from ..conftest import AppFactory, run_until_idle
 from .conftest import Reporter
+
+pytestmark = pytest.mark.integration
 
 ITEMS = 150
 

@@ -32,7 +32,6 @@ from syncjobs.models import Decision, Preferences, QueuedItem, Verdict
 from syncjobs.protocols import Analyzer
 from syncjobs.settings import AnalyzerSettings, Settings
 from syncjobs.testing.fakes import FakeCompletions, serve
-from syncjobs.testing.fakes import server as fake_server
 
 NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 KEY = "sk-test-SECRET-key-0123456789"
@@ -250,19 +249,18 @@ def test_keyword_patterns_are_cached_and_thread_safe(keyword: KeywordAnalyzer) -
 
 @contextmanager
 def openai_analyzer(
-    fake: FakeCompletions, *, loopback: bool = False, key: str = KEY, suffix: str = "",
-    timeout: float = 10.0,
+    fake: FakeCompletions, *, loopback: bool = False, key: str = KEY, timeout: float = 10.0
 ) -> Iterator[OpenAICompatibleAnalyzer]:
     if loopback:
         with serve(fake) as root:
-            analyzer = OpenAICompatibleAnalyzer(root + suffix, key, "gpt-test", timeout=timeout)
+            analyzer = OpenAICompatibleAnalyzer(root, key, "gpt-test", timeout=timeout)
             try:
                 yield analyzer
             finally:
                 analyzer.close()
     else:
         analyzer = OpenAICompatibleAnalyzer(
-            "http://ai.test" + suffix, key, "gpt-test", transport=fake.transport()
+            "http://ai.test", key, "gpt-test", transport=fake.transport()
         )
         try:
             yield analyzer
@@ -534,14 +532,6 @@ def test_openai_bad_reply_shapes(content: str) -> None:
         made.analyze(make_item(), prefs())
 
 
-@pytest.fixture
-def wide_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``serve`` listens with socketserver's default backlog of 5: a burst of 20 new
-    connections (wsgiref closes each after one answer) gets some reset. Widen it here."""
-    monkeypatch.setattr(fake_server._ThreadingWSGIServer, "request_queue_size", 64)
-
-
-@pytest.mark.usefixtures("wide_backlog")
 @pytest.mark.parametrize("loopback", [False, True])
 def test_openai_concurrent_calls(fake: FakeCompletions, loopback: bool) -> None:
     with openai_analyzer(fake, loopback=loopback) as analyzer:
@@ -652,8 +642,7 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon", 5) == 5
     assert parse_retry_after("-3", 5) == 0
     assert parse_retry_after("nan", 5) == 5
-    now = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-    assert parse_retry_after("Wed, 01 May 2024 12:00:30 GMT", 5, now=now) == 30
+    assert parse_retry_after("Wed, 01 May 2024 12:00:30 GMT", 5, now=NOW) == 30
 
 
 def test_build_analyzer(fake: FakeCompletions) -> None:

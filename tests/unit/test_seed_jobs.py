@@ -13,24 +13,28 @@ import pytest
 from pydantic import BaseModel
 
 from syncjobs import JobContext, job_type
+from syncjobs.analysis import OpenAICompatibleAnalyzer
 from syncjobs.app import SyncJobs
-from syncjobs.errors import RateLimitedError, UnexpectedResponseError
+from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
 from syncjobs.jobtypes.trust import trust_score
 from syncjobs.models import (
     Account,
     Decision,
     JobStatus,
-    NewJob,
     Preferences,
     QueuedItem,
     UsagePeriod,
     Verdict,
     utcnow,
 )
+from syncjobs.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.providers.types import Item
 from syncjobs.registry import Registry
 from syncjobs.storage import SQLAlchemyRepository
-from tests.conftest import AppFactory, run_until_idle
+from syncjobs.testing.contract import new_job
+from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver
+
+from ..conftest import AppFactory, run_until_idle
 
 OWNER = "owner-1"
 
@@ -45,15 +49,15 @@ def seed(
     now: datetime | None = None,
 ) -> Account:
     """An account holding ``items``, stored as one synced page at ``now``."""
+    now = now or utcnow()
     acc = repo.create_account(owner_id=owner, provider=provider, external_id=f"{owner}-{name}",
-                              display_name=name, sync_interval=1800, now=now or utcnow())
-    repo.save_page(acc.id, items=items, deleted_ids=[], cursor={"page": 1}, now=now or utcnow())
+                              display_name=name, sync_interval=1800, now=now)
+    repo.save_page(acc.id, items=items, deleted_ids=[], cursor={"page": 1}, now=now)
     return acc
 
 
-def video(n: int, title: str, channel: str = "Good Channel", **raw: Any) -> Item:
-    return Item(external_id=f"v{n}", kind="video", title=title, text="", author=channel,
-                raw=raw)
+def video(n: int, title: str, channel: str = "Good Channel") -> Item:
+    return Item(external_id=f"v{n}", kind="video", title=title, text="", author=channel)
 
 
 def item_ids(repo: SQLAlchemyRepository, account: Account) -> dict[str, int]:
@@ -67,10 +71,6 @@ def run_for(app: SyncJobs, done: Callable[[], bool], timeout: float = 20.0) -> N
         while not done():
             assert time.monotonic() < deadline, "condition not reached"
             time.sleep(0.02)
-
-
-def finished(app: SyncJobs, job_id: str, owner: str = "system") -> Callable[[], bool]:
-    return lambda: app.repository.get_job(job_id).is_terminal  # type: ignore[union-attr]
 
 
 # -- analyze_items -------------------------------------------------------------------------
@@ -179,7 +179,7 @@ def test_a_rate_limit_releases_the_batch_and_the_job_resumes_after_it(
     app = make_app(sql_repo, analyzer=analyzer, analysis_concurrency=1)
     acc = seed(sql_repo, [video(n, f"v{n}") for n in range(1, 5)])
     job = app.submit("analyze_items", owner_id="system")
-    run_for(app, finished(app, job.id))
+    run_for(app, lambda: app.status(job.id, owner_id="system").is_terminal)
     done = app.status(job.id, owner_id="system")
     assert done.status is JobStatus.COMPLETED and done.retry_count == 0  # attempt given back
     assert done.result["analysed"] == 4  # totals carry over the rate-limited attempt
@@ -192,9 +192,6 @@ def test_a_rate_limit_releases_the_batch_and_the_job_resumes_after_it(
 def test_the_openai_compatible_analyzer_against_the_fake_completion_server(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
-    from syncjobs.analysis import OpenAICompatibleAnalyzer
-    from syncjobs.testing.fakes import FakeCompletions
-
     fake = FakeCompletions(api_key="sk-test")
     analyzer = OpenAICompatibleAnalyzer("http://fake", "sk-test", "test-model",
                                         transport=fake.transport())
@@ -361,10 +358,8 @@ def test_cleanup_deletes_what_is_past_retention_and_never_blocked_or_unread(
 
 def _finished_job(repo: SQLAlchemyRepository, days_ago: int) -> str:
     when = utcnow() - timedelta(days=days_ago)
-    job, _ = repo.create_job(NewJob(
-        id=str(__import__("uuid").uuid4()), owner_id="someone", job_type="syncjobs.noop",
-        queue="default", priority=5, params={}, max_retries=0, created_at=when,
-    ), active_limit=None)
+    job, _ = repo.create_job(new_job("someone", job_type="syncjobs.noop", params={},
+                                     max_retries=0, created_at=when), active_limit=None)
     repo.claim_job(job.id, worker_id="w", now=when)
     repo.finish_job(job.id, status=JobStatus.COMPLETED, now=when)
     return job.id
@@ -375,10 +370,9 @@ def _finished_job(repo: SQLAlchemyRepository, days_ago: int) -> str:
 SECRET = "whsec-test"
 
 
-def _webhook_app(make_app: AppFactory, repo: SQLAlchemyRepository, **settings: Any) -> Any:
-    from syncjobs.notifiers import InAppNotifier, WebhookNotifier
-    from syncjobs.testing.fakes import FakeWebhookReceiver
-
+def _webhook_app(
+    make_app: AppFactory, repo: SQLAlchemyRepository, **settings: Any
+) -> tuple[SyncJobs, FakeWebhookReceiver]:
     receiver = FakeWebhookReceiver(SECRET)
     notifier = WebhookNotifier(SECRET, "http://hooks.test/in", transport=receiver.transport())
     app = make_app(repo, notifiers=[InAppNotifier(), notifier], **settings)
@@ -527,8 +521,6 @@ def test_a_follow_up_runs_after_success_only_and_is_linked_to_its_parent(
 def test_preferences_are_validated_and_round_trip(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
-    from syncjobs.errors import InvalidInputError
-
     app = make_app(sql_repo)
     assert app.preferences("new").digest.value == "daily"
     prefs = app.set_preferences("new", blocked_words=["a", "A", " b "], viewer_age=9,
