@@ -5,10 +5,12 @@ from __future__ import annotations
 import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import time_machine
 from dramatiq.brokers.stub import StubBroker
 
 import syncjobs.jobtypes  # noqa: F401  (built-in job types)
@@ -23,6 +25,34 @@ from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
 pytest_plugins = (
     ["syncjobs.testing.fixtures"] if importlib.util.find_spec("syncjobs.testing.fixtures") else []
 )
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock-ahead",
+        type=float,
+        default=0.0,
+        metavar="DAYS",
+        help="run the tests with the wall clock moved DAYS ahead (the monotonic clock is real)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    days = config.getoption("--clock-ahead")
+    if days:
+        # Moves time.time, datetime.now and friends for the whole process, threads included;
+        # the servers the run starts keep the real clock. The monotonic clock is left alone so
+        # that timeouts, sleeps and thread waits behave.
+        traveller = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    days = config.getoption("--clock-ahead")
+    if not days:
+        return None
+    return f"wall clock moved {days:g} days ahead: now {datetime.now(UTC):%Y-%m-%d}"
 
 
 def _sql_repo(url: str) -> Iterator[SQLAlchemyRepository]:

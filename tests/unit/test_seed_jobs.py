@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -303,18 +303,19 @@ def test_usage_backfills_a_past_day_with_until(
 ) -> None:
     app = make_app(sql_repo)
     acc = seed(sql_repo, [])
-    at = datetime(2026, 3, 4, 15, 30, tzinfo=UTC)
+    day = datetime.now(UTC).date() - timedelta(days=40)  # a past day, relative to today
+    at = datetime(day.year, day.month, day.day, 15, 30, tzinfo=UTC)
     sql_repo.record_provider_usage(owner_id=OWNER, account_id=acc.id, provider="gmail",
                                    job_id=None, api_calls=3, quota_units=15, at=at)
     app.submit("aggregate_usage", owner_id="system",
-               params={"until": date(2026, 3, 4).isoformat(), "days": 1})
+               params={"until": day.isoformat(), "days": 1})
     run_until_idle(app)
     hours = app.usage(OWNER, period="hour")
     assert [(h.period_start, h.api_calls) for h in hours] == [
-        (datetime(2026, 3, 4, 15, tzinfo=UTC), 3)]
+        (at.replace(minute=0), 3)]
     months = app.usage(OWNER, period="month")
     assert [(m.period_start, m.quota_units) for m in months] == [
-        (datetime(2026, 3, 1, tzinfo=UTC), 15)]
+        (datetime(day.year, day.month, 1, tzinfo=UTC), 15)]
 
 
 # -- cleanup_old_data ------------------------------------------------------------------------
