@@ -26,12 +26,14 @@ RESULTS = ROOT / "bench" / "results" / "latest.json"
 @contextmanager
 def servers() -> Iterator[tuple[str, str]]:
     """Real Redis and durable PostgreSQL (fsync on) on loopback ports, or SYNCJOBS_TEST_*_URL."""
-    r_url, pg_url = os.environ.get("SYNCJOBS_TEST_REDIS_URL"), os.environ.get(
-        "SYNCJOBS_TEST_POSTGRES_URL"
+    r_url, pg_url = (
+        os.environ.get("SYNCJOBS_TEST_REDIS_URL"),
+        os.environ.get("SYNCJOBS_TEST_POSTGRES_URL"),
     )
-    with RedisServer() if r_url is None else _nothing() as r, (
-        PostgresServer(durable=True) if pg_url is None else _nothing()
-    ) as pg:
+    with (
+        RedisServer() if r_url is None else _nothing() as r,
+        PostgresServer(durable=True) if pg_url is None else _nothing() as pg,
+    ):
         yield (r_url or r.url), (pg_url or pg.url)
 
 
@@ -41,14 +43,28 @@ def _nothing() -> Iterator[Any]:
 
 
 @contextmanager
-def worker(module: str, queue: str, env: dict[str, str], processes: int = 2, threads: int = 8
-           ) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    module: str, queue: str, env: dict[str, str], processes: int = 2, threads: int = 8
+) -> Iterator[subprocess.Popen[bytes]]:
     """A `dramatiq MODULE` worker with the given flags, stopped at exit."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dramatiq", module, "--processes", str(processes),
-         "--threads", str(threads), "--queues", queue],
-        cwd=ROOT, env={**os.environ, **env}, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "dramatiq",
+            module,
+            "--processes",
+            str(processes),
+            "--threads",
+            str(threads),
+            "--queues",
+            queue,
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         yield proc
@@ -77,8 +93,9 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 
 @contextmanager
-def processes(commands: Sequence[Sequence[str]], env: dict[str, str]
-              ) -> Iterator[list[subprocess.Popen[bytes]]]:
+def processes(
+    commands: Sequence[Sequence[str]], env: dict[str, str]
+) -> Iterator[list[subprocess.Popen[bytes]]]:
     """Start each command in its own session (cwd = the checkout); SIGTERM them all at exit.
 
     Their output goes to temporary log files; the tail of each is printed when the body
@@ -91,11 +108,17 @@ def processes(commands: Sequence[Sequence[str]], env: dict[str, str]
             for command in commands:
                 log = stack.enter_context(tempfile.TemporaryFile())
                 logs.append(log)
-                procs.append(subprocess.Popen(
-                    list(command), cwd=ROOT, env={**os.environ, **env},
-                    start_new_session=True, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT,
-                ))
+                procs.append(
+                    subprocess.Popen(
+                        list(command),
+                        cwd=ROOT,
+                        env={**os.environ, **env},
+                        start_new_session=True,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
             yield procs
         except BaseException:
             for command, log in zip(commands, logs, strict=False):
@@ -108,8 +131,9 @@ def processes(commands: Sequence[Sequence[str]], env: dict[str, str]
                 _stop(proc)
 
 
-def wait_for(check: Callable[[], bool], timeout: float = 300, what: str = "condition",
-             interval: float = 0.05) -> None:
+def wait_for(
+    check: Callable[[], bool], timeout: float = 300, what: str = "condition", interval: float = 0.05
+) -> None:
     """Poll ``check`` until it returns true; TimeoutError after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not check():

@@ -62,10 +62,14 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
         app.close()
     bare_rate, tracked_rate = statistics.median(bare_rates), statistics.median(tracked_rates)
     return {
-        "n": n, "rounds": rounds, "workers": "2 processes x 8 threads, default prefetch",
-        "bare_jobs_per_s": round(bare_rate), "tracked_jobs_per_s": round(tracked_rate),
+        "n": n,
+        "rounds": rounds,
+        "workers": "2 processes x 8 threads, default prefetch",
+        "bare_jobs_per_s": round(bare_rate),
+        "tracked_jobs_per_s": round(tracked_rate),
         "tracked_over_bare": round(tracked_rate / bare_rate, 3),
-        "bare_send": send, "tracked_submit": sub,
+        "bare_send": send,
+        "tracked_submit": sub,
         "submit_over_send_p50": round(sub["p50_ms"] / send["p50_ms"], 2),
     }
 
@@ -73,12 +77,20 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
 def show(result: dict[str, object], console: Console) -> None:
     """Print the figures as a table."""
     table = Table("figure", "bare Dramatiq", "syncjobs", "ratio", title="core (Redis + PostgreSQL)")
-    table.add_row("no-op jobs/s", str(result["bare_jobs_per_s"]), str(result["tracked_jobs_per_s"]),
-                  f"{result['tracked_over_bare']}x")
+    table.add_row(
+        "no-op jobs/s",
+        str(result["bare_jobs_per_s"]),
+        str(result["tracked_jobs_per_s"]),
+        f"{result['tracked_over_bare']}x",
+    )
     send, sub = result["bare_send"], result["tracked_submit"]
     assert isinstance(send, dict) and isinstance(sub, dict)
-    table.add_row("send / submit p50 ms", str(send["p50_ms"]), str(sub["p50_ms"]),
-                  f"{result['submit_over_send_p50']}x")
+    table.add_row(
+        "send / submit p50 ms",
+        str(send["p50_ms"]),
+        str(sub["p50_ms"]),
+        f"{result['submit_over_send_p50']}x",
+    )
     table.add_row("send / submit p99 ms", str(send["p99_ms"]), str(sub["p99_ms"]), "")
     console.print(table)
 

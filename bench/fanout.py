@@ -41,8 +41,10 @@ from bench._common import libpq, outstanding, save, servers, wait_for, worker
 
 QUEUE = "sync"
 BASELINE_QUEUE = "fanout_baseline"
-DUE_SQL = ("SELECT id, owner_id FROM {acc} WHERE state = 'active' AND (next_sync_at IS NULL "
-           "OR next_sync_at <= %s) ORDER BY next_sync_at NULLS FIRST, id LIMIT %s")
+DUE_SQL = (
+    "SELECT id, owner_id FROM {acc} WHERE state = 'active' AND (next_sync_at IS NULL "
+    "OR next_sync_at <= %s) ORDER BY next_sync_at NULLS FIRST, id LIMIT %s"
+)
 INSERT_SQL = (
     "INSERT INTO {jobs} (id, owner_id, job_type, queue, priority, params, status, "
     "progress_percent, retry_count, attempts, max_retries, cancel_requested, expires_at, "
@@ -69,10 +71,22 @@ def _due_accounts(pg_url: str, prefix: str, n: int) -> None:
 
     repo = SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False)
     now = datetime.now(UTC)
-    rows = [{"id": str(uuid.uuid4()), "owner_id": f"user-{i}", "provider": "gmail",
-             "external_id": f"acct-{i}", "display_name": None, "state": "active",
-             "cursor": None, "sync_interval": 1800, "next_sync_at": now - timedelta(minutes=1),
-             "created_at": now, "updated_at": now} for i in range(n)]
+    rows = [
+        {
+            "id": str(uuid.uuid4()),
+            "owner_id": f"user-{i}",
+            "provider": "gmail",
+            "external_id": f"acct-{i}",
+            "display_name": None,
+            "state": "active",
+            "cursor": None,
+            "sync_interval": 1800,
+            "next_sync_at": now - timedelta(minutes=1),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(n)
+    ]
     with repo.engine.begin() as conn:
         conn.execute(insert(repo.tables.accounts), rows)
     repo.close()
@@ -82,8 +96,11 @@ def _fanout(redis_url: str, pg_url: str, n: int, client: redis.Redis) -> dict[st
     """One fan-out job over N fresh due accounts; its ledger duration."""
     prefix = _fresh_schema(pg_url)
     _due_accounts(pg_url, prefix, n)
-    env = {"SYNCJOBS_BROKER_URL": redis_url, "SYNCJOBS_DATABASE_URL": pg_url,
-           "SYNCJOBS_TABLE_PREFIX": prefix}
+    env = {
+        "SYNCJOBS_BROKER_URL": redis_url,
+        "SYNCJOBS_DATABASE_URL": pg_url,
+        "SYNCJOBS_TABLE_PREFIX": prefix,
+    }
     os.environ.update(env)
     from syncjobs import jobtypes  # noqa: F401
     from syncjobs.factory import create_app
@@ -91,8 +108,9 @@ def _fanout(redis_url: str, pg_url: str, n: int, client: redis.Redis) -> dict[st
     from syncjobs.settings import Settings
 
     app = create_app(Settings())
-    job = app.submit("sync_due_accounts", owner_id="system", params={"limit": n},
-                     enforce_limit=False)
+    job = app.submit(
+        "sync_due_accounts", owner_id="system", params={"limit": n}, enforce_limit=False
+    )
     holder = {"job": job}
 
     def finished() -> bool:
@@ -105,16 +123,22 @@ def _fanout(redis_url: str, pg_url: str, n: int, client: redis.Redis) -> dict[st
     if done.status is not JobStatus.COMPLETED or not done.started_at or not done.completed_at:
         raise RuntimeError(f"fan-out ended {done.status}: {done.error_message}")
     with psycopg.connect(libpq(pg_url)) as conn:
-        row = conn.execute(f'SELECT count(*) FROM "{prefix}jobs" WHERE job_type = '
-                           "'sync_account'").fetchone()
+        row = conn.execute(
+            f"SELECT count(*) FROM \"{prefix}jobs\" WHERE job_type = 'sync_account'"
+        ).fetchone()
     app.close()
-    return {"seconds": (done.completed_at - done.started_at).total_seconds(),
-            "result": done.result, "sync_jobs_in_ledger": row[0] if row else 0,
-            "sync_messages_queued": outstanding(client, QUEUE), "prefix": prefix}
+    return {
+        "seconds": (done.completed_at - done.started_at).total_seconds(),
+        "result": done.result,
+        "sync_jobs_in_ledger": row[0] if row else 0,
+        "sync_messages_queued": outstanding(client, QUEUE),
+        "prefix": prefix,
+    }
 
 
-def _baseline(redis_url: str, pg_url: str, n: int, accounts_prefix: str,
-              client: redis.Redis) -> dict[str, Any]:
+def _baseline(
+    redis_url: str, pg_url: str, n: int, accounts_prefix: str, client: redis.Redis
+) -> dict[str, Any]:
     """SELECT due ids + executemany N ledger rows + N messages on one Redis pipeline."""
     from dramatiq import Message
     from dramatiq.brokers.redis import RedisBroker
@@ -130,19 +154,38 @@ def _baseline(redis_url: str, pg_url: str, n: int, accounts_prefix: str,
         ids = [str(uuid.uuid4()) for _ in due]
         expires = now + timedelta(days=1)
         with conn.cursor() as cur:
-            cur.executemany(INSERT_SQL.format(jobs=jobs), [
-                (job_id, owner, json.dumps({"account_id": account, "full": False}), expires,
-                 f"sync:{account}:first", now, now)
-                for job_id, (account, owner) in zip(ids, due, strict=True)])
+            cur.executemany(
+                INSERT_SQL.format(jobs=jobs),
+                [
+                    (
+                        job_id,
+                        owner,
+                        json.dumps({"account_id": account, "full": False}),
+                        expires,
+                        f"sync:{account}:first",
+                        now,
+                        now,
+                    )
+                    for job_id, (account, owner) in zip(ids, due, strict=True)
+                ],
+            )
         conn.commit()
         inserted = time.perf_counter()
-    messages = [Message(queue_name=BASELINE_QUEUE, actor_name="sync_account", args=(job_id,),
-                        kwargs={}, options={"redis_message_id": str(uuid.uuid4())})
-                for job_id in ids]
+    messages = [
+        Message(
+            queue_name=BASELINE_QUEUE,
+            actor_name="sync_account",
+            args=(job_id,),
+            kwargs={},
+            options={"redis_message_id": str(uuid.uuid4())},
+        )
+        for job_id in ids
+    ]
     pipe = client.pipeline(transaction=False)
     for message in messages:
-        pipe.hset(f"dramatiq:{BASELINE_QUEUE}.msgs", message.options["redis_message_id"],
-                  message.encode())
+        pipe.hset(
+            f"dramatiq:{BASELINE_QUEUE}.msgs", message.options["redis_message_id"], message.encode()
+        )
         pipe.rpush(f"dramatiq:{BASELINE_QUEUE}", message.options["redis_message_id"])
     pipe.execute()
     sent = time.perf_counter()
@@ -151,14 +194,25 @@ def _baseline(redis_url: str, pg_url: str, n: int, accounts_prefix: str,
     broker = RedisBroker(url=redis_url)
     loop_began = time.perf_counter()
     for job_id in ids:
-        broker.enqueue(Message(queue_name=f"{BASELINE_QUEUE}_loop", actor_name="sync_account",
-                               args=(job_id,), kwargs={}, options={}))
+        broker.enqueue(
+            Message(
+                queue_name=f"{BASELINE_QUEUE}_loop",
+                actor_name="sync_account",
+                args=(job_id,),
+                kwargs={},
+                options={},
+            )
+        )
     loop_seconds = time.perf_counter() - loop_began
     broker.close()
-    return {"select_s": selected - began, "insert_s": inserted - selected,
-            "pipeline_send_s": sent - inserted, "seconds": sent - began,
-            "enqueue_loop_send_s": loop_seconds,
-            "seconds_with_enqueue_loop": inserted - began + loop_seconds}
+    return {
+        "select_s": selected - began,
+        "insert_s": inserted - selected,
+        "pipeline_send_s": sent - inserted,
+        "seconds": sent - began,
+        "enqueue_loop_send_s": loop_seconds,
+        "seconds_with_enqueue_loop": inserted - began + loop_seconds,
+    }
 
 
 def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
@@ -169,8 +223,10 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
         for _ in range(rounds):
             client.flushall()
             fan = _fanout(redis_url, pg_url, accounts, client)
-            if fan["result"] != {"due": accounts, "submitted": accounts} or \
-                    fan["sync_jobs_in_ledger"] != accounts:
+            if (
+                fan["result"] != {"due": accounts, "submitted": accounts}
+                or fan["sync_jobs_in_ledger"] != accounts
+            ):
                 raise RuntimeError(f"unexpected fan-out outcome: {fan}")
             ours.append(fan)
             raw.append(_baseline(redis_url, pg_url, accounts, fan["prefix"], client))
@@ -182,7 +238,8 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
     baseline = {k: median(raw, k) for k in raw[0]}
     fanout_s = median(ours, "seconds")
     return {
-        "accounts": accounts, "rounds": rounds,
+        "accounts": accounts,
+        "rounds": rounds,
         "worker": f"dramatiq syncjobs.actors --processes 1 --threads 1 --queues {QUEUE}",
         "fanout_seconds": fanout_s,
         "fanout_seconds_rounds": [round(r["seconds"], 3) for r in ours],
@@ -190,25 +247,44 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
         "baseline": baseline,
         "fanout_over_baseline": round(fanout_s / baseline["seconds"], 2),
         "fanout_over_baseline_enqueue_loop": round(
-            fanout_s / baseline["seconds_with_enqueue_loop"], 2),
+            fanout_s / baseline["seconds_with_enqueue_loop"], 2
+        ),
     }
 
 
 def show(result: dict[str, Any], console: Console) -> None:
     """Print the figures as a table."""
     n, base = result["accounts"], result["baseline"]
-    table = Table("figure", "raw baseline", "syncjobs", "ratio",
-                  title=f"fan-out: sync_due_accounts over {n:,} due accounts (Redis + PostgreSQL)",
-                  caption="ratio = syncjobs seconds ÷ baseline seconds (lower is better)")
-    table.add_row("seconds (pipeline send)", f"{base['seconds']:.2f}",
-                  f"{result['fanout_seconds']:.2f}", f"{result['fanout_over_baseline']}x")
-    table.add_row("seconds (enqueue-loop send)", f"{base['seconds_with_enqueue_loop']:.2f}",
-                  f"{result['fanout_seconds']:.2f}",
-                  f"{result['fanout_over_baseline_enqueue_loop']}x")
-    table.add_row("  select / insert / send", f"{base['select_s']:.2f} / {base['insert_s']:.2f}"
-                  f" / {base['pipeline_send_s']:.2f} ({base['enqueue_loop_send_s']:.2f})", "", "")
-    table.add_row("jobs per second", f"{n / base['seconds']:,.0f}",
-                  f"{n / result['fanout_seconds']:,.0f}", "")
+    table = Table(
+        "figure",
+        "raw baseline",
+        "syncjobs",
+        "ratio",
+        title=f"fan-out: sync_due_accounts over {n:,} due accounts (Redis + PostgreSQL)",
+        caption="ratio = syncjobs seconds ÷ baseline seconds (lower is better)",
+    )
+    table.add_row(
+        "seconds (pipeline send)",
+        f"{base['seconds']:.2f}",
+        f"{result['fanout_seconds']:.2f}",
+        f"{result['fanout_over_baseline']}x",
+    )
+    table.add_row(
+        "seconds (enqueue-loop send)",
+        f"{base['seconds_with_enqueue_loop']:.2f}",
+        f"{result['fanout_seconds']:.2f}",
+        f"{result['fanout_over_baseline_enqueue_loop']}x",
+    )
+    table.add_row(
+        "  select / insert / send",
+        f"{base['select_s']:.2f} / {base['insert_s']:.2f}"
+        f" / {base['pipeline_send_s']:.2f} ({base['enqueue_loop_send_s']:.2f})",
+        "",
+        "",
+    )
+    table.add_row(
+        "jobs per second", f"{n / base['seconds']:,.0f}", f"{n / result['fanout_seconds']:,.0f}", ""
+    )
     console.print(table)
 
 

@@ -48,11 +48,36 @@ from bench._common import ROOT, libpq, maxrss_mib, peak_rss_mib, save, servers
 
 OWNER = "bench"
 LIST_PAGE, BATCH = 500, 50
-COLUMNS = ("account_id", "external_id", "kind", "title", "text", "author", "published_at",
-           "metrics", "raw", "content_hash", "first_seen_at", "last_modified_at",
-           "last_seen_at", "deleted_at", "analysis_state")
-UPDATED = ("kind", "title", "text", "author", "published_at", "metrics", "raw", "content_hash",
-           "last_modified_at", "last_seen_at", "deleted_at")
+COLUMNS = (
+    "account_id",
+    "external_id",
+    "kind",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "metrics",
+    "raw",
+    "content_hash",
+    "first_seen_at",
+    "last_modified_at",
+    "last_seen_at",
+    "deleted_at",
+    "analysis_state",
+)
+UPDATED = (
+    "kind",
+    "title",
+    "text",
+    "author",
+    "published_at",
+    "metrics",
+    "raw",
+    "content_hash",
+    "last_modified_at",
+    "last_seen_at",
+    "deleted_at",
+)
 
 
 # --------------------------------------------------------------------------- subprocesses
@@ -66,9 +91,12 @@ def _serve(items: int) -> None:
 
     fake = FakeGmail(items=items, seed=0)
     with serve(fake) as root:
-        info = {"root": root, "config": dataclasses.asdict(fake.config(root)),
-                "tokens": fake.issue_tokens(expires_in=86400).model_dump(mode="json"),
-                "items": len(fake.dataset())}
+        info = {
+            "root": root,
+            "config": dataclasses.asdict(fake.config(root)),
+            "tokens": fake.issue_tokens(expires_in=86400).model_dump(mode="json"),
+            "items": len(fake.dataset()),
+        }
         print(json.dumps(info), flush=True)
         sys.stdin.read()
 
@@ -84,9 +112,13 @@ def _ours(spec: dict[str, Any]) -> dict[str, Any]:
     from syncjobs.settings import ProviderSettings, Settings
     from syncjobs.storage.sql import SQLAlchemyRepository
 
-    settings = Settings(database_url=spec["pg_url"], table_prefix=spec["prefix"],
-                        broker_url="memory://", allow_plaintext_tokens=True,
-                        gmail=ProviderSettings(**spec["config"]))
+    settings = Settings(
+        database_url=spec["pg_url"],
+        table_prefix=spec["prefix"],
+        broker_url="memory://",
+        allow_plaintext_tokens=True,
+        gmail=ProviderSettings(**spec["config"]),
+    )
     repo = SQLAlchemyRepository(spec["pg_url"], table_prefix=spec["prefix"], check=False)
     repo.upgrade()
     broker = StubBroker()
@@ -103,16 +135,23 @@ def _ours(spec: dict[str, Any]) -> dict[str, Any]:
         raise RuntimeError(f"sync ended {job.status}: {job.error_code} {job.error_message}")
     stored = _count(spec, account.id)
     app.close()
-    return {"items": stored, "seconds": (job.completed_at - job.started_at).total_seconds(),
-            "wall_seconds": wall, "result": job.result, "peak_rss_mib": peak_rss_mib(),
-            "ru_maxrss_mib": maxrss_mib()}
+    return {
+        "items": stored,
+        "seconds": (job.completed_at - job.started_at).total_seconds(),
+        "wall_seconds": wall,
+        "result": job.result,
+        "peak_rss_mib": peak_rss_mib(),
+        "ru_maxrss_mib": maxrss_mib(),
+    }
 
 
 def _batch_body(path: str, ids: list[str]) -> tuple[bytes, str]:
     boundary = f"b{uuid.uuid4().hex}"
-    parts = [f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{n}>\r\n\r\n"
-             f"GET {path}/messages/{quote(i, safe='')}?format=metadata HTTP/1.1\r\n\r\n"
-             for n, i in enumerate(ids)]
+    parts = [
+        f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: <item{n}>\r\n\r\n"
+        f"GET {path}/messages/{quote(i, safe='')}?format=metadata HTTP/1.1\r\n\r\n"
+        for n, i in enumerate(ids)
+    ]
     return ("".join(parts) + f"--{boundary}--\r\n").encode(), boundary
 
 
@@ -121,10 +160,23 @@ def _row(account_id: str, raw: bytes, now: datetime) -> tuple[Any, ...]:
     headers = {h["name"].lower(): h["value"] for h in (msg.get("payload") or {}).get("headers", [])}
     millis = msg.get("internalDate")
     published = datetime.fromtimestamp(int(millis) / 1000, UTC) if millis else None
-    return (account_id, msg["id"], "email", headers.get("subject"), msg.get("snippet"),
-            headers.get("from"), published,
-            json.dumps({"size": msg.get("sizeEstimate")}), raw.decode(),
-            hashlib.sha256(raw).hexdigest()[:32], now, now, now, None, "queued")
+    return (
+        account_id,
+        msg["id"],
+        "email",
+        headers.get("subject"),
+        msg.get("snippet"),
+        headers.get("from"),
+        published,
+        json.dumps({"size": msg.get("sizeEstimate")}),
+        raw.decode(),
+        hashlib.sha256(raw).hexdigest()[:32],
+        now,
+        now,
+        now,
+        None,
+        "queued",
+    )
 
 
 def _loop(spec: dict[str, Any]) -> dict[str, Any]:
@@ -139,17 +191,23 @@ def _loop(spec: dict[str, Any]) -> dict[str, Any]:
     repo.upgrade()  # the items table's own DDL: same columns, unique key and index
     repo.close()
     items, cols = f'"{spec["prefix"]}items"', ", ".join(COLUMNS)
-    upsert = (f"INSERT INTO {items} ({cols}) SELECT {cols} FROM stage ON CONFLICT "
-              f"(account_id, external_id) DO UPDATE SET "
-              + ", ".join(f"{c} = excluded.{c}" for c in UPDATED))
+    upsert = (
+        f"INSERT INTO {items} ({cols}) SELECT {cols} FROM stage ON CONFLICT "
+        f"(account_id, external_id) DO UPDATE SET "
+        + ", ".join(f"{c} = excluded.{c}" for c in UPDATED)
+    )
     base = spec["config"]["base_url"].rstrip("/")
     batch_url, path = batch_url_for(base), urlsplit(base).path
     account_id = str(uuid.uuid4())
     auth = {"Authorization": f"Bearer {spec['tokens']['access_token']}"}
-    with httpx.Client(headers=auth, timeout=60) as http, \
-            psycopg.connect(libpq(spec["pg_url"])) as conn:
-        conn.execute(f"CREATE TEMP TABLE stage ON COMMIT DELETE ROWS AS SELECT {cols} "
-                     f"FROM {items} WITH NO DATA")
+    with (
+        httpx.Client(headers=auth, timeout=60) as http,
+        psycopg.connect(libpq(spec["pg_url"])) as conn,
+    ):
+        conn.execute(
+            f"CREATE TEMP TABLE stage ON COMMIT DELETE ROWS AS SELECT {cols} "
+            f"FROM {items} WITH NO DATA"
+        )
         conn.commit()
         began = time.perf_counter()
         params: dict[str, Any] = {"maxResults": LIST_PAGE}
@@ -158,10 +216,13 @@ def _loop(spec: dict[str, Any]) -> dict[str, Any]:
             ids = [ref["id"] for ref in listing.get("messages", [])]
             now, rows = datetime.now(UTC), []
             for start in range(0, len(ids), BATCH):
-                chunk = ids[start:start + BATCH]
+                chunk = ids[start : start + BATCH]
                 body, boundary = _batch_body(path, chunk)
-                answer = http.post(batch_url, content=body, headers={
-                    "Content-Type": f"multipart/mixed; boundary={boundary}"}).raise_for_status()
+                answer = http.post(
+                    batch_url,
+                    content=body,
+                    headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
+                ).raise_for_status()
                 parts = _split_batch(answer)
                 if parts is None or len(parts) != len(chunk):
                     raise RuntimeError("unexpected batch answer")
@@ -179,16 +240,23 @@ def _loop(spec: dict[str, Any]) -> dict[str, Any]:
                 break
             params["pageToken"] = listing["nextPageToken"]
         seconds = time.perf_counter() - began
-    return {"items": _count(spec, account_id), "seconds": seconds,
-            "peak_rss_mib": peak_rss_mib(), "ru_maxrss_mib": maxrss_mib()}
+    return {
+        "items": _count(spec, account_id),
+        "seconds": seconds,
+        "peak_rss_mib": peak_rss_mib(),
+        "ru_maxrss_mib": maxrss_mib(),
+    }
 
 
 def _count(spec: dict[str, Any], account_id: str) -> int:
     import psycopg
 
     with psycopg.connect(libpq(spec["pg_url"])) as conn:
-        row = conn.execute(f'SELECT count(*) FROM "{spec["prefix"]}items" WHERE account_id = %s '
-                           "AND deleted_at IS NULL", (account_id,)).fetchone()
+        row = conn.execute(
+            f'SELECT count(*) FROM "{spec["prefix"]}items" WHERE account_id = %s '
+            "AND deleted_at IS NULL",
+            (account_id,),
+        ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -201,8 +269,12 @@ CHILDREN = {"--ours": _ours, "--loop": _loop}
 @contextmanager
 def fake_gmail(items: int) -> Iterator[dict[str, Any]]:
     """A FakeGmail of ``items`` messages served by a subprocess; its root, config, tokens."""
-    proc = subprocess.Popen([sys.executable, __file__, "--serve", str(items)], cwd=ROOT,
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", str(items)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
     assert proc.stdin is not None and proc.stdout is not None
     try:
         line = proc.stdout.readline()
@@ -224,8 +296,14 @@ def _child(mode: str, fake: dict[str, Any], pg_url: str) -> dict[str, Any]:
     with psycopg.connect(libpq(pg_url), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
     spec = {**fake, "pg_url": pg_url, "prefix": f"g{uuid.uuid4().hex[:8]}_"}
-    done = subprocess.run([sys.executable, __file__, mode, json.dumps(spec)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=3600, check=False)
+    done = subprocess.run(
+        [sys.executable, __file__, mode, json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"{mode} failed:\n{done.stderr[-4000:]}")
     out: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -244,32 +322,52 @@ def run(items: int = 100_000, small: int = 10_000) -> dict[str, Any]:
         with fake_gmail(small) as fake:
             ours_small = _child("--ours", fake, pg_url)
     return {
-        "items": items, "small": small,
-        "loop": loop, "syncjobs": ours, "syncjobs_small": ours_small,
+        "items": items,
+        "small": small,
+        "loop": loop,
+        "syncjobs": ours,
+        "syncjobs_small": ours_small,
         "syncjobs_over_loop": round(ours["items_per_s"] / loop["items_per_s"], 3),
         "memory": "VmHWM: peak RSS of the whole subprocess (ru_maxrss is inherited on Linux)",
-        "peak_rss_large_over_small": round(
-            ours["peak_rss_mib"] / ours_small["peak_rss_mib"], 3),
+        "peak_rss_large_over_small": round(ours["peak_rss_mib"] / ours_small["peak_rss_mib"], 3),
     }
 
 
 def show(result: dict[str, Any], console: Console) -> None:
     """Print the figures as tables."""
     n, small = result["items"], result["small"]
-    table = Table("figure", "minimal loop", "syncjobs", "ratio",
-                  title=f"Gmail full sync of {n:,} messages (fake over loopback, PostgreSQL)",
-                  caption="ratio = syncjobs ÷ loop items/s (aim ≥ 0.5)")
+    table = Table(
+        "figure",
+        "minimal loop",
+        "syncjobs",
+        "ratio",
+        title=f"Gmail full sync of {n:,} messages (fake over loopback, PostgreSQL)",
+        caption="ratio = syncjobs ÷ loop items/s (aim ≥ 0.5)",
+    )
     loop, ours = result["loop"], result["syncjobs"]
-    table.add_row("items/s", f"{loop['items_per_s']:,}", f"{ours['items_per_s']:,}",
-                  f"{result['syncjobs_over_loop']}x")
+    table.add_row(
+        "items/s",
+        f"{loop['items_per_s']:,}",
+        f"{ours['items_per_s']:,}",
+        f"{result['syncjobs_over_loop']}x",
+    )
     table.add_row("seconds", f"{loop['seconds']:.1f}", f"{ours['seconds']:.1f}", "")
     console.print(table)
-    memory = Table("figure", f"{small:,} items", f"{n:,} items", "ratio",
-                   title="syncjobs Gmail sync: peak memory (VmHWM, fresh subprocess each)",
-                   caption=f"ratio = {n:,} ÷ {small:,} (aim ≤ 1.2); "
-                           f"the loop's own peak at {n:,}: {loop['peak_rss_mib']} MiB")
-    memory.add_row("peak RSS MiB", str(result["syncjobs_small"]["peak_rss_mib"]),
-                   str(ours["peak_rss_mib"]), f"{result['peak_rss_large_over_small']}x")
+    memory = Table(
+        "figure",
+        f"{small:,} items",
+        f"{n:,} items",
+        "ratio",
+        title="syncjobs Gmail sync: peak memory (VmHWM, fresh subprocess each)",
+        caption=f"ratio = {n:,} ÷ {small:,} (aim ≤ 1.2); "
+        f"the loop's own peak at {n:,}: {loop['peak_rss_mib']} MiB",
+    )
+    memory.add_row(
+        "peak RSS MiB",
+        str(result["syncjobs_small"]["peak_rss_mib"]),
+        str(ours["peak_rss_mib"]),
+        f"{result['peak_rss_large_over_small']}x",
+    )
     console.print(memory)
 
 

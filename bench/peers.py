@@ -148,51 +148,98 @@ class Bench:
         jobs = f'"{self.prefix}jobs"'
         self.conn.execute(f"TRUNCATE {jobs}")
         owners = itertools.count()
-        samples = timed(lambda: self.app.submit(
-            "syncjobs.noop", owner_id=f"owner-{next(owners) % 500}"), n)
-        done = _done(self.conn, f"SELECT count(*) FILTER (WHERE status = 'completed'), "
-                     f"count(*) FILTER (WHERE status IN ('failed', 'dead')) FROM {jobs}", n)
+        samples = timed(
+            lambda: self.app.submit("syncjobs.noop", owner_id=f"owner-{next(owners) % 500}"), n
+        )
+        done = _done(
+            self.conn,
+            f"SELECT count(*) FILTER (WHERE status = 'completed'), "
+            f"count(*) FILTER (WHERE status IN ('failed', 'dead')) FROM {jobs}",
+            n,
+        )
         with worker("syncjobs.actors", "syncjobs", self.env, PROCESSES, THREADS):
             wait_for(done, what="syncjobs jobs")
-        row = self.conn.execute(f"SELECT min(started_at), min(completed_at), max(completed_at), "
-                                f"count(*) FROM {jobs} WHERE status = 'completed'").fetchone()
+        row = self.conn.execute(
+            f"SELECT min(started_at), min(completed_at), max(completed_at), "
+            f"count(*) FROM {jobs} WHERE status = 'completed'"
+        ).fetchone()
         assert row is not None
         return (row[0], row[1], row[2], row[3]), samples
 
     def procrastinate_round(self, n: int) -> tuple[Span, list[float]]:
-        self.conn.execute("TRUNCATE procrastinate_jobs, procrastinate_events, "
-                          "procrastinate_workers RESTART IDENTITY CASCADE")
+        self.conn.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, "
+            "procrastinate_workers RESTART IDENTITY CASCADE"
+        )
         samples = timed(self.procrastinate.noop.defer, n)
-        done = _done(self.conn, "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
-                     "count(*) FILTER (WHERE status = 'failed') FROM procrastinate_jobs", n)
-        command = [sys.executable, "-m", "procrastinate", "--app=bench.peer_procrastinate.app",
-                   "worker", "--queues=peers", f"--concurrency={THREADS}"]
+        done = _done(
+            self.conn,
+            "SELECT count(*) FILTER (WHERE status = 'succeeded'), "
+            "count(*) FILTER (WHERE status = 'failed') FROM procrastinate_jobs",
+            n,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "procrastinate",
+            "--app=bench.peer_procrastinate.app",
+            "worker",
+            "--queues=peers",
+            f"--concurrency={THREADS}",
+        ]
         with processes([command] * PROCESSES, self.env):
             wait_for(done, what="procrastinate jobs")
         row = self.conn.execute(
             "SELECT min(at) FILTER (WHERE type = 'started'), "
             "min(at) FILTER (WHERE type = 'succeeded'), max(at) FILTER (WHERE type = 'succeeded'),"
             " (SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded') "
-            "FROM procrastinate_events").fetchone()
+            "FROM procrastinate_events"
+        ).fetchone()
         assert row is not None
         return (row[0], row[1], row[2], row[3]), samples
 
-    def celery_round(self, n: int, slots: int, track_started: bool = True
-                     ) -> tuple[Span, list[float]]:
+    def celery_round(
+        self, n: int, slots: int, track_started: bool = True
+    ) -> tuple[Span, list[float]]:
         self.client.flushall()
         self.conn.execute("TRUNCATE celery_taskmeta")
         samples = timed(self.celery.noop.delay, n)
-        done = _done(self.conn, "SELECT count(*) FILTER (WHERE status = 'SUCCESS'), "
-                     "count(*) FILTER (WHERE status = 'FAILURE') FROM celery_taskmeta", n)
-        command = [sys.executable, "-m", "celery", "-A", "bench.peer_celery", "worker",
-                   "--pool", "prefork", "--concurrency", str(slots), "--prefetch-multiplier",
-                   "2", "-Q", "peers", "-n", "peer@%h", "--without-gossip", "--without-mingle",
-                   "--without-heartbeat", "--loglevel", "WARNING"]
+        done = _done(
+            self.conn,
+            "SELECT count(*) FILTER (WHERE status = 'SUCCESS'), "
+            "count(*) FILTER (WHERE status = 'FAILURE') FROM celery_taskmeta",
+            n,
+        )
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "bench.peer_celery",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(slots),
+            "--prefetch-multiplier",
+            "2",
+            "-Q",
+            "peers",
+            "-n",
+            "peer@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "WARNING",
+        ]
         env = {**self.env, "BENCH_CELERY_TRACK_STARTED": "1" if track_started else "0"}
         with processes([command], env):
             wait_for(done, what="celery tasks")
-        row = self.conn.execute("SELECT min(date_done), max(date_done), count(*) "
-                                "FROM celery_taskmeta WHERE status = 'SUCCESS'").fetchone()
+        row = self.conn.execute(
+            "SELECT min(date_done), max(date_done), count(*) "
+            "FROM celery_taskmeta WHERE status = 'SUCCESS'"
+        ).fetchone()
         assert row is not None
         return (None, row[0], row[1], row[2]), samples
 
@@ -213,7 +260,7 @@ def run(n: int = 3000, rounds: int = 3) -> dict[str, Any]:
         bench = Bench(redis_url, pg_url)
         try:
             for r in range(rounds):
-                for side in SIDES[r % len(SIDES):] + SIDES[:r % len(SIDES)]:  # rotate the order
+                for side in SIDES[r % len(SIDES) :] + SIDES[: r % len(SIDES)]:  # rotate the order
                     span, samples = bench.round(side, n)
                     rates = _rates(n, span)
                     finish[side].append(rates["finish_to_finish"] or 0.0)
@@ -229,7 +276,8 @@ def run(n: int = 3000, rounds: int = 3) -> dict[str, Any]:
             "jobs_per_s": round(statistics.median(finish[side])),
             "jobs_per_s_rounds": [round(x) for x in finish[side]],
             "start_to_finish_jobs_per_s": round(statistics.median(start[side]))
-            if start[side] else None,
+            if start[side]
+            else None,
             "enqueue": percentiles(latency[side]),
         }
     ours = systems["syncjobs"]
@@ -237,25 +285,41 @@ def run(n: int = 3000, rounds: int = 3) -> dict[str, Any]:
         row = systems[side]
         row["syncjobs_over_this_jobs_per_s"] = round(ours["jobs_per_s"] / row["jobs_per_s"], 3)
         row["syncjobs_over_this_enqueue_p50"] = round(
-            ours["enqueue"]["p50_ms"] / row["enqueue"]["p50_ms"], 2)
-    return {"n": n, "rounds": rounds, "rate": "(N-1) / (last finished - first finished), "
-            "from each system's own completion record in PostgreSQL", "systems": systems}
+            ours["enqueue"]["p50_ms"] / row["enqueue"]["p50_ms"], 2
+        )
+    return {
+        "n": n,
+        "rounds": rounds,
+        "rate": "(N-1) / (last finished - first finished), "
+        "from each system's own completion record in PostgreSQL",
+        "systems": systems,
+    }
 
 
 def show(result: dict[str, Any], console: Console) -> None:
     """Print the figures as a table."""
     table = Table(
-        "system", "jobs/s", "ours ÷ this", "enqueue p50 ms", "p99 ms", "ours ÷ this p50",
+        "system",
+        "jobs/s",
+        "ours ÷ this",
+        "enqueue p50 ms",
+        "p99 ms",
+        "ours ÷ this p50",
         title=f"peers: {result['n']} tracked no-op jobs, status in PostgreSQL "
-              f"(median of {result['rounds']})",
+        f"(median of {result['rounds']})",
         caption="jobs/s = (N-1)/(last - first finished), each system's own completion record "
-                "in PostgreSQL. ours = syncjobs; ratio > 1: syncjobs faster (jobs/s) / slower "
-                "(p50)",
+        "in PostgreSQL. ours = syncjobs; ratio > 1: syncjobs faster (jobs/s) / slower "
+        "(p50)",
     )
     for side, row in result["systems"].items():
-        table.add_row(LABELS.get(side, side), str(row["jobs_per_s"]),
-                      f"{row['syncjobs_over_this_jobs_per_s']}x", str(row["enqueue"]["p50_ms"]),
-                      str(row["enqueue"]["p99_ms"]), f"{row['syncjobs_over_this_enqueue_p50']}x")
+        table.add_row(
+            LABELS.get(side, side),
+            str(row["jobs_per_s"]),
+            f"{row['syncjobs_over_this_jobs_per_s']}x",
+            str(row["enqueue"]["p50_ms"]),
+            str(row["enqueue"]["p99_ms"]),
+            f"{row['syncjobs_over_this_enqueue_p50']}x",
+        )
     console.print(table)
     workers = Table("system", "workers", title="peers: worker configurations")
     for side, row in result["systems"].items():

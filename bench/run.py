@@ -24,18 +24,24 @@ BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
     "core": ("bench.core", {}, {"n": 1000, "rounds": 1}),
     "provider_calls": ("bench.provider_calls", {}, {"items": 200}),
     "peers": ("bench.peers", {"n": 3000, "rounds": 3}, {"n": 500, "rounds": 1}),
-    "gmail_sync": ("bench.gmail_sync", {"items": 100_000, "small": 10_000},
-                   {"items": 10_000, "small": 1_000}),
-    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1},
-               {"accounts": 1_000, "rounds": 1}),
+    "gmail_sync": (
+        "bench.gmail_sync",
+        {"items": 100_000, "small": 10_000},
+        {"items": 10_000, "small": 1_000},
+    ),
+    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1}, {"accounts": 1_000, "rounds": 1}),
 }
 
 
 def main() -> None:
     """Run the benchmarks in turn."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}")
+    parser.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help=f"benchmarks to run (default: all): {', '.join(BENCHES)}",
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes, one round")
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHES))

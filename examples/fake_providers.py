@@ -36,8 +36,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     fakes = CombinedFakes(items_per_provider=args.items)
-    server = make_server("127.0.0.1", args.port, fakes, server_class=_Server,
-                         handler_class=_Quiet)
+    server = make_server("127.0.0.1", args.port, fakes, server_class=_Server, handler_class=_Quiet)
     root = f"http://127.0.0.1:{server.server_port}"
     print("# syncjobs settings for the fakes: export them for the web app and the workers")
     for name in fakes.fakes:

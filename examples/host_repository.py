@@ -107,6 +107,7 @@ _TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 
 # -- converting between Python values and SQLite columns --------------------------------------
 
+
 def to_text(at: datetime | None) -> str | None:
     """An aware datetime as fixed-width UTC text, which sorts in time order."""
     return None if at is None else at.astimezone(UTC).strftime(_TIME_FORMAT)
@@ -293,12 +294,20 @@ class HostSQLiteRepository:
                     return row_to_job(row), False
             self._check_active_limit(db, new.owner_id, active_limit)
             columns = {
-                "id": new.id, "owner_id": new.owner_id, "job_type": new.job_type,
-                "queue": new.queue, "priority": new.priority, "params": new.params,
-                "status": JobStatus.PENDING, "created_at": new.created_at,
-                "updated_at": new.created_at, "max_retries": new.max_retries,
-                "scheduled_for": new.scheduled_for, "expires_at": new.expires_at,
-                "idempotency_key": new.idempotency_key, "parent_id": new.parent_id,
+                "id": new.id,
+                "owner_id": new.owner_id,
+                "job_type": new.job_type,
+                "queue": new.queue,
+                "priority": new.priority,
+                "params": new.params,
+                "status": JobStatus.PENDING,
+                "created_at": new.created_at,
+                "updated_at": new.created_at,
+                "max_retries": new.max_retries,
+                "scheduled_for": new.scheduled_for,
+                "expires_at": new.expires_at,
+                "idempotency_key": new.idempotency_key,
+                "parent_id": new.parent_id,
             }
             db.execute(
                 f"INSERT INTO host_jobs ({', '.join(columns)}) "
@@ -331,13 +340,14 @@ class HostSQLiteRepository:
     ) -> list[Job]:
         """Return jobs, newest first, filtered by owner, status and type."""
         where, args = ["1 = 1"], []
-        for column, value in (("owner_id", owner_id), ("status", status),
-                              ("job_type", job_type)):
+        for column, value in (("owner_id", owner_id), ("status", status), ("job_type", job_type)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(to_column(column, value))
-        sql = (f"SELECT * FROM host_jobs WHERE {' AND '.join(where)} "
-               "ORDER BY created_at DESC, id LIMIT ? OFFSET ?")
+        sql = (
+            f"SELECT * FROM host_jobs WHERE {' AND '.join(where)} "
+            "ORDER BY created_at DESC, id LIMIT ? OFFSET ?"
+        )
         with self._read() as db:
             rows = db.execute(sql, (*args, limit, offset)).fetchall()
         return [row_to_job(row) for row in rows]
@@ -352,15 +362,24 @@ class HostSQLiteRepository:
             if job is None or job.status not in ACTIVE_STATUSES:
                 return None
             if job.status is JobStatus.PROCESSING:
-                crashed = (stale_before is not None and job.heartbeat_at is not None
-                           and job.heartbeat_at < stale_before)
+                crashed = (
+                    stale_before is not None
+                    and job.heartbeat_at is not None
+                    and job.heartbeat_at < stale_before
+                )
                 if not crashed:
                     return None  # its worker is alive
             if job.scheduled_for is not None and job.scheduled_for > now:
                 return None  # not due yet
             return self._change(
-                db, job_id, status=JobStatus.PROCESSING, attempts=job.attempts + 1,
-                worker_id=worker_id, started_at=now, heartbeat_at=now, updated_at=now,
+                db,
+                job_id,
+                status=JobStatus.PROCESSING,
+                attempts=job.attempts + 1,
+                worker_id=worker_id,
+                started_at=now,
+                heartbeat_at=now,
+                updated_at=now,
             )
 
     def update_progress(
@@ -379,8 +398,14 @@ class HostSQLiteRepository:
             if job is None or job.status is not JobStatus.PROCESSING:
                 return False
             job = self._change(
-                db, job_id, progress_done=done, progress_total=total, progress_percent=percent,
-                progress_message=message, heartbeat_at=now, updated_at=now,
+                db,
+                job_id,
+                progress_done=done,
+                progress_total=total,
+                progress_percent=percent,
+                progress_message=message,
+                heartbeat_at=now,
+                updated_at=now,
             )
             return job.cancel_requested
 
@@ -412,8 +437,11 @@ class HostSQLiteRepository:
             if job is None or job.status not in ACTIVE_STATUSES:
                 return None
             changes: dict[str, Any] = {
-                "status": status, "completed_at": now, "updated_at": now,
-                "error_code": error_code, "error_message": error_message,
+                "status": status,
+                "completed_at": now,
+                "updated_at": now,
+                "error_code": error_code,
+                "error_message": error_message,
             }
             if status is JobStatus.COMPLETED:
                 changes.update(result=result, progress_percent=100.0)
@@ -423,8 +451,16 @@ class HostSQLiteRepository:
                     "INSERT INTO host_dead_letters (job_id, owner_id, job_type, params, "
                     "error_code, error_message, attempts, failed_at) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (job.id, job.owner_id, job.job_type, to_column("params", job.params),
-                     error_code, error_message, job.attempts, to_text(now)),
+                    (
+                        job.id,
+                        job.owner_id,
+                        job.job_type,
+                        to_column("params", job.params),
+                        error_code,
+                        error_message,
+                        job.attempts,
+                        to_text(now),
+                    ),
                 )
             return job
 
@@ -445,8 +481,14 @@ class HostSQLiteRepository:
             if job is None or job.status is not JobStatus.PROCESSING:
                 return None
             return self._change(
-                db, job_id, status=JobStatus.PENDING, scheduled_for=run_at, expires_at=None,
-                error_code=error_code, error_message=error_message, worker_id=None,
+                db,
+                job_id,
+                status=JobStatus.PENDING,
+                scheduled_for=run_at,
+                expires_at=None,
+                error_code=error_code,
+                error_message=error_message,
+                worker_id=None,
                 updated_at=now,
                 retry_count=job.retry_count + (1 if count_retry else 0),
                 attempts=job.attempts - (0 if count_retry else 1),
@@ -460,8 +502,13 @@ class HostSQLiteRepository:
                 return job
             if job.status is JobStatus.PENDING:
                 return self._change(
-                    db, job_id, status=JobStatus.CANCELLED, cancel_requested=True,
-                    completed_at=now, updated_at=now, error_code="cancelled",
+                    db,
+                    job_id,
+                    status=JobStatus.CANCELLED,
+                    cancel_requested=True,
+                    completed_at=now,
+                    updated_at=now,
+                    error_code="cancelled",
                     error_message="cancelled before it started",
                 )
             return self._change(db, job_id, cancel_requested=True, updated_at=now)
@@ -474,11 +521,25 @@ class HostSQLiteRepository:
                 return None
             self._check_active_limit(db, job.owner_id, active_limit)
             return self._change(
-                db, job_id, status=JobStatus.PENDING, attempts=0, retry_count=0,
-                cancel_requested=False, error_code=None, error_message=None, result=None,
-                progress_percent=0.0, progress_done=None, progress_total=None,
-                progress_message=None, scheduled_for=None, expires_at=None, started_at=None,
-                completed_at=None, worker_id=None, updated_at=now,
+                db,
+                job_id,
+                status=JobStatus.PENDING,
+                attempts=0,
+                retry_count=0,
+                cancel_requested=False,
+                error_code=None,
+                error_message=None,
+                result=None,
+                progress_percent=0.0,
+                progress_done=None,
+                progress_total=None,
+                progress_message=None,
+                scheduled_for=None,
+                expires_at=None,
+                started_at=None,
+                completed_at=None,
+                worker_id=None,
+                updated_at=now,
             )
 
     # -- logs and dead letters ----------------------------------------------------------------
@@ -498,8 +559,13 @@ class HostSQLiteRepository:
                 (job_id, after_id, limit),
             ).fetchall()
         return [
-            LogLine(id=row["id"], job_id=row["job_id"], at=from_text(row["at"]),
-                    level=row["level"], message=row["message"])
+            LogLine(
+                id=row["id"],
+                job_id=row["job_id"],
+                at=from_text(row["at"]),
+                level=row["level"],
+                message=row["message"],
+            )
             for row in rows
         ]
 
@@ -514,10 +580,15 @@ class HostSQLiteRepository:
             rows = db.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
         return [
             DeadLetter(
-                id=row["id"], job_id=row["job_id"], owner_id=row["owner_id"],
-                job_type=row["job_type"], params=json.loads(row["params"]),
-                error_code=row["error_code"], error_message=row["error_message"],
-                attempts=row["attempts"], failed_at=from_text(row["failed_at"]),
+                id=row["id"],
+                job_id=row["job_id"],
+                owner_id=row["owner_id"],
+                job_type=row["job_type"],
+                params=json.loads(row["params"]),
+                error_code=row["error_code"],
+                error_message=row["error_message"],
+                attempts=row["attempts"],
+                failed_at=from_text(row["failed_at"]),
             )
             for row in rows
         ]

@@ -123,7 +123,9 @@ def make_app(test_registry: Registry) -> Iterator[AppFactory]:
         broker = StubBroker()
         broker.emit_after("process_boot")
         values: dict[str, Any] = {
-            "progress_interval": 0.0, "retry_min_backoff": 0.01, "retry_max_backoff": 0.05,
+            "progress_interval": 0.0,
+            "retry_min_backoff": 0.01,
+            "retry_max_backoff": 0.05,
         }
         values.update(settings)
         deps = Deps(

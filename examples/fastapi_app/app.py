@@ -54,6 +54,7 @@ SYSTEM_OWNER = "system"
 # These dependencies do no I/O, so they are ``async``: FastAPI would run plain ``def`` ones on
 # its thread pool, a thread hop per dependency and request.
 
+
 async def current_owner(x_owner_id: Annotated[str | None, Header()] = None) -> str:
     """The signed-in user.
 
@@ -118,6 +119,7 @@ async def syncjobs_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 # -- following a job: one thread per stream ---------------------------------------------------
+
 
 @dataclass(eq=False)
 class _Stream:
@@ -218,8 +220,9 @@ class JobStreams:
         last: syncjobs.Job | None = None
         try:
             while not stop.is_set() and (left := deadline - time.monotonic()) > 0:
-                updates = self.jobs.watch(job_id, owner_id=owner_id,
-                                          timeout=min(self.watch_slice, left))
+                updates = self.jobs.watch(
+                    job_id, owner_id=owner_id, timeout=min(self.watch_slice, left)
+                )
                 try:
                     for job in updates:
                         if job != last:  # each slice starts with the job as it is now
@@ -272,8 +275,9 @@ async def job_event_stream(
                 yield ": keep-alive\n\n"
             elif isinstance(item, Exception):
                 code = item.code if isinstance(item, syncjobs.SyncJobsError) else "internal_error"
-                yield sse({"error": code, "message": "the job can no longer be followed"},
-                          event="error")
+                yield sse(
+                    {"error": code, "message": "the job can no longer be followed"}, event="error"
+                )
                 return
             else:
                 last = item
@@ -311,8 +315,12 @@ async def connect_account(body: ConnectAccount, owner: Owner, jobs: Jobs) -> dic
     if body.provider not in await run_in_threadpool(provider_names):
         raise HTTPException(422, f"unknown provider {body.provider!r}")
     account = await run_in_threadpool(
-        jobs.connect_account, owner, body.provider, body.tokens,
-        external_id=body.external_id, display_name=body.display_name,
+        jobs.connect_account,
+        owner,
+        body.provider,
+        body.tokens,
+        external_id=body.external_id,
+        display_name=body.display_name,
     )
     return account.to_dict()
 
@@ -325,7 +333,11 @@ async def list_accounts(owner: Owner, jobs: Jobs) -> list[dict[str, Any]]:
 
 @router.post("/accounts/{account_id}/sync", status_code=202)
 async def sync_account(
-    account_id: str, request: Request, response: Response, owner: Owner, jobs: Jobs,
+    account_id: str,
+    request: Request,
+    response: Response,
+    owner: Owner,
+    jobs: Jobs,
     full: bool = False,
 ) -> dict[str, Any]:
     """Queue a sync of the account now; follow it at ``status_url`` or ``events_url``."""
@@ -360,9 +372,7 @@ async def job_events(
     )
 
 
-@router.post(
-    "/trigger/{job_type}", status_code=202, dependencies=[Depends(require_trigger_secret)]
-)
+@router.post("/trigger/{job_type}", status_code=202, dependencies=[Depends(require_trigger_secret)])
 async def trigger(
     job_type: str,
     request: Request,
@@ -376,14 +386,18 @@ async def trigger(
     if job_type not in jobs.registry:
         raise HTTPException(404, f"no job type {job_type!r}")
     job = await run_in_threadpool(
-        jobs.submit, job_type, owner_id=SYSTEM_OWNER, params=params,
+        jobs.submit,
+        job_type,
+        owner_id=SYSTEM_OWNER,
+        params=params,
         idempotency_key=idempotency_key,
     )
     return _accepted(request, response, job, "trigger_status")
 
 
 @router.get(
-    "/trigger/jobs/{job_id}", name="trigger_status",
+    "/trigger/jobs/{job_id}",
+    name="trigger_status",
     dependencies=[Depends(require_trigger_secret)],
 )
 async def trigger_status(job_id: uuid.UUID, jobs: Jobs) -> dict[str, Any]:
@@ -393,7 +407,10 @@ async def trigger_status(job_id: uuid.UUID, jobs: Jobs) -> dict[str, Any]:
 
 
 def _accepted(
-    request: Request, response: Response, job: syncjobs.Job, status_route: str,
+    request: Request,
+    response: Response,
+    job: syncjobs.Job,
+    status_route: str,
     events_route: str | None = None,
 ) -> dict[str, Any]:
     """The 202 answer: where to follow the job, also as the Location header."""
@@ -406,6 +423,7 @@ def _accepted(
 
 
 # -- the application ---------------------------------------------------------------------------
+
 
 def create_api(
     settings: syncjobs.Settings | None = None,
@@ -428,12 +446,18 @@ def create_api(
             await run_in_threadpool(worker.enter_context, jobs.worker())
         try:
             async with anyio.create_task_group() as task_group:
-                streams = JobStreams(jobs, task_group, max_streams=max_streams,
-                                     watch_slice=watch_slice, keepalive=keepalive)
+                streams = JobStreams(
+                    jobs,
+                    task_group,
+                    max_streams=max_streams,
+                    watch_slice=watch_slice,
+                    keepalive=keepalive,
+                )
                 api.state.syncjobs = jobs
                 api.state.streams = streams
                 api.state.trigger_secret = (
-                    trigger_secret if trigger_secret is not None
+                    trigger_secret
+                    if trigger_secret is not None
                     else os.environ.get(TRIGGER_SECRET_ENV) or None
                 )
                 try:

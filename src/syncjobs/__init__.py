@@ -136,8 +136,12 @@ def submit(
 ) -> Job:
     """Validate, record and enqueue a job; returns it at once (status ``pending``)."""
     return get_app().submit(
-        job_type, owner_id=owner_id, params=params, priority=priority,
-        idempotency_key=idempotency_key, delay=delay,
+        job_type,
+        owner_id=owner_id,
+        params=params,
+        priority=priority,
+        idempotency_key=idempotency_key,
+        delay=delay,
     )
 
 
@@ -189,7 +193,11 @@ def connect_account(
 ) -> Account:
     """Connect an owner's YouTube, Gmail, Instagram or TikTok account; tokens stored encrypted."""
     return get_app().connect_account(
-        owner_id, provider, tokens, external_id=external_id, display_name=display_name,
+        owner_id,
+        provider,
+        tokens,
+        external_id=external_id,
+        display_name=display_name,
         sync_interval=sync_interval,
     )
 

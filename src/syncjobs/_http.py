@@ -14,8 +14,9 @@ from .errors import ProviderUnavailableError
 __all__ = ["parse_retry_after", "post"]
 
 
-def post(client: httpx.Client, url: str, *, label: str, provider: str,
-         **kwargs: Any) -> httpx.Response:
+def post(
+    client: httpx.Client, url: str, *, label: str, provider: str, **kwargs: Any
+) -> httpx.Response:
     """POST ``url``; a timeout or transport error raises ProviderUnavailableError (retriable).
 
     ``label`` starts the error message (never the URL: paths may carry secrets).
@@ -28,7 +29,8 @@ def post(client: httpx.Client, url: str, *, label: str, provider: str,
         ) from None
     except httpx.TransportError as exc:
         raise ProviderUnavailableError(
-            f"{label}: connection failed ({type(exc).__name__})", provider=provider,
+            f"{label}: connection failed ({type(exc).__name__})",
+            provider=provider,
             reason="transport_error",
         ) from None
 

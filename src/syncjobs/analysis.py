@@ -152,9 +152,7 @@ class KeywordAnalyzer:
         if channels & {c.strip().lower() for c in preferences.allowed_channels}:
             return self._verdict(Decision.ALLOW, 100, ("allowed_channel",))
         text = "\n".join(
-            part
-            for part in (item.title, item.text, item.author, *item_tags(item.raw))
-            if part
+            part for part in (item.title, item.text, item.author, *item_tags(item.raw)) if part
         )
         blocked = _matches(self.patterns_for(preferences.blocked_words), text)
         if blocked:
@@ -171,14 +169,10 @@ class KeywordAnalyzer:
             if age < 13:
                 mature = _matches(_MATURE_PATTERNS, text)
                 if mature:
-                    return self._verdict(
-                        Decision.REVIEW, 60, tuple(f"mature:{w}" for w in mature)
-                    )
+                    return self._verdict(Decision.REVIEW, 60, tuple(f"mature:{w}" for w in mature))
         return self._verdict(Decision.ALLOW, 80, ())
 
-    def patterns_for(
-        self, words: Sequence[str]
-    ) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    def patterns_for(self, words: Sequence[str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
         """The compiled whole-word patterns of ``words`` (cached per tuple of words)."""
         key = tuple(words)
         with self._lock:
@@ -329,8 +323,14 @@ class OpenAICompatibleAnalyzer:
             ],
         }
         headers = {"Authorization": f"Bearer {self._api_key}"}
-        response = post(self._client, self.url, label="openai", provider=self.name,
-                        json=payload, headers=headers)
+        response = post(
+            self._client,
+            self.url,
+            label="openai",
+            provider=self.name,
+            json=payload,
+            headers=headers,
+        )
         self._raise_for_status(response)
         return self._verdict(response)
 

@@ -144,8 +144,13 @@ class SyncJobs:
 
             Scheduler(self).tick(utcnow())
 
-        dramatiq.actor(actor_name=TICK_ACTOR, queue_name="syncjobs", broker=self.broker,
-                       max_retries=0, periodic=cron("* * * * *"))(tick)
+        dramatiq.actor(
+            actor_name=TICK_ACTOR,
+            queue_name="syncjobs",
+            broker=self.broker,
+            max_retries=0,
+            periodic=cron("* * * * *"),
+        )(tick)
 
     def schedules(self) -> list[ScheduleInfo]:
         """Every schedule: cron, timezone, enabled, last slot fired, next slot."""
@@ -221,14 +226,18 @@ class SyncJobs:
         if not self.settings.enabled:
             raise ConfigurationError("background jobs are disabled (SYNCJOBS_ENABLED=false)")
         jt = self.registry.get(text(job_type, "job_type", max_len=100))
-        new = self._new_job(jt, _check_owner(owner_id), params, priority, idempotency_key, delay,
-                            parent_id)
+        new = self._new_job(
+            jt, _check_owner(owner_id), params, priority, idempotency_key, delay, parent_id
+        )
         limit = self.settings.max_active_jobs_per_owner if enforce_limit else None
         job, created = self.repository.create_job(new, active_limit=limit)
         if created:
             try:
-                delay_ms = int((job.scheduled_for - job.created_at).total_seconds() * 1000) \
-                    if job.scheduled_for else None
+                delay_ms = (
+                    int((job.scheduled_for - job.created_at).total_seconds() * 1000)
+                    if job.scheduled_for
+                    else None
+                )
                 self.send(job, delay_ms=delay_ms)
             except Exception:
                 self.repository.delete_job(job.id)
@@ -288,8 +297,13 @@ class SyncJobs:
     ) -> Job | None:
         """End a processing job in the ledger, then submit its follow-up or tell the operator."""
         ended = self.repository.finish_job(
-            job_id, status=status, now=now, result=result, error_code=error_code,
-            error_message=error_message, dead_letter=dead_letter,
+            job_id,
+            status=status,
+            now=now,
+            result=result,
+            error_code=error_code,
+            error_message=error_message,
+            dead_letter=dead_letter,
         )
         if ended is not None and status is JobStatus.COMPLETED:
             self.after_completed(ended)
@@ -305,8 +319,12 @@ class SyncJobs:
         params = job.result if isinstance(job.result, dict) else {}
         try:
             self.submit(
-                jt.then, owner_id=job.owner_id, params=params, parent_id=job.id,
-                idempotency_key=f"then:{job.id}", enforce_limit=False,
+                jt.then,
+                owner_id=job.owner_id,
+                params=params,
+                parent_id=job.id,
+                idempotency_key=f"then:{job.id}",
+                enforce_limit=False,
             )
         except Exception:
             logger.exception("could not submit follow-up %s of job %s", jt.then, job.id)
@@ -317,11 +335,17 @@ class SyncJobs:
             return
         try:
             self.notify(
-                self.settings.operator_owner_id, kind="dead_letter",
+                self.settings.operator_owner_id,
+                kind="dead_letter",
                 title=f"Job {job.job_type} failed for good",
                 body=f"{job.error_code or 'error'}: {(job.error_message or '')[:500]}",
-                data={"job_id": job.id, "owner_id": job.owner_id, "job_type": job.job_type,
-                      "error_code": job.error_code, "attempts": job.attempts},
+                data={
+                    "job_id": job.id,
+                    "owner_id": job.owner_id,
+                    "job_type": job.job_type,
+                    "error_code": job.error_code,
+                    "attempts": job.attempts,
+                },
                 # A failing notifier must not notify about itself forever.
                 external=job.job_type != "deliver_notification",
             )
@@ -386,27 +410,35 @@ class SyncJobs:
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"notification data must be JSON: {exc}") from None
         note = self.deps.accounts.add_notification(
-            owner_id=owner, kind=text(kind, "kind", max_len=64),
-            title=text(title, "title", max_len=255), body=text(body, "body", max_len=10_000),
-            data=payload, now=utcnow(),
+            owner_id=owner,
+            kind=text(kind, "kind", max_len=64),
+            title=text(title, "title", max_len=255),
+            body=text(body, "body", max_len=10_000),
+            data=payload,
+            now=utcnow(),
         )
         for notifier in self.notifiers:
             if notifier.name == "in_app":  # the row just written is the in-app notification
-                self.insights.record_delivery(note.id, notifier.name, ok=True, error=None,
-                                              now=utcnow())
+                self.insights.record_delivery(
+                    note.id, notifier.name, ok=True, error=None, now=utcnow()
+                )
             elif external:
                 self.submit(
-                    "deliver_notification", owner_id=owner,
+                    "deliver_notification",
+                    owner_id=owner,
                     params={"notification_id": note.id, "notifier": notifier.name},
-                    idempotency_key=f"notify:{note.id}:{notifier.name}", enforce_limit=False,
+                    idempotency_key=f"notify:{note.id}:{notifier.name}",
+                    enforce_limit=False,
                 )
         return note
 
     def mark_read(self, owner_id: str, notification_ids: list[int] | None = None) -> int:
         """Mark an owner's notifications read (all of them when no ids are given)."""
-        ids = None if notification_ids is None else [
-            integer(i, "notification id", low=1, high=2**62) for i in notification_ids
-        ]
+        ids = (
+            None
+            if notification_ids is None
+            else [integer(i, "notification id", low=1, high=2**62) for i in notification_ids]
+        )
         return self.insights.mark_notifications_read(_check_owner(owner_id), ids, now=utcnow())
 
     def preferences(self, owner_id: str) -> Preferences:
@@ -417,8 +449,11 @@ class SyncJobs:
 
     def default_preferences(self, owner_id: str) -> Preferences:
         """The preferences of an owner who set none."""
-        return Preferences(owner_id=owner_id, timezone=self.settings.timezone,
-                           digest=DigestFrequency(self.settings.default_digest))
+        return Preferences(
+            owner_id=owner_id,
+            timezone=self.settings.timezone,
+            digest=DigestFrequency(self.settings.default_digest),
+        )
 
     def set_preferences(self, owner_id: str, **changes: Any) -> Preferences:
         """Change some of an owner's preferences; unknown or invalid values raise."""
@@ -449,8 +484,9 @@ class SyncJobs:
         for name, value in (("start", start), ("end", end)):
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
                 raise InvalidInputError(f"{name} must be an aware datetime")
-        return self.insights.list_usage(owner_id=_check_owner(owner_id), period=kind,
-                                        start=start, end=end)
+        return self.insights.list_usage(
+            owner_id=_check_owner(owner_id), period=kind, start=start, end=end
+        )
 
     # -- reading --------------------------------------------------------------------------
     def _owned(self, job_id: str, owner_id: str) -> Job:
@@ -478,7 +514,8 @@ class SyncJobs:
         except ValueError:
             raise InvalidInputError(f"unknown status {status!r}") from None
         return self.repository.list_jobs(
-            owner_id=_check_owner(owner_id), status=st,
+            owner_id=_check_owner(owner_id),
+            status=st,
             job_type=optional_text(job_type, "job_type", max_len=100),
             limit=integer(limit, "limit", low=1, high=1000),
             offset=integer(offset, "offset", low=0, high=10**9),
@@ -490,7 +527,8 @@ class SyncJobs:
         """Return a job's log lines in order."""
         job = self._owned(job_id, owner_id)
         return self.repository.get_log(
-            job.id, limit=integer(limit, "limit", low=1, high=10_000),
+            job.id,
+            limit=integer(limit, "limit", low=1, high=10_000),
             after_id=integer(after_id, "after_id", low=0, high=2**62),
         )
 
@@ -498,9 +536,7 @@ class SyncJobs:
         """Return jobs that failed for good, newest first."""
         return self.repository.list_dead_letters(owner_id=owner_id, limit=limit)
 
-    def watch(
-        self, job_id: str, *, owner_id: str, timeout: float | None = None
-    ) -> Iterator[Job]:
+    def watch(self, job_id: str, *, owner_id: str, timeout: float | None = None) -> Iterator[Job]:
         """Yield the job now and at each change, until it finishes or ``timeout`` passes."""
         if timeout is not None:
             timeout = seconds(timeout, "timeout", low=0, high=7 * 86400)
@@ -564,8 +600,13 @@ class SyncJobs:
         from .sync import connect
 
         return connect(
-            self, owner_id=owner_id, provider=provider, tokens=tokens, external_id=external_id,
-            display_name=display_name, sync_interval=sync_interval,
+            self,
+            owner_id=owner_id,
+            provider=provider,
+            tokens=tokens,
+            external_id=external_id,
+            display_name=display_name,
+            sync_interval=sync_interval,
         )
 
     def accounts(self, owner_id: str) -> list[Account]:
@@ -584,8 +625,9 @@ class SyncJobs:
         """Queue a sync of an account now (coalesces with one already waiting)."""
         from .sync import owned_account, request_sync
 
-        return request_sync(self, owned_account(self, account_id, _check_owner(owner_id)),
-                            full=flag(full, "full"))
+        return request_sync(
+            self, owned_account(self, account_id, _check_owner(owner_id)), full=flag(full, "full")
+        )
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
         """An owner's in-app notifications, newest first."""
@@ -638,9 +680,7 @@ def _validate_params(
     try:
         model = jt.params.model_validate(raw)
     except ValidationError as exc:
-        errors = [
-            {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()
-        ]
+        errors = [{"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in exc.errors()]
         detail = "; ".join(
             f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in errors
         )
@@ -670,9 +710,17 @@ def _check_delay(delay: float | timedelta | None) -> timedelta | None:
 
 
 def _fingerprint(job: Job) -> tuple[Any, ...]:
-    return (job.status, job.progress_done, job.progress_total, job.progress_message,
-            job.progress_percent, job.retry_count, job.error_code, job.cancel_requested,
-            job.updated_at)
+    return (
+        job.status,
+        job.progress_done,
+        job.progress_total,
+        job.progress_message,
+        job.progress_percent,
+        job.retry_count,
+        job.error_code,
+        job.cancel_requested,
+        job.updated_at,
+    )
 
 
 def register_actors(

@@ -64,8 +64,10 @@ def _print_job(job: Job, as_json: bool) -> None:
     table = Table(show_header=False, box=None)
     for key, value in data.items():
         if value is not None:
-            table.add_row(f"[bold]{key}[/bold]", json.dumps(value) if isinstance(value, dict | list)
-                          else str(value))
+            table.add_row(
+                f"[bold]{key}[/bold]",
+                json.dumps(value) if isinstance(value, dict | list) else str(value),
+            )
     out.print(table)
 
 
@@ -82,8 +84,9 @@ def db_upgrade() -> None:
 
     def run() -> None:
         settings = Settings()
-        repo = SQLAlchemyRepository(settings.database_url, table_prefix=settings.table_prefix,
-                                    check=False)
+        repo = SQLAlchemyRepository(
+            settings.database_url, table_prefix=settings.table_prefix, check=False
+        )
         try:
             applied = repo.upgrade()
         finally:
@@ -111,8 +114,14 @@ def submit(
             parsed = json.loads(params)
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"--params is not valid JSON: {exc}") from None
-        result: Job = _app().submit(job_type, owner_id=owner, params=parsed, priority=priority,
-                                    idempotency_key=idempotency_key, delay=delay)
+        result: Job = _app().submit(
+            job_type,
+            owner_id=owner,
+            params=parsed,
+            priority=priority,
+            idempotency_key=idempotency_key,
+            delay=delay,
+        )
         return result
 
     _print_job(_guarded(run), as_json)
@@ -164,16 +173,25 @@ def watch(
 def follow_with_bar(stream: Iterator[Job], console: Console | None = None) -> Job | None:
     """Render a stream of job snapshots as a Rich progress bar; return the last snapshot."""
     last: Job | None = None
-    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[msg]}"))
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[msg]}"),
+    )
     with Progress(*columns, console=console or out, transient=False) as bar:
         task = None
         for last in stream:
             if task is None:
                 task = bar.add_task(last.job_type, total=100, msg="")
             msg = last.progress_message or last.status.value
-            bar.update(task, completed=last.progress_percent, msg=msg,
-                       description=f"{last.job_type} [{last.status.value}]")
+            bar.update(
+                task,
+                completed=last.progress_percent,
+                msg=msg,
+                description=f"{last.job_type} [{last.status.value}]",
+            )
     return last
 
 
@@ -192,8 +210,14 @@ def list_jobs(
         return
     table = Table("id", "type", "status", "progress", "created", "error")
     for j in found:
-        table.add_row(j.id, j.job_type, j.status.value, f"{j.progress_percent:.0f}%",
-                      j.created_at.strftime("%Y-%m-%d %H:%M:%S"), j.error_code or "")
+        table.add_row(
+            j.id,
+            j.job_type,
+            j.status.value,
+            f"{j.progress_percent:.0f}%",
+            j.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+            j.error_code or "",
+        )
     out.print(table)
 
 
@@ -202,8 +226,14 @@ def log(job_id: str, owner: Owner, limit: int = 100, as_json: AsJson = False) ->
     """Print a job's log lines."""
     lines = _guarded(lambda: _app().log(job_id, owner_id=owner, limit=limit))
     if as_json:
-        out.print_json(json.dumps([{"at": ln.at.isoformat(), "level": ln.level,
-                                    "message": ln.message} for ln in lines]))
+        out.print_json(
+            json.dumps(
+                [
+                    {"at": ln.at.isoformat(), "level": ln.level, "message": ln.message}
+                    for ln in lines
+                ]
+            )
+        )
         return
     for ln in lines:
         out.print(f"{ln.at:%H:%M:%S} {ln.level:<7} {ln.message}", highlight=False)
@@ -217,16 +247,31 @@ def dead_list(
 ) -> None:
     """List dead-lettered jobs, newest first."""
     letters = _guarded(lambda: _app().dead_letters(owner_id=owner, limit=limit))
-    rows = [{"job_id": d.job_id, "owner_id": d.owner_id, "job_type": d.job_type,
-             "error_code": d.error_code, "error_message": d.error_message,
-             "attempts": d.attempts, "failed_at": d.failed_at.isoformat()} for d in letters]
+    rows = [
+        {
+            "job_id": d.job_id,
+            "owner_id": d.owner_id,
+            "job_type": d.job_type,
+            "error_code": d.error_code,
+            "error_message": d.error_message,
+            "attempts": d.attempts,
+            "failed_at": d.failed_at.isoformat(),
+        }
+        for d in letters
+    ]
     if as_json:
         out.print_json(json.dumps(rows))
         return
     table = Table("job", "owner", "type", "error", "attempts", "failed at")
     for r in rows:
-        table.add_row(r["job_id"], r["owner_id"], r["job_type"], str(r["error_code"]),
-                      str(r["attempts"]), r["failed_at"])
+        table.add_row(
+            r["job_id"],
+            r["owner_id"],
+            r["job_type"],
+            str(r["error_code"]),
+            str(r["attempts"]),
+            r["failed_at"],
+        )
     out.print(table)
 
 
@@ -246,8 +291,15 @@ def schedules(as_json: AsJson = False) -> None:
     table = Table("job type", "cron", "timezone", "enabled", "missed", "last fired", "next")
     for s in listed:
         d = s.to_dict()
-        table.add_row(s.job_type, s.cron, s.timezone, "yes" if s.enabled else "no", s.missed,
-                      d["last_fired"] or "never", d["next_fire"] or "—")
+        table.add_row(
+            s.job_type,
+            s.cron,
+            s.timezone,
+            "yes" if s.enabled else "no",
+            s.missed,
+            d["last_fired"] or "never",
+            d["next_fire"] or "—",
+        )
     out.print(table)
 
 
@@ -258,14 +310,29 @@ def health(as_json: AsJson = False) -> None:
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
     else:
-        out.print("[green]healthy[/green]" if report.healthy else
-                  "[red]unhealthy:[/red] " + "; ".join(report.problems))
-        table = Table("job type", "pending", "processing", "completed", "failed",
-                      "dead-lettered", "oldest pending (s)")
+        out.print(
+            "[green]healthy[/green]"
+            if report.healthy
+            else "[red]unhealthy:[/red] " + "; ".join(report.problems)
+        )
+        table = Table(
+            "job type",
+            "pending",
+            "processing",
+            "completed",
+            "failed",
+            "dead-lettered",
+            "oldest pending (s)",
+        )
         for name, c in report.jobs.items():
-            table.add_row(name, *(str(c[k]) for k in ("pending", "processing", "completed",
-                                                       "failed", "dead_lettered")),
-                          str(c["oldest_pending_age"] or "—"))
+            table.add_row(
+                name,
+                *(
+                    str(c[k])
+                    for k in ("pending", "processing", "completed", "failed", "dead_lettered")
+                ),
+                str(c["oldest_pending_age"] or "—"),
+            )
         out.print(table)
     if not report.healthy:
         raise typer.Exit(1)
@@ -289,8 +356,14 @@ def accounts_list(owner: Owner, as_json: AsJson = False) -> None:
     table = Table("id", "provider", "state", "name", "last synced", "next sync")
     for a in found:
         d = a.to_dict()
-        table.add_row(a.id, a.provider, a.state.value, a.display_name or "",
-                      d["last_synced_at"] or "never", d["next_sync_at"] or "")
+        table.add_row(
+            a.id,
+            a.provider,
+            a.state.value,
+            a.display_name or "",
+            d["last_synced_at"] or "never",
+            d["next_sync_at"] or "",
+        )
     out.print(table)
 
 
@@ -316,7 +389,8 @@ def accounts_connect(
 
     account = _guarded(run)
     out.print_json(json.dumps(account.to_dict())) if as_json else out.print(
-        f"connected {account.provider} account {account.id}")
+        f"connected {account.provider} account {account.id}"
+    )
 
 
 @accounts_app.command("disconnect")
@@ -334,8 +408,9 @@ def sync_cmd(
     as_json: AsJson = False,
 ) -> None:
     """Queue a sync of an account now."""
-    _print_job(_guarded(lambda: _app().sync_account(account_id, owner_id=owner, full=full)),
-               as_json)
+    _print_job(
+        _guarded(lambda: _app().sync_account(account_id, owner_id=owner, full=full)), as_json
+    )
 
 
 def _rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
@@ -348,8 +423,9 @@ def _rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
         return
     table = Table(*records[0], title=title)
     for record in records:
-        table.add_row(*(json.dumps(v) if isinstance(v, dict | list) else str(v)
-                        for v in record.values()))
+        table.add_row(
+            *(json.dumps(v) if isinstance(v, dict | list) else str(v) for v in record.values())
+        )
     out.print(table)
 
 
@@ -357,8 +433,11 @@ def _rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
 def trust(owner: Owner, as_json: AsJson = False) -> None:
     """Show an owner's channel trust scores, least trusted first."""
     scores = _guarded(lambda: _app().trust_scores(owner))
-    _rows("trust scores", [{k: v for k, v in s.to_dict().items() if k != "owner_id"}
-                           for s in scores], as_json)
+    _rows(
+        "trust scores",
+        [{k: v for k, v in s.to_dict().items() if k != "owner_id"} for s in scores],
+        as_json,
+    )
 
 
 @app.command()
@@ -369,8 +448,11 @@ def usage(
 ) -> None:
     """Show an owner's usage per period: items analysed, AI calls, tokens, API calls, quota."""
     records = _guarded(lambda: _app().usage(owner, period=period))
-    _rows(f"usage per {period}", [{k: v for k, v in r.to_dict().items() if k != "owner_id"}
-                                  for r in records], as_json)
+    _rows(
+        f"usage per {period}",
+        [{k: v for k, v in r.to_dict().items() if k != "owner_id"} for r in records],
+        as_json,
+    )
 
 
 @app.command()
@@ -381,9 +463,20 @@ def notifications(
 ) -> None:
     """List an owner's notifications, newest first."""
     found = _guarded(lambda: _app().notifications(owner, unread_only=unread))
-    _rows("notifications", [
-        {"id": n.id, "kind": n.kind, "title": n.title, "created_at": n.created_at.isoformat(),
-         "read": n.read_at is not None} for n in found], as_json)
+    _rows(
+        "notifications",
+        [
+            {
+                "id": n.id,
+                "kind": n.kind,
+                "title": n.title,
+                "created_at": n.created_at.isoformat(),
+                "read": n.read_at is not None,
+            }
+            for n in found
+        ],
+        as_json,
+    )
 
 
 @app.command()

@@ -83,8 +83,12 @@ class JobContext:
         percent = min(100.0, round(100.0 * done / total, 2)) if total else 0.0
         self._last_write = time.monotonic()
         if self._repo.update_progress(
-            self.job_id, done=done, total=total, percent=percent,
-            message=message[:1000] if message else None, now=utcnow(),
+            self.job_id,
+            done=done,
+            total=total,
+            percent=percent,
+            message=message[:1000] if message else None,
+            now=utcnow(),
         ):
             self._cancelled = True
 

@@ -81,12 +81,14 @@ class SQLCredentialStore:
         scheme, secret = self.cipher.seal(tokens)
         cr = self.tables.credentials
         ins = (postgresql.insert if self.engine.dialect.name == "postgresql" else sqlite.insert)(cr)
-        stmt = ins.values(account_id=account_id, scheme=scheme, secret=secret,
-                          updated_at=utcnow())
+        stmt = ins.values(account_id=account_id, scheme=scheme, secret=secret, updated_at=utcnow())
         stmt = stmt.on_conflict_do_update(
             index_elements=[cr.c.account_id],
-            set_={"scheme": stmt.excluded.scheme, "secret": stmt.excluded.secret,
-                  "updated_at": stmt.excluded.updated_at},
+            set_={
+                "scheme": stmt.excluded.scheme,
+                "secret": stmt.excluded.secret,
+                "updated_at": stmt.excluded.updated_at,
+            },
         )
         with self.engine.begin() as conn:
             conn.execute(stmt)

@@ -37,12 +37,22 @@ def demo_app(settings: Settings | None = None, **overrides: Any) -> SyncJobs:
     The schema is upgraded, and tokens may be stored unencrypted (fake tokens only).
     """
     base = settings or Settings()
-    settings = base.model_copy(update={
-        "broker_url": "memory://", "progress_interval": 0.05, "watch_poll_interval": 0.05,
-        "max_active_jobs_per_owner": 100, "allow_plaintext_tokens": True, **overrides,
-    })
-    repo = SQLAlchemyRepository(settings.database_url, table_prefix=settings.table_prefix,
-                                check=False, poll_interval=settings.watch_poll_interval)
+    settings = base.model_copy(
+        update={
+            "broker_url": "memory://",
+            "progress_interval": 0.05,
+            "watch_poll_interval": 0.05,
+            "max_active_jobs_per_owner": 100,
+            "allow_plaintext_tokens": True,
+            **overrides,
+        }
+    )
+    repo = SQLAlchemyRepository(
+        settings.database_url,
+        table_prefix=settings.table_prefix,
+        check=False,
+        poll_interval=settings.watch_poll_interval,
+    )
     repo.upgrade()
     return register_actors(create_broker(settings), default_deps(repo, settings), settings)
 
@@ -54,26 +64,39 @@ def fake_providers(items: int) -> Iterator[tuple[Any, dict[str, ProviderSettings
 
     fakes = CombinedFakes(items_per_provider=items, seed=2026)
     with serve(fakes) as root:
-        yield fakes, {
-            name: ProviderSettings(**dataclasses.asdict(fakes.config(name, root)))
-            for name in PROVIDER_LABELS
-        }
+        yield (
+            fakes,
+            {
+                name: ProviderSettings(**dataclasses.asdict(fakes.config(name, root)))
+                for name in PROVIDER_LABELS
+            },
+        )
 
 
 def run_demo(console: Console, *, items: int = 750) -> None:
     """Sync one account per provider with live progress, then analyse, score, count, tidy."""
     with fake_providers(items) as (fakes, configs):
         app = demo_app(None, **configs)
-        console.print(f"[bold]syncjobs demo[/bold] — ledger {app.settings.database_url}, "
-                      f"in-memory broker, fake providers with {items} items each")
+        console.print(
+            f"[bold]syncjobs demo[/bold] — ledger {app.settings.database_url}, "
+            f"in-memory broker, fake providers with {items} items each"
+        )
         started = time.monotonic()
-        app.set_preferences(OWNER, blocked_words=list(DEMO_BLOCKED_WORDS), viewer_age=12,
-                            allowed_channels=list(DEMO_ALLOWED_CHANNELS))
+        app.set_preferences(
+            OWNER,
+            blocked_words=list(DEMO_BLOCKED_WORDS),
+            viewer_age=12,
+            allowed_channels=list(DEMO_ALLOWED_CHANNELS),
+        )
         syncs: dict[str, Job] = {}
         for name in PROVIDER_LABELS:
-            account = app.connect_account(OWNER, name, fakes[name].issue_tokens(),
-                                          external_id=f"demo-{name}",
-                                          display_name=f"demo {PROVIDER_LABELS[name]}")
+            account = app.connect_account(
+                OWNER,
+                name,
+                fakes[name].issue_tokens(),
+                external_id=f"demo-{name}",
+                display_name=f"demo {PROVIDER_LABELS[name]}",
+            )
             syncs[PROVIDER_LABELS[name]] = app.sync_account(account.id, owner_id=OWNER)
         with app.worker(threads=4):
             console.print("[bold]1. sync[/bold] all four accounts at once")
@@ -85,8 +108,10 @@ def run_demo(console: Console, *, items: int = 750) -> None:
                 steps.update(_follow(app, {label: job}, console))
         _summary(app, synced, console)
         _results(app, steps, console)
-        console.print(f"done in {time.monotonic() - started:.1f}s. Run it again for an "
-                      f"incremental sync; `syncjobs jobs --owner {OWNER}` lists the jobs.")
+        console.print(
+            f"done in {time.monotonic() - started:.1f}s. Run it again for an "
+            f"incremental sync; `syncjobs jobs --owner {OWNER}` lists the jobs."
+        )
         app.close()
 
 
@@ -106,8 +131,13 @@ PIPELINE: tuple[tuple[str, str, dict[str, Any]], ...] = (
 
 def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, Job]:
     """Show one live progress bar per job until every job has finished."""
-    columns = (TextColumn("{task.description:<13}"), BarColumn(), TaskProgressColumn(),
-               TimeRemainingColumn(), TextColumn("{task.fields[msg]}"))
+    columns = (
+        TextColumn("{task.description:<13}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[msg]}"),
+    )
     final: dict[str, Job] = {}
     with Progress(*columns, console=console) as bar:
         tasks = {label: bar.add_task(label, total=100, msg="pending") for label in jobs}
@@ -116,13 +146,20 @@ def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, 
                 if label in final:
                     continue
                 now = app.status(job.id, owner_id=OWNER)
-                bar.update(tasks[label], completed=now.progress_percent,
-                           msg=now.progress_message or now.status.value)
+                bar.update(
+                    tasks[label],
+                    completed=now.progress_percent,
+                    msg=now.progress_message or now.status.value,
+                )
                 if now.is_terminal:
                     ok = now.status.value == "completed"
-                    bar.update(tasks[label], completed=100 if ok else now.progress_percent,
-                               msg=(now.progress_message or "") if ok
-                               else f"{now.status.value}: {now.error_code}")
+                    bar.update(
+                        tasks[label],
+                        completed=100 if ok else now.progress_percent,
+                        msg=(now.progress_message or "")
+                        if ok
+                        else f"{now.status.value}: {now.error_code}",
+                    )
                     final[label] = now
             time.sleep(0.05)
     return final
@@ -141,18 +178,39 @@ def _summary(app: SyncJobs, final: dict[str, Job], console: Console) -> None:
     decisions: dict[str, Counter[str]] = {}
     for a in insights.list_analyses(owner_id=OWNER, limit=10_000_000):
         decisions.setdefault(a.account_id, Counter())[a.decision.value] += 1
-    table = Table("provider", "status", "stored", "new", "changed", "deleted", "calls",
-                  "units", "allow", "block", "review", "secs", title="per provider")
+    table = Table(
+        "provider",
+        "status",
+        "stored",
+        "new",
+        "changed",
+        "deleted",
+        "calls",
+        "units",
+        "allow",
+        "block",
+        "review",
+        "secs",
+        title="per provider",
+    )
     for label, job in final.items():
         r = job.result or {}
         account_id = job.params["account_id"]
         seen = decisions.get(account_id, Counter())
-        table.add_row(label, job.status.value,
-                      str(len(accounts.list_items(account_id, limit=10_000_000))),
-                      str(r.get("added", "")), str(r.get("updated", "")),
-                      str(r.get("deleted", "")), str(r.get("api_calls", "")),
-                      str(r.get("quota_units", "")), str(seen["allow"]), str(seen["block"]),
-                      str(seen["review"]), _seconds(job))
+        table.add_row(
+            label,
+            job.status.value,
+            str(len(accounts.list_items(account_id, limit=10_000_000))),
+            str(r.get("added", "")),
+            str(r.get("updated", "")),
+            str(r.get("deleted", "")),
+            str(r.get("api_calls", "")),
+            str(r.get("quota_units", "")),
+            str(seen["allow"]),
+            str(seen["block"]),
+            str(seen["review"]),
+            _seconds(job),
+        )
     console.print(table)
 
 
@@ -180,15 +238,41 @@ def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
         table.add_row(label, job.status.value, shown or job.error_message or "-", _seconds(job))
     console.print(table)
     scores = app.trust_scores(OWNER)
-    trust = Table("channel", "score", "videos", "allow", "block", "review",
-                  title=f"trust scores (least trusted {min(len(scores), 6)} of {len(scores)})")
+    trust = Table(
+        "channel",
+        "score",
+        "videos",
+        "allow",
+        "block",
+        "review",
+        title=f"trust scores (least trusted {min(len(scores), 6)} of {len(scores)})",
+    )
     for s in scores[:6]:
-        trust.add_row(s.channel[:40], f"{s.score:.2f}", str(s.videos_analysed), str(s.allow),
-                      str(s.block), str(s.review))
+        trust.add_row(
+            s.channel[:40],
+            f"{s.score:.2f}",
+            str(s.videos_analysed),
+            str(s.allow),
+            str(s.block),
+            str(s.review),
+        )
     console.print(trust)
-    usage = Table("day (UTC)", "items analysed", "AI calls", "tokens", "API calls",
-                  "quota units", title="usage")
+    usage = Table(
+        "day (UTC)",
+        "items analysed",
+        "AI calls",
+        "tokens",
+        "API calls",
+        "quota units",
+        title="usage",
+    )
     for u in app.usage(OWNER, period="day")[-3:]:
-        usage.add_row(u.period_start.date().isoformat(), str(u.items_analysed), str(u.ai_calls),
-                      str(u.tokens), str(u.api_calls), str(u.quota_units))
+        usage.add_row(
+            u.period_start.date().isoformat(),
+            str(u.items_analysed),
+            str(u.ai_calls),
+            str(u.tokens),
+            str(u.api_calls),
+            str(u.quota_units),
+        )
     console.print(usage)

@@ -59,8 +59,7 @@ def create_app(settings: Settings | None = None, *, set_global_broker: bool = Fa
 
 def default_deps(repository: SQLAlchemyRepository, settings: Settings) -> Deps:
     """Deps on one SQL repository: ledger, accounts, and the encrypted credential store."""
-    cipher = TokenCipher(settings.encryption_key,
-                         allow_plaintext=settings.allow_plaintext_tokens)
+    cipher = TokenCipher(settings.encryption_key, allow_plaintext=settings.allow_plaintext_tokens)
     return Deps(
         repository=repository,
         credentials=SQLCredentialStore(repository.engine, repository.tables, cipher),

@@ -317,9 +317,11 @@ class Preferences:
     def normalised(self) -> Preferences:
         """A copy with tuples for its lists and a DigestFrequency for its digest (as stored)."""
         return replace(
-            self, blocked_words=tuple(self.blocked_words),
+            self,
+            blocked_words=tuple(self.blocked_words),
             allowed_channels=tuple(self.allowed_channels),
-            blocked_channels=tuple(self.blocked_channels), digest=DigestFrequency(self.digest),
+            blocked_channels=tuple(self.blocked_channels),
+            digest=DigestFrequency(self.digest),
         )
 
     def to_dict(self) -> dict[str, Any]:

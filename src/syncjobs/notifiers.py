@@ -160,8 +160,14 @@ class WebhookNotifier:
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign_webhook(self._secret, body, timestamp),
         }
-        response = post(self._client, url, label=f"webhook {host}", provider=self.name,
-                        content=body, headers=headers)
+        response = post(
+            self._client,
+            url,
+            label=f"webhook {host}",
+            provider=self.name,
+            content=body,
+            headers=headers,
+        )
         return self._outcome(response, host)
 
     def close(self) -> None:

@@ -13,6 +13,7 @@ from .models import DigestFrequency, Preferences
 
 __all__ = ["apply_changes", "valid_timezone"]
 
+
 class _Changes(BaseModel):
     """The fields ``set_preferences`` accepts; absent ones stay as they are."""
 

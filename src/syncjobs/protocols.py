@@ -276,9 +276,7 @@ class AccountRepository(Protocol):
         """Record an in-app notification."""
         ...
 
-    def list_notifications(
-        self, *, owner_id: str, unread_only: bool = False
-    ) -> list[Notification]:
+    def list_notifications(self, *, owner_id: str, unread_only: bool = False) -> list[Notification]:
         """Return an owner's notifications, newest first."""
         ...
 
@@ -329,8 +327,14 @@ class UpkeepRepository(Protocol):
         ...
 
     def recover_job(
-        self, job_id: str, *, stale_before: datetime, run_at: datetime, now: datetime,
-        error_code: str, error_message: str,
+        self,
+        job_id: str,
+        *,
+        stale_before: datetime,
+        run_at: datetime,
+        now: datetime,
+        error_code: str,
+        error_message: str,
     ) -> Job | None:
         """Put a stale processing job back to pending (its crashed attempt stays counted)."""
         ...
@@ -347,9 +351,7 @@ class UpkeepRepository(Protocol):
         """Fail pending jobs past ``expires_at``; return how many."""
         ...
 
-    def purge_jobs(
-        self, *, finished_before: datetime, failed_before: datetime, limit: int
-    ) -> int:
+    def purge_jobs(self, *, finished_before: datetime, failed_before: datetime, limit: int) -> int:
         """Delete finished jobs (and their log lines and dead letters) past retention."""
         ...
 
@@ -513,7 +515,12 @@ class InsightsRepository(Protocol):
         ...
 
     def record_delivery(
-        self, notification_id: int, notifier: str, *, ok: bool, error: str | None,
+        self,
+        notification_id: int,
+        notifier: str,
+        *,
+        ok: bool,
+        error: str | None,
         now: datetime,
     ) -> Delivery:
         """Count a delivery attempt; once delivered, a delivery stays delivered."""

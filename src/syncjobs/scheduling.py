@@ -57,8 +57,9 @@ class Schedule:
         try:
             return ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ConfigurationError(f"unknown timezone {self.timezone!r} for "
-                                     f"{self.job_type}") from None
+            raise ConfigurationError(
+                f"unknown timezone {self.timezone!r} for {self.job_type}"
+            ) from None
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,11 @@ class ScheduleInfo:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
-            "job_type": self.job_type, "cron": self.cron, "timezone": self.timezone,
-            "enabled": self.enabled, "missed": self.missed,
+            "job_type": self.job_type,
+            "cron": self.cron,
+            "timezone": self.timezone,
+            "enabled": self.enabled,
+            "missed": self.missed,
             "last_fired": self.last_fired.isoformat() if self.last_fired else None,
             "next_fire": self.next_fire.isoformat() if self.next_fire else None,
         }
@@ -127,14 +131,17 @@ def effective_schedules(app: SyncJobs) -> list[Schedule]:
         cron = (over.cron if over else None) or jt.schedule
         if not cron:
             continue
-        found.append(Schedule(
-            job_type=jt.name, cron=cron,
-            timezone=(over.timezone if over else None) or app.settings.timezone,
-            enabled=over.enabled if over else True,
-            missed=over.missed if over else "once",
-            catch_up_limit=over.catch_up_limit if over else 24,
-            on_startup=over.on_startup if over else False,
-        ))
+        found.append(
+            Schedule(
+                job_type=jt.name,
+                cron=cron,
+                timezone=(over.timezone if over else None) or app.settings.timezone,
+                enabled=over.enabled if over else True,
+                missed=over.missed if over else "once",
+                catch_up_limit=over.catch_up_limit if over else 24,
+                on_startup=over.on_startup if over else False,
+            )
+        )
     return found
 
 
@@ -180,8 +187,14 @@ class Scheduler:
             return []  # another scheduler fired these slots
         chosen = self._by_policy(schedule, due, now)
         if len(chosen) < len(due):
-            logger.warning("%s: %d missed slot(s) since %s; policy %r runs %d",
-                           schedule.job_type, len(due), last, schedule.missed, len(chosen))
+            logger.warning(
+                "%s: %d missed slot(s) since %s; policy %r runs %d",
+                schedule.job_type,
+                len(due),
+                last,
+                schedule.missed,
+                len(chosen),
+            )
         return [self.fire(schedule.job_type, slot) for slot in chosen]
 
     @staticmethod
@@ -189,7 +202,7 @@ class Scheduler:
         if not due:
             return []
         if schedule.missed == "catch_up":
-            return due[-schedule.catch_up_limit:]
+            return due[-schedule.catch_up_limit :]
         if schedule.missed == "skip":
             return [due[-1]] if now - due[-1] <= _SKIP_GRACE else []
         return [due[-1]]
@@ -198,9 +211,13 @@ class Scheduler:
         """Submit the job of one slot (idempotent per slot)."""
         from .app import SYSTEM_OWNER
 
-        return self.app.submit(job_type, owner_id=SYSTEM_OWNER, params={},
-                               idempotency_key=key or _slot_key(job_type, slot),
-                               enforce_limit=False)
+        return self.app.submit(
+            job_type,
+            owner_id=SYSTEM_OWNER,
+            params={},
+            idempotency_key=key or _slot_key(job_type, slot),
+            enforce_limit=False,
+        )
 
     def startup(self, now: datetime) -> list[Job]:
         """Run the schedules marked ``on_startup`` (once per minute however many boot)."""
@@ -209,15 +226,20 @@ class Scheduler:
         minute = now.astimezone(UTC).replace(second=0, microsecond=0)
         return [
             self.fire(s.job_type, minute, key=f"startup:{s.job_type}:{minute:%Y-%m-%dT%H:%MZ}")
-            for s in effective_schedules(self.app) if s.enabled and s.on_startup
+            for s in effective_schedules(self.app)
+            if s.enabled and s.on_startup
         ]
 
     def listing(self, now: datetime) -> list[ScheduleInfo]:
         """Every schedule with its last and next slot."""
         return [
             ScheduleInfo(
-                job_type=s.job_type, cron=s.cron, timezone=s.timezone, enabled=s.enabled,
-                missed=s.missed, last_fired=self.repo.schedule_slot(s.job_type),
+                job_type=s.job_type,
+                cron=s.cron,
+                timezone=s.timezone,
+                enabled=s.enabled,
+                missed=s.missed,
+                last_fired=self.repo.schedule_slot(s.job_type),
                 next_fire=next_slot(s, now) if s.enabled else None,
             )
             for s in effective_schedules(self.app)

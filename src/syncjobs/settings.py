@@ -125,7 +125,7 @@ class Settings(BaseSettings):
     imports: list[str] = Field(
         default_factory=list,
         description="Modules to import before binding actors: where the host app declares its "
-        "own job types (JSON list, e.g. ``[\"myapp.jobs\"]``).",
+        'own job types (JSON list, e.g. ``["myapp.jobs"]``).',
     )
     enabled: bool = Field(
         default=True,

@@ -44,17 +44,19 @@ __all__ = [
 
 logger = logging.getLogger("syncjobs")
 
-PROVIDER_LABELS = {"youtube": "YouTube", "gmail": "Gmail", "instagram": "Instagram",
-                   "tiktok": "TikTok"}
+PROVIDER_LABELS = {
+    "youtube": "YouTube",
+    "gmail": "Gmail",
+    "instagram": "Instagram",
+    "tiktok": "TikTok",
+}
 _ID = re.compile(r"^[\w.@:+-]{1,255}$")
 
 
 def _stores(app: SyncJobs) -> tuple[AccountRepository, CredentialStore]:
     accounts, credentials = app.deps.accounts, app.deps.credentials
     if accounts is None or credentials is None:
-        raise ConfigurationError(
-            "accounts need an AccountRepository and a CredentialStore in Deps"
-        )
+        raise ConfigurationError("accounts need an AccountRepository and a CredentialStore in Deps")
     return accounts, credentials
 
 
@@ -100,12 +102,18 @@ def connect(
     optional_text(token_set.refresh_token, "refresh_token", max_len=8192)
     interval = integer(
         sync_interval if sync_interval is not None else app.settings.sync_interval,
-        "sync_interval", low=60, high=30 * 86400,
+        "sync_interval",
+        low=60,
+        high=30 * 86400,
     )
     accounts, credentials = _stores(app)
     account = accounts.create_account(
-        owner_id=owner_id, provider=provider, external_id=external_id,
-        display_name=display_name, sync_interval=interval, now=utcnow(),
+        owner_id=owner_id,
+        provider=provider,
+        external_id=external_id,
+        display_name=display_name,
+        sync_interval=interval,
+        now=utcnow(),
     )
     try:
         credentials.save_tokens(account.id, token_set)
@@ -147,9 +155,11 @@ def request_sync(
     key = base
     for _ in range(20):
         job = app.submit(
-            "sync_account", owner_id=account.owner_id,
+            "sync_account",
+            owner_id=account.owner_id,
             params={"account_id": account.id, "full": full},
-            idempotency_key=key, enforce_limit=enforce_limit,
+            idempotency_key=key,
+            enforce_limit=enforce_limit,
         )
         if not job.is_terminal:
             return job
@@ -215,9 +225,13 @@ class AccountSync:
             return
         try:
             insights.record_provider_usage(
-                owner_id=self.account.owner_id, account_id=self.account.id,
-                provider=self.account.provider, job_id=self.ctx.job_id, api_calls=calls,
-                quota_units=units, at=utcnow(),
+                owner_id=self.account.owner_id,
+                account_id=self.account.id,
+                provider=self.account.provider,
+                job_id=self.ctx.job_id,
+                api_calls=calls,
+                quota_units=units,
+                at=utcnow(),
             )
         except Exception:  # usage accounting must never fail a sync
             logger.exception("could not record provider usage of job %s", self.ctx.job_id)
@@ -229,13 +243,18 @@ class AccountSync:
             return
         other = self.app.repository.get_job(other_id)
         stale = self.app.settings.job_stale_after
-        if other is not None and other.status is JobStatus.PROCESSING and (
-            other.heartbeat_at is not None
-            and (utcnow() - other.heartbeat_at).total_seconds() < stale
+        if (
+            other is not None
+            and other.status is JobStatus.PROCESSING
+            and (
+                other.heartbeat_at is not None
+                and (utcnow() - other.heartbeat_at).total_seconds() < stale
+            )
         ):
             raise RateLimitedError(
                 "another sync of this account is running; this one waits for it",
-                retry_after=min(5.0, stale), provider=self.account.provider,
+                retry_after=min(5.0, stale),
+                provider=self.account.provider,
                 reason="sync_in_progress",
             )
 
@@ -259,8 +278,9 @@ class AccountSync:
         ctx, acc = self.ctx, self.account
         started = utcnow()
         saved = ctx.saved_checkpoint if isinstance(ctx.saved_checkpoint, dict) else {}
-        full_since = datetime.fromisoformat(saved["full_since"]) if saved.get("full_since") \
-            else None
+        full_since = (
+            datetime.fromisoformat(saved["full_since"]) if saved.get("full_since") else None
+        )
         label = PROVIDER_LABELS.get(acc.provider, acc.provider)
 
         def known(external_ids: Sequence[str]) -> set[str]:
@@ -272,7 +292,10 @@ class AccountSync:
                 full_since = started
                 ctx.checkpoint({"full_since": started.isoformat()})
             counts = self.accounts.save_page(
-                acc.id, items=page.items, deleted_ids=page.deleted_ids, cursor=page.cursor,
+                acc.id,
+                items=page.items,
+                deleted_ids=page.deleted_ids,
+                cursor=page.cursor,
                 now=utcnow(),
             )
             for key in ("added", "updated", "deleted"):
@@ -281,8 +304,12 @@ class AccountSync:
             self.totals["pages"] += 1
             seen += len(page.items) + page.unchanged
             total = max(page.total_hint or 0, seen) or None
-            ctx.progress(seen, total, f"{label}: page {self.totals['pages']}, "
-                         f"{self.totals['added']} new, {self.totals['updated']} changed")
+            ctx.progress(
+                seen,
+                total,
+                f"{label}: page {self.totals['pages']}, "
+                f"{self.totals['added']} new, {self.totals['updated']} changed",
+            )
             ctx.check_cancelled()
         return full_since
 
@@ -291,11 +318,16 @@ class AccountSync:
         acc = self.account
         label = PROVIDER_LABELS.get(acc.provider, acc.provider)
         self.accounts.set_account_state(
-            acc.id, AccountState.REAUTH_REQUIRED, now=utcnow(), error_code=exc.code,
+            acc.id,
+            AccountState.REAUTH_REQUIRED,
+            now=utcnow(),
+            error_code=exc.code,
             error_message=exc.message,
         )
         self.app.notify(
-            acc.owner_id, kind="reauth_required", title=f"{label} connection expired",
+            acc.owner_id,
+            kind="reauth_required",
+            title=f"{label} connection expired",
             body=f"Reconnect your {label} account to resume syncing.",
             data={"account_id": acc.id, "provider": acc.provider},
         )
@@ -317,5 +349,3 @@ def due_syncs(app: SyncJobs, *, limit: int) -> tuple[int, int]:
     for account in due:
         submitted.add(request_sync(app, account, enforce_limit=False).id)
     return len(due), len(submitted)
-
-

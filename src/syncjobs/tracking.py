@@ -118,8 +118,12 @@ class TrackingMiddleware(Middleware):
         try:
             ctx = self._claim(job_id)
         except Exception:  # the database is unreachable: keep the message, try again later
-            logger.warning("could not claim job %s; trying again in %ss", job_id,
-                           _DB_RETRY_SECONDS, exc_info=True)
+            logger.warning(
+                "could not claim job %s; trying again in %ss",
+                job_id,
+                _DB_RETRY_SECONDS,
+                exc_info=True,
+            )
             self.app.actor(jt.name).send_with_options(
                 args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
             )
@@ -154,7 +158,11 @@ class TrackingMiddleware(Middleware):
         if refusal is not None:
             status, code, message, dead = refusal
             self.app.finish_job(
-                job.id, status=status, now=now, error_code=code, error_message=message,
+                job.id,
+                status=status,
+                now=now,
+                error_code=code,
+                error_message=message,
                 dead_letter=dead,
             )
             return None
@@ -244,7 +252,11 @@ class TrackingMiddleware(Middleware):
         elif isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
             self.app.finish_job(
-                job.id, status=JobStatus.FAILED, now=now, error_code=code, error_message=text,
+                job.id,
+                status=JobStatus.FAILED,
+                now=now,
+                error_code=code,
+                error_message=text,
                 dead_letter=True,
             )
         else:
@@ -255,13 +267,18 @@ class TrackingMiddleware(Middleware):
     def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
         now = utcnow()
         updated = self.app.repository.reschedule_job(
-            job.id, run_at=now + timedelta(seconds=delay), now=now, error_code=code,
-            error_message=text, count_retry=count_retry,
+            job.id,
+            run_at=now + timedelta(seconds=delay),
+            now=now,
+            error_code=code,
+            error_message=text,
+            count_retry=count_retry,
         )
         if updated is not None:
             kind = "retry" if count_retry else "wait (no retry spent)"
             self.app.repository.append_log(
-                job.id, "warning",
+                job.id,
+                "warning",
                 f"attempt {job.attempts} failed ({code}: {text}); {kind} at "
                 f"{updated.scheduled_for.isoformat() if updated.scheduled_for else 'once'}",
                 now=now,

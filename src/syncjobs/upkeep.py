@@ -62,12 +62,20 @@ def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: s
     """Re-queue a crashed or stuck job, or fail it once out of attempts; return the outcome."""
     if job.attempts >= job.max_retries + 1:
         failed = app.finish_job(
-            job.id, status=JobStatus.FAILED, now=now, error_code="worker_lost",
-            error_message=f"{why} after {job.attempts} attempt(s); giving up", dead_letter=True,
+            job.id,
+            status=JobStatus.FAILED,
+            now=now,
+            error_code="worker_lost",
+            error_message=f"{why} after {job.attempts} attempt(s); giving up",
+            dead_letter=True,
         )
         return "skipped" if failed is None else "failed"
     back = _repo(app).recover_job(
-        job.id, stale_before=stale_before, run_at=now, now=now, error_code="worker_lost",
+        job.id,
+        stale_before=stale_before,
+        run_at=now,
+        now=now,
+        error_code="worker_lost",
         error_message=f"{why}; re-queued",
     )
     if back is None:
@@ -82,7 +90,7 @@ def _overdue(app: SyncJobs, now: datetime) -> list[Job]:
     found = []
     for job in app.repository.list_jobs(status=JobStatus.PROCESSING, limit=s.upkeep_batch):
         jt = app.job_type_for_actor(job.job_type)
-        limit = (jt.time_limit if jt and jt.time_limit else s.default_time_limit)
+        limit = jt.time_limit if jt and jt.time_limit else s.default_time_limit
         if job.started_at is not None and (now - job.started_at).total_seconds() > (
             limit + s.time_limit_grace
         ):
@@ -139,8 +147,7 @@ class Heartbeat:
         if self._thread is not None:
             return
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="syncjobs-heartbeat",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="syncjobs-heartbeat", daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
@@ -173,10 +180,12 @@ class Health:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
-            "healthy": self.healthy, "problems": self.problems,
+            "healthy": self.healthy,
+            "problems": self.problems,
             "worker_seen_at": self.worker_seen_at.isoformat() if self.worker_seen_at else None,
             "scheduler_seen_at": self.scheduler_seen_at.isoformat()
-            if self.scheduler_seen_at else None,
+            if self.scheduler_seen_at
+            else None,
             "jobs": self.jobs,
         }
 
@@ -197,8 +206,12 @@ def health(app: SyncJobs, now: datetime | None = None) -> Health:
     jobs = {}
     for job_type, counts in sorted(repo.job_counts().items()):
         oldest = counts.pop("oldest_pending_at", None)
-        counts["oldest_pending_age"] = round((now - oldest).total_seconds(), 1) if oldest \
-            else None
+        counts["oldest_pending_age"] = round((now - oldest).total_seconds(), 1) if oldest else None
         jobs[job_type] = counts
-    return Health(healthy=not problems, problems=problems, worker_seen_at=beats.get("worker"),
-                  scheduler_seen_at=beats.get("scheduler"), jobs=jobs)
+    return Health(
+        healthy=not problems,
+        problems=problems,
+        worker_seen_at=beats.get("worker"),
+        scheduler_seen_at=beats.get("scheduler"),
+        jobs=jobs,
+    )

@@ -67,7 +67,9 @@ def fake() -> Iterator[tuple[FakeTikTok, str]]:
 
 @pytest.fixture
 def app_env(
-    env: dict[str, str], fake: tuple[FakeTikTok, str], host_jobs: ModuleType,
+    env: dict[str, str],
+    fake: tuple[FakeTikTok, str],
+    host_jobs: ModuleType,
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
     """One set of settings for the web app (this process) and the workers."""
@@ -87,14 +89,13 @@ def start_worker(workers: Workers) -> None:
 
 
 @contextlib.contextmanager
-def serving(
-    api: FastAPI, **config: Any
-) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
+def serving(api: FastAPI, **config: Any) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
     """Run ``api`` under uvicorn on a free loopback port in a thread; stop it at the end."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    uv = uvicorn.Server(uvicorn.Config(api, log_config=None, log_level="warning", ws="none",
-                                       http="h11", **config))
+    uv = uvicorn.Server(
+        uvicorn.Config(api, log_config=None, log_level="warning", ws="none", http="h11", **config)
+    )
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, name="example-app")
     thread.start()
     try:
@@ -148,10 +149,15 @@ def poll(http: httpx.Client, url: str, until: Callable[[dict[str, Any]], bool]) 
 
 
 def connect(http: httpx.Client, tiktok: FakeTikTok) -> dict[str, Any]:
-    response = http.post("/accounts", json={
-        "provider": "tiktok", "tokens": tiktok.issue_tokens().model_dump(mode="json"),
-        "external_id": "creator-1", "display_name": "My TikTok",
-    })
+    response = http.post(
+        "/accounts",
+        json={
+            "provider": "tiktok",
+            "tokens": tiktok.issue_tokens().model_dump(mode="json"),
+            "external_id": "creator-1",
+            "display_name": "My TikTok",
+        },
+    )
     assert response.status_code == 201, response.text
     account: dict[str, Any] = response.json()
     return account
@@ -165,7 +171,9 @@ def test_connect_sync_and_follow_the_job_live(
     with server.client() as http:
         account = connect(http, tiktok)
         assert (account["provider"], account["state"], account["owner_id"]) == (
-            "tiktok", "active", "u1"
+            "tiktok",
+            "active",
+            "u1",
         )
         assert "tokens" not in account and "access_token" not in json.dumps(account)
         assert [a["id"] for a in http.get("/accounts").json()] == [account["id"]]
@@ -229,15 +237,20 @@ def test_the_trigger_needs_the_secret_and_runs_the_job_and_its_follow_up(
         assert body["status_url"] == f"{server.url}/trigger/jobs/{body['job_id']}"
         assert http.get(body["status_url"]).status_code == 401  # the status needs it too
         with httpx.Client(headers={"X-Trigger-Secret": SECRET}, timeout=30) as trusted:
-            done = poll(trusted, body["status_url"], lambda job: job["status"] in
-                        ("completed", "failed", "cancelled"))
+            done = poll(
+                trusted,
+                body["status_url"],
+                lambda job: job["status"] in ("completed", "failed", "cancelled"),
+            )
         assert done["status"] == "completed", done
         assert done["result"]["report_id"].startswith("jobs-")
 
     app = client()  # the same ledger, read directly
+
     def follow_up_done() -> bool:
         ready = app.jobs("system", job_type="example.report_ready")
         return bool(ready) and ready[0].status is JobStatus.COMPLETED
+
     wait_for(follow_up_done, 120)
     [ready] = app.jobs("system", job_type="example.report_ready")
     assert ready.parent_id == body["job_id"]
@@ -265,7 +278,8 @@ def test_the_event_loop_keeps_serving_while_streams_wait(
             app.cancel(waiting.id, owner_id="u1")  # a change made elsewhere reaches the stream
             rest = list(received)
         assert [(n, j["status"]) for n, j in rest] == [
-            ("message", "cancelled"), ("end", "cancelled")
+            ("message", "cancelled"),
+            ("end", "cancelled"),
         ]
 
         # A client that leaves: its thread stops, and its subscription is released.
@@ -283,8 +297,9 @@ def test_errors_become_http_statuses(server: Server, client: Callable[..., SyncJ
         malformed = http.post("/accounts/not%20an%20id/sync")
         assert malformed.status_code == 422 and malformed.json()["error"] == "invalid_input"
         assert http.post(f"/accounts/{uuid.uuid4()}/sync").status_code == 404
-        bad_tokens = http.post("/accounts", json={"provider": "tiktok",
-                                                  "tokens": {"refresh_token": "rft.secret"}})
+        bad_tokens = http.post(
+            "/accounts", json={"provider": "tiktok", "tokens": {"refresh_token": "rft.secret"}}
+        )
         assert bad_tokens.status_code == 422 and "rft.secret" not in bad_tokens.text
         unknown = http.post("/accounts", json={"provider": "myspace", "tokens": {}})
         assert unknown.status_code == 422
@@ -323,8 +338,10 @@ def test_a_deployment_error_is_a_503_without_details(server: Server) -> None:
     finally:
         jobs.settings.enabled = True
     assert refused.status_code == 503
-    assert refused.json() == {"error": "configuration_error",
-                              "message": "the job service is not available"}
+    assert refused.json() == {
+        "error": "configuration_error",
+        "message": "the job service is not available",
+    }
 
 
 def test_the_server_stops_cleanly_with_a_stream_open(

@@ -32,7 +32,9 @@ def test_the_report_runs_with_progress_and_its_follow_up_gets_its_result(
     assert (done.progress_done, done.progress_total) == (5, 5)
     # Counted while it ran: the two no-ops, and itself, processing.
     assert done.result == {
-        "report_id": f"jobs-{today}", "day": str(today), "total": 3,
+        "report_id": f"jobs-{today}",
+        "day": str(today),
+        "total": 3,
         "counts": {"pending": 0, "processing": 1, "completed": 2, "failed": 0, "cancelled": 0},
     }
     [ready] = app.jobs("ops", job_type="example.report_ready")
@@ -45,15 +47,19 @@ def test_the_report_runs_with_progress_and_its_follow_up_gets_its_result(
 def test_the_schedule_is_listed_and_fires_at_three_with_default_params(
     make_app: AppFactory, host_jobs: ModuleType, test_registry: Registry
 ) -> None:
-    others = {jt.name: ScheduleSettings(enabled=False) for jt in test_registry
-              if jt.schedule and jt.name != "example.nightly_report"}
+    others = {
+        jt.name: ScheduleSettings(enabled=False)
+        for jt in test_registry
+        if jt.schedule and jt.name != "example.nightly_report"
+    }
     app = make_app(InMemoryRepository(), schedules=others)  # only the example's schedule fires
     [info] = [s for s in app.schedules() if s.job_type == "example.nightly_report"]
     assert (info.cron, info.timezone, info.enabled) == ("0 3 * * *", "UTC", True)
     assert info.next_fire is not None and (info.next_fire.hour, info.next_fire.minute) == (3, 0)
 
-    night = (datetime.now(UTC) - timedelta(days=1)).replace(hour=2, minute=59, second=0,
-                                                          microsecond=0)
+    night = (datetime.now(UTC) - timedelta(days=1)).replace(
+        hour=2, minute=59, second=0, microsecond=0
+    )
     scheduler = Scheduler(app)
     assert [j.job_type for j in scheduler.tick(night)] == []  # first sight: nothing missed
     fired = scheduler.tick(night + timedelta(minutes=1, seconds=20))

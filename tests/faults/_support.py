@@ -52,12 +52,18 @@ def cursor_problem(provider: str, cursor: Any, fake: FakeProvider) -> str | None
     elif provider == "tiktok":
         ok = cursor.get("hwm") is not None and _ts(cursor["hwm"]) == latest
     elif provider == "instagram":
-        ok = cursor.get("hwm") is not None and latest is not None and _ts(cursor["hwm"]) == _ts(
-            str(latest))
+        ok = (
+            cursor.get("hwm") is not None
+            and latest is not None
+            and _ts(cursor["hwm"]) == _ts(str(latest))
+        )
     else:  # youtube: the newest video is in the window, at the high-water mark
         entry = (cursor.get("window") or {}).get(latest)
-        ok = entry is not None and cursor.get("hwm") is not None and _ts(entry[1]) == _ts(
-            cursor["hwm"])
+        ok = (
+            entry is not None
+            and cursor.get("hwm") is not None
+            and _ts(entry[1]) == _ts(cursor["hwm"])
+        )
     return None if ok else f"{provider}: cursor {cursor!r:.300} is not at latest {latest!r}"
 
 
@@ -74,8 +80,11 @@ class Exchange:
     injected: str | None = None
 
 
-_BATCH_PART_429 = re.compile(rb"HTTP/1\.1 (?:429|403)[^\r\n]*\r\n(?:[^\r\n]+\r\n)*?"
-                             rb"Retry-After: ([0-9.]+)\r\n", re.IGNORECASE)
+_BATCH_PART_429 = re.compile(
+    rb"HTTP/1\.1 (?:429|403)[^\r\n]*\r\n(?:[^\r\n]+\r\n)*?"
+    rb"Retry-After: ([0-9.]+)\r\n",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -167,12 +176,14 @@ class Recorder:
             for i, limited in enumerate(seen):
                 if limited.retry_after is None:
                     continue
-                after = [e for e in seen[i + 1:] if e.arrived >= limited.answered]
+                after = [e for e in seen[i + 1 :] if e.arrived >= limited.answered]
                 if after:
                     gap = after[0].arrived - limited.answered
                     if gap < limited.retry_after:
-                        early.append(f"{provider}: {after[0].path} {gap:.3f}s after a rate "
-                                     f"limit asking {limited.retry_after:g}s")
+                        early.append(
+                            f"{provider}: {after[0].path} {gap:.3f}s after a rate "
+                            f"limit asking {limited.retry_after:g}s"
+                        )
         return early
 
     def rate_limits(self) -> int:

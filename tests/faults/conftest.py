@@ -19,7 +19,13 @@ import pytest
 from ..integration.conftest import Workers, client, env, workers
 
 __all__ = [
-    "FileWorkers", "Reporter", "client", "env", "file_workers", "report", "workers",
+    "FileWorkers",
+    "Reporter",
+    "client",
+    "env",
+    "file_workers",
+    "report",
+    "workers",
 ]
 
 _LINES: list[str] = []
@@ -60,10 +66,22 @@ class FileWorkers(Workers):
         self.log_files.append(path)
         with path.open("wb") as sink:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "dramatiq", "syncjobs.actors", "--processes", "1",
-                 "--threads", "2", "--queues", *queues.split(",")],
-                env={**os.environ, **self.env, **overrides}, start_new_session=True,
-                stdout=subprocess.DEVNULL, stderr=sink,
+                [
+                    sys.executable,
+                    "-m",
+                    "dramatiq",
+                    "syncjobs.actors",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    "2",
+                    "--queues",
+                    *queues.split(","),
+                ],
+                env={**os.environ, **self.env, **overrides},
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
             )
         self.procs.append(proc)
         return proc

@@ -36,13 +36,39 @@ HUGE = "x" * 10_000
 SURROGATE = "\udcff"
 #: Values that are no job id, account id or owner id at all.
 NOT_IDS: list[Any] = [
-    "", "not-a-uuid", SQLISH, "1 OR 1=1", "%", "*", HUGE, SURROGATE, "\x00", "a\nb",
-    "00000000-0000-0000-0000-00000000000g", None, 123, 4.5, True, b"bytes",
-    ["list"], {"a": 1}, object(),
+    "",
+    "not-a-uuid",
+    SQLISH,
+    "1 OR 1=1",
+    "%",
+    "*",
+    HUGE,
+    SURROGATE,
+    "\x00",
+    "a\nb",
+    "00000000-0000-0000-0000-00000000000g",
+    None,
+    123,
+    4.5,
+    True,
+    b"bytes",
+    ["list"],
+    {"a": 1},
+    object(),
 ]
 BAD_OWNERS: list[Any] = [
-    "", None, 5, "x" * 256, "a\x00b", "line\nbreak", "tab\there", SURROGATE, f"u{SURROGATE}1",
-    b"u1", ["u1"], {"owner": "u1"},
+    "",
+    None,
+    5,
+    "x" * 256,
+    "a\x00b",
+    "line\nbreak",
+    "tab\there",
+    SURROGATE,
+    f"u{SURROGATE}1",
+    b"u1",
+    ["u1"],
+    {"owner": "u1"},
 ]
 MAX_PARAMS = 4096
 
@@ -79,11 +105,20 @@ def app(make_app: AppFactory, repo: SQLAlchemyRepository, test_registry: Registr
 
 def row_counts(repo: SQLAlchemyRepository) -> dict[str, int]:
     t = repo.tables
-    tables = [t.jobs, t.job_log, t.dead_letters, t.accounts, t.credentials, t.items,
-              t.notifications]
+    tables = [
+        t.jobs,
+        t.job_log,
+        t.dead_letters,
+        t.accounts,
+        t.credentials,
+        t.items,
+        t.notifications,
+    ]
     with repo.engine.connect() as conn:
-        return {tb.name: conn.execute(select(func.count()).select_from(tb)).scalar_one()
-                for tb in tables}
+        return {
+            tb.name: conn.execute(select(func.count()).select_from(tb)).scalar_one()
+            for tb in tables
+        }
 
 
 def first(value: Any) -> Any:
@@ -91,8 +126,9 @@ def first(value: Any) -> Any:
     return next(iter(value)) if isinstance(value, Iterator) else value
 
 
-def corpus(app: SyncJobs, job_id: str, failed_id: str, account_id: str,
-           other_account_id: str) -> list[Case]:
+def corpus(
+    app: SyncJobs, job_id: str, failed_id: str, account_id: str, other_account_id: str
+) -> list[Case]:
     s = syncjobs
     cases: list[Case] = []
 
@@ -100,63 +136,118 @@ def corpus(app: SyncJobs, job_id: str, failed_id: str, account_id: str,
         cases.append(Case(label, call))
 
     # submit: job types, params, owners, priorities, idempotency keys, delays
-    for jt in ["nope", "", None, 5, SQLISH, HUGE, SURROGATE, b"syncjobs.noop",
-               ["syncjobs.noop"], "syncjobs.noop@schedule"]:
+    for jt in [
+        "nope",
+        "",
+        None,
+        5,
+        SQLISH,
+        HUGE,
+        SURROGATE,
+        b"syncjobs.noop",
+        ["syncjobs.noop"],
+        "syncjobs.noop@schedule",
+    ]:
         add(f"submit(job_type={jt!r:.40})", lambda jt=jt: s.submit(jt, owner_id="u1"))
     count_params: list[Any] = [
-        {"to": "abc"}, {"to": -1}, {"to": 10**7}, {"to": None}, {"to": 1.5}, {"to": [1]},
-        {"step": "fast"}, {"step": math.nan}, {"step": math.inf}, [], "to=3", 5, ("to", 3),
+        {"to": "abc"},
+        {"to": -1},
+        {"to": 10**7},
+        {"to": None},
+        {"to": 1.5},
+        {"to": [1]},
+        {"step": "fast"},
+        {"step": math.nan},
+        {"step": math.inf},
+        [],
+        "to=3",
+        5,
+        ("to", 3),
         b"{}",
     ]
     for p in count_params:
-        add(f"submit(count, params={p!r:.40})",
-            lambda p=p: s.submit("syncjobs.count", owner_id="u1", params=p))
+        add(
+            f"submit(count, params={p!r:.40})",
+            lambda p=p: s.submit("syncjobs.count", owner_id="u1", params=p),
+        )
     echo_params: list[Any] = [
-        {"text": "x" * (MAX_PARAMS + 1)}, {"tags": ["y" * 100] * 60}, {"text": SURROGATE},
-        {"tags": ["ok", f"bad{SURROGATE}"]}, {"text": b"\xff\xfe"}, {"text": None},
-        {"text": 5}, {"tags": "not-a-list"}, {"text": {"nested": SQLISH}},
+        {"text": "x" * (MAX_PARAMS + 1)},
+        {"tags": ["y" * 100] * 60},
+        {"text": SURROGATE},
+        {"tags": ["ok", f"bad{SURROGATE}"]},
+        {"text": b"\xff\xfe"},
+        {"text": None},
+        {"text": 5},
+        {"tags": "not-a-list"},
+        {"text": {"nested": SQLISH}},
     ]
     for p in echo_params:
-        add(f"submit(echo, params={p!r:.40})",
-            lambda p=p: s.submit("faults.echo", owner_id="u1", params=p))
+        add(
+            f"submit(echo, params={p!r:.40})",
+            lambda p=p: s.submit("faults.echo", owner_id="u1", params=p),
+        )
     for owner in BAD_OWNERS:
-        add(f"submit(owner_id={owner!r:.40})",
-            lambda owner=owner: s.submit("syncjobs.noop", owner_id=owner))
+        add(
+            f"submit(owner_id={owner!r:.40})",
+            lambda owner=owner: s.submit("syncjobs.noop", owner_id=owner),
+        )
     for prio in [0, 11, -1, "5", True, 5.5, math.nan]:
-        add(f"submit(priority={prio!r})",
-            lambda prio=prio: s.submit("syncjobs.noop", owner_id="u1", priority=prio))
+        add(
+            f"submit(priority={prio!r})",
+            lambda prio=prio: s.submit("syncjobs.noop", owner_id="u1", priority=prio),
+        )
     for key in ["", "x" * 256, 5, "a\x00b", "new\nline", SURROGATE, b"key", ["k"]]:
-        add(f"submit(idempotency_key={key!r:.40})",
-            lambda key=key: s.submit("syncjobs.noop", owner_id="u1", idempotency_key=key))
-    for delay in [-1, "10", math.nan, math.inf, -math.inf, 10**9, 1e300,
-                  timedelta(days=8), True, [1]]:
-        add(f"submit(delay={delay!r:.40})",
-            lambda delay=delay: s.submit("syncjobs.noop", owner_id="u1", delay=delay))
+        add(
+            f"submit(idempotency_key={key!r:.40})",
+            lambda key=key: s.submit("syncjobs.noop", owner_id="u1", idempotency_key=key),
+        )
+    for delay in [
+        -1,
+        "10",
+        math.nan,
+        math.inf,
+        -math.inf,
+        10**9,
+        1e300,
+        timedelta(days=8),
+        True,
+        [1],
+    ]:
+        add(
+            f"submit(delay={delay!r:.40})",
+            lambda delay=delay: s.submit("syncjobs.noop", owner_id="u1", delay=delay),
+        )
 
     # status, cancel, retry, log, watch: job ids and owners
     job_calls: dict[str, Callable[..., Any]] = {
-        "status": s.status, "cancel": s.cancel, "retry": s.retry, "log": s.log,
+        "status": s.status,
+        "cancel": s.cancel,
+        "retry": s.retry,
+        "log": s.log,
         "watch": s.watch,
     }
     for name, fn in job_calls.items():
         for bad in NOT_IDS:
-            add(f"{name}(job_id={bad!r:.40})",
-                lambda fn=fn, bad=bad: first(fn(bad, owner_id="u1")))
-        add(f"{name}(unknown uuid)",
-            lambda fn=fn: first(fn(str(uuid.uuid4()), owner_id="u1")))
+            add(f"{name}(job_id={bad!r:.40})", lambda fn=fn, bad=bad: first(fn(bad, owner_id="u1")))
+        add(f"{name}(unknown uuid)", lambda fn=fn: first(fn(str(uuid.uuid4()), owner_id="u1")))
         for owner in [*BAD_OWNERS, "u2"]:
-            add(f"{name}(owner_id={owner!r:.40})",
-                lambda fn=fn, owner=owner: first(fn(job_id, owner_id=owner)))
+            add(
+                f"{name}(owner_id={owner!r:.40})",
+                lambda fn=fn, owner=owner: first(fn(job_id, owner_id=owner)),
+            )
     add("retry(a pending job)", lambda: s.retry(job_id, owner_id="u1"))
     for limit in [-1, "10", None, 10**20, 2.5, math.nan]:
-        add(f"log(limit={limit!r})", lambda limit=limit: s.log(job_id, owner_id="u1",
-                                                                limit=limit))
+        add(f"log(limit={limit!r})", lambda limit=limit: s.log(job_id, owner_id="u1", limit=limit))
     for after in [-(10**20), "0", None, 10**20, 1.5]:
-        add(f"log(after_id={after!r})", lambda after=after: s.log(job_id, owner_id="u1",
-                                                                   after_id=after))
+        add(
+            f"log(after_id={after!r})",
+            lambda after=after: s.log(job_id, owner_id="u1", after_id=after),
+        )
     for timeout in ["soon", math.nan, [1]]:
-        add(f"watch(timeout={timeout!r})", lambda timeout=timeout: list(
-            s.watch(job_id, owner_id="u1", timeout=timeout)))
+        add(
+            f"watch(timeout={timeout!r})",
+            lambda timeout=timeout: list(s.watch(job_id, owner_id="u1", timeout=timeout)),
+        )
 
     # jobs: owners, filters, paging
     for owner in BAD_OWNERS:
@@ -173,50 +264,87 @@ def corpus(app: SyncJobs, job_id: str, failed_id: str, account_id: str,
     # connect_account: owners, providers, tokens, external ids, names, intervals
     good = {"access_token": "at-good", "refresh_token": "rt-good"}
     for owner in BAD_OWNERS:
-        add(f"connect_account(owner_id={owner!r:.40})",
-            lambda owner=owner: s.connect_account(owner, "gmail", good))
-    for provider in ["myspace", "", None, 5, SQLISH, "GMAIL", " gmail", HUGE, SURROGATE,
-                     b"gmail", ["gmail"]]:
-        add(f"connect_account(provider={provider!r:.40})",
-            lambda provider=provider: s.connect_account("u1", provider, good))
+        add(
+            f"connect_account(owner_id={owner!r:.40})",
+            lambda owner=owner: s.connect_account(owner, "gmail", good),
+        )
+    for provider in [
+        "myspace",
+        "",
+        None,
+        5,
+        SQLISH,
+        "GMAIL",
+        " gmail",
+        HUGE,
+        SURROGATE,
+        b"gmail",
+        ["gmail"],
+    ]:
+        add(
+            f"connect_account(provider={provider!r:.40})",
+            lambda provider=provider: s.connect_account("u1", provider, good),
+        )
     bad_tokens: list[Any] = [
-        {}, {"access_token": ""}, {"access_token": None}, {"access_token": 5},
-        {"refresh_token": "rt-only"}, "at-string", None, 5, [], b"at",
-        {"access_token": "at", "expires_at": "never"}, {"access_token": "at", "scope": 5},
-        {"access_token": SURROGATE}, {"access_token": "at", "refresh_token": f"r{SURROGATE}"},
+        {},
+        {"access_token": ""},
+        {"access_token": None},
+        {"access_token": 5},
+        {"refresh_token": "rt-only"},
+        "at-string",
+        None,
+        5,
+        [],
+        b"at",
+        {"access_token": "at", "expires_at": "never"},
+        {"access_token": "at", "scope": 5},
+        {"access_token": SURROGATE},
+        {"access_token": "at", "refresh_token": f"r{SURROGATE}"},
         TokenSet.model_construct(access_token=None),
     ]
     for tokens in bad_tokens:
-        add(f"connect_account(tokens={tokens!r:.40})",
-            lambda tokens=tokens: s.connect_account("u1", "gmail", tokens))
+        add(
+            f"connect_account(tokens={tokens!r:.40})",
+            lambda tokens=tokens: s.connect_account("u1", "gmail", tokens),
+        )
     for ext in ["", "has space", "x" * 256, 5, SURROGATE, SQLISH, b"ext", ["e"]]:
-        add(f"connect_account(external_id={ext!r:.40})",
-            lambda ext=ext: s.connect_account("u1", "gmail", good, external_id=ext))
+        add(
+            f"connect_account(external_id={ext!r:.40})",
+            lambda ext=ext: s.connect_account("u1", "gmail", good, external_id=ext),
+        )
     for name in [5, ["n"], SURROGATE, b"name"]:
-        add(f"connect_account(display_name={name!r:.40})",
-            lambda name=name: s.connect_account("u1", "gmail", good, display_name=name))
+        add(
+            f"connect_account(display_name={name!r:.40})",
+            lambda name=name: s.connect_account("u1", "gmail", good, display_name=name),
+        )
     for interval in [59, 0, -60, "60", 10**12, 10**20, 60.5, math.nan, True, [60]]:
-        add(f"connect_account(sync_interval={interval!r})",
-            lambda interval=interval: s.connect_account("u1", "gmail", good,
-                                                        sync_interval=interval))
+        add(
+            f"connect_account(sync_interval={interval!r})",
+            lambda interval=interval: s.connect_account(
+                "u1", "gmail", good, sync_interval=interval
+            ),
+        )
 
     # sync_account, disconnect_account: account ids and owners
     account_calls: dict[str, Callable[..., Any]] = {
-        "sync_account": s.sync_account, "disconnect_account": s.disconnect_account,
+        "sync_account": s.sync_account,
+        "disconnect_account": s.disconnect_account,
     }
     for name, fn in account_calls.items():
         for bad in NOT_IDS:
-            add(f"{name}(account_id={bad!r:.40})",
-                lambda fn=fn, bad=bad: fn(bad, owner_id="u1"))
+            add(f"{name}(account_id={bad!r:.40})", lambda fn=fn, bad=bad: fn(bad, owner_id="u1"))
         add(f"{name}(unknown uuid)", lambda fn=fn: fn(str(uuid.uuid4()), owner_id="u1"))
-        add(f"{name}(another owner's account)",
-            lambda fn=fn: fn(other_account_id, owner_id="u1"))
+        add(f"{name}(another owner's account)", lambda fn=fn: fn(other_account_id, owner_id="u1"))
         for owner in [*BAD_OWNERS, "u2"]:
-            add(f"{name}(owner_id={owner!r:.40})",
-                lambda fn=fn, owner=owner: fn(account_id, owner_id=owner))
+            add(
+                f"{name}(owner_id={owner!r:.40})",
+                lambda fn=fn, owner=owner: fn(account_id, owner_id=owner),
+            )
     for full in ["maybe", None, 5, [True], math.nan]:
-        add(f"sync_account(full={full!r})",
-            lambda full=full: s.sync_account(account_id, owner_id="u1", full=full))
+        add(
+            f"sync_account(full={full!r})",
+            lambda full=full: s.sync_account(account_id, owner_id="u1", full=full),
+        )
     return cases
 
 
@@ -225,8 +353,14 @@ def test_bad_inputs_get_clear_errors_and_write_nothing(
 ) -> None:
     job = syncjobs.submit("syncjobs.noop", owner_id="u1")
     failed = syncjobs.submit("syncjobs.noop", owner_id="u1")
-    repo.finish_job(failed.id, status=JobStatus.FAILED, now=failed.created_at,
-                    error_code="x", error_message="x", dead_letter=False)
+    repo.finish_job(
+        failed.id,
+        status=JobStatus.FAILED,
+        now=failed.created_at,
+        error_code="x",
+        error_message="x",
+        dead_letter=False,
+    )
     account = syncjobs.connect_account("u1", "gmail", {"access_token": "at-1"})
     other = syncjobs.connect_account("u2", "youtube", {"access_token": "at-2"})
     tables = set(inspect(repo.engine).get_table_names())
@@ -242,8 +376,9 @@ def test_bad_inputs_get_clear_errors_and_write_nothing(
             if not exc.message.strip():
                 wrong.append(f"{case.label}: {type(exc).__name__} with an empty message")
         except Exception as exc:
-            wrong.append(f"{case.label}: raw {type(exc).__module__}.{type(exc).__name__}: "
-                         f"{str(exc)[:160]!r}")
+            wrong.append(
+                f"{case.label}: raw {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:160]!r}"
+            )
         else:
             wrong.append(f"{case.label}: accepted, answered {outcome!r:.80}")
         after = row_counts(repo)
@@ -257,17 +392,35 @@ def test_bad_inputs_get_clear_errors_and_write_nothing(
                 conn.execute(t.jobs.delete().where(t.jobs.c.id.not_in(keep_jobs)))
                 keep_acc = [account.id, other.id]
                 conn.execute(t.accounts.delete().where(t.accounts.c.id.not_in(keep_acc)))
-                conn.execute(t.credentials.delete().where(
-                    t.credentials.c.account_id.not_in(keep_acc)))
+                conn.execute(
+                    t.credentials.delete().where(t.credentials.c.account_id.not_in(keep_acc))
+                )
 
     assert set(inspect(repo.engine).get_table_names()) == tables
-    report(f"bad_inputs[{repo.engine.dialect.name}]", jobs=len(cases), faults=len(cases),
-           lost=len(wrong), duplicated=len(wrote))
+    report(
+        f"bad_inputs[{repo.engine.dialect.name}]",
+        jobs=len(cases),
+        faults=len(cases),
+        lost=len(wrong),
+        duplicated=len(wrote),
+    )
     assert (wrong, wrote) == ([], []), "\n".join([*wrong, "-- rows written:", *wrote])
 
 
-SQL_STRINGS = [SQLISH, "Robert'); DROP TABLE students;--", "1' OR '1'='1", "\" OR \"\"=\"",
-               "%", "_", "\\", "$1", "?", ":name", "ユーザー🙂", "a\u202eb"]
+SQL_STRINGS = [
+    SQLISH,
+    "Robert'); DROP TABLE students;--",
+    "1' OR '1'='1",
+    '" OR ""="',
+    "%",
+    "_",
+    "\\",
+    "$1",
+    "?",
+    ":name",
+    "ユーザー🙂",
+    "a\u202eb",
+]
 
 
 def test_sql_looking_strings_are_plain_data_and_round_trip(
@@ -278,17 +431,23 @@ def test_sql_looking_strings_are_plain_data_and_round_trip(
     for n, text in enumerate(SQL_STRINGS):
         owner = f"{text}#{n}"
         params = {"text": text, "tags": [text, f"{text}%", "x"]}
-        job = syncjobs.submit("faults.echo", owner_id=owner, params=params,
-                              idempotency_key=f"{text}:{n}")
+        job = syncjobs.submit(
+            "faults.echo", owner_id=owner, params=params, idempotency_key=f"{text}:{n}"
+        )
         again = syncjobs.status(job.id, owner_id=owner)
         assert (again.owner_id, again.params) == (owner, params)
         assert [j.id for j in syncjobs.jobs(owner)] == [job.id]
         assert syncjobs.jobs(owner, job_type=text) == []
-        assert syncjobs.submit("faults.echo", owner_id=owner, params=params,
-                               idempotency_key=f"{text}:{n}").id == job.id
+        assert (
+            syncjobs.submit(
+                "faults.echo", owner_id=owner, params=params, idempotency_key=f"{text}:{n}"
+            ).id
+            == job.id
+        )
         tokens = TokenSet(access_token=f"at{text}", refresh_token=f"rt{text}")
-        account = syncjobs.connect_account(owner, "tiktok", tokens, display_name=text,
-                                           external_id=f"ext{n}")
+        account = syncjobs.connect_account(
+            owner, "tiktok", tokens, display_name=text, external_id=f"ext{n}"
+        )
         [listed] = syncjobs.accounts(owner)
         assert (listed.id, listed.display_name) == (account.id, text)
         assert app.deps.credentials is not None
@@ -299,8 +458,13 @@ def test_sql_looking_strings_are_plain_data_and_round_trip(
     assert set(inspect(repo.engine).get_table_names()) == tables
     counts = row_counts(repo)
     assert counts[repo.tables.jobs.name] == counts[repo.tables.accounts.name] == checked
-    report(f"sql_strings_as_data[{repo.engine.dialect.name}]", jobs=checked, faults=0,
-           lost=0, duplicated=0)
+    report(
+        f"sql_strings_as_data[{repo.engine.dialect.name}]",
+        jobs=checked,
+        faults=0,
+        lost=0,
+        duplicated=0,
+    )
 
 
 def test_text_a_backend_may_not_hold_is_stored_exactly_or_refused_clearly(
@@ -313,14 +477,16 @@ def test_text_a_backend_may_not_hold_is_stored_exactly_or_refused_clearly(
         def run() -> bool:
             job = syncjobs.submit("faults.echo", owner_id="u1", params={"text": text})
             return syncjobs.status(job.id, owner_id="u1").params["text"] == text
+
         return run
 
     def display_name(name: str) -> Callable[[], bool]:
         def run() -> bool:
-            account = syncjobs.connect_account("u1", "gmail", {"access_token": "at"},
-                                               display_name=name)
-            return [a.display_name for a in syncjobs.accounts("u1")
-                    if a.id == account.id] == [name]
+            account = syncjobs.connect_account(
+                "u1", "gmail", {"access_token": "at"}, display_name=name
+            )
+            return [a.display_name for a in syncjobs.accounts("u1") if a.id == account.id] == [name]
+
         return run
 
     def access_token(token: str) -> Callable[[], bool]:
@@ -328,6 +494,7 @@ def test_text_a_backend_may_not_hold_is_stored_exactly_or_refused_clearly(
             account = syncjobs.connect_account("u1", "gmail", {"access_token": token})
             stored = app.deps.credentials.load_tokens(account.id)  # type: ignore[union-attr]
             return stored is not None and stored.access_token == token
+
         return run
 
     cases = {
@@ -348,11 +515,17 @@ def test_text_a_backend_may_not_hold_is_stored_exactly_or_refused_clearly(
             if row_counts(repo) != before:
                 wrong.append(f"{label}: refused ({type(exc).__name__}) but wrote rows")
         except Exception as exc:
-            wrong.append(f"{label}: raw {type(exc).__module__}.{type(exc).__name__}: "
-                         f"{str(exc)[:160]!r}")
+            wrong.append(
+                f"{label}: raw {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:160]!r}"
+            )
         else:
             if not exact:
                 wrong.append(f"{label}: accepted but did not round-trip exactly")
-    report(f"text_limits[{repo.engine.dialect.name}]", jobs=len(cases), faults=len(cases),
-           lost=len(wrong), duplicated=0)
+    report(
+        f"text_limits[{repo.engine.dialect.name}]",
+        jobs=len(cases),
+        faults=len(cases),
+        lost=len(wrong),
+        duplicated=0,
+    )
     assert wrong == [], "\n".join(wrong)

@@ -52,22 +52,32 @@ def test_fifty_concurrent_submits_for_one_owner(
     make_app: AppFactory, pg_repo: SQLAlchemyRepository, report: Reporter
 ) -> None:
     app = make_app(pg_repo, max_active_jobs_per_owner=LIMIT)
-    outcomes = race(lambda i: app.submit("syncjobs.count", owner_id="u1", params={"to": i}),
-                    SUBMITS)
+    outcomes = race(
+        lambda i: app.submit("syncjobs.count", owner_id="u1", params={"to": i}), SUBMITS
+    )
     accepted = [o for o in outcomes if isinstance(o, Job)]
     refused = [o for o in outcomes if isinstance(o, ConcurrencyLimitError)]
     other = [repr(o) for o in outcomes if not isinstance(o, Job | ConcurrencyLimitError)]
     jobs = pg_repo.tables.jobs
     with pg_repo.engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(jobs)
-                            .where(jobs.c.owner_id == "u1")).scalar_one()
+        rows = conn.execute(
+            select(func.count()).select_from(jobs).where(jobs.c.owner_id == "u1")
+        ).scalar_one()
     queued = Counter(job_ids_sent(app, "syncjobs.count"))
     ids = {j.id for j in accepted}
     lost = max(0, LIMIT - len(accepted)) + sum(1 for i in ids if queued[i] == 0)
-    duplicated = max(0, len(accepted) - LIMIT) + sum(n - 1 for n in queued.values() if n > 1) \
+    duplicated = (
+        max(0, len(accepted) - LIMIT)
+        + sum(n - 1 for n in queued.values() if n > 1)
         + max(0, rows - len(ids))
-    report("fifty_concurrent_submits", jobs=SUBMITS, faults=len(refused), lost=lost,
-           duplicated=duplicated)
+    )
+    report(
+        "fifty_concurrent_submits",
+        jobs=SUBMITS,
+        faults=len(refused),
+        lost=lost,
+        duplicated=duplicated,
+    )
     assert other == []
     assert len(accepted) == len(ids) == rows == LIMIT
     assert len(refused) == SUBMITS - LIMIT
@@ -80,16 +90,24 @@ def test_fifty_concurrent_submits_with_one_idempotency_key(
     make_app: AppFactory, pg_repo: SQLAlchemyRepository, report: Reporter
 ) -> None:
     app = make_app(pg_repo, max_active_jobs_per_owner=LIMIT)
-    outcomes = race(lambda i: app.submit("syncjobs.noop", owner_id="u2", params={},
-                                         idempotency_key="once"), SUBMITS)
+    outcomes = race(
+        lambda i: app.submit("syncjobs.noop", owner_id="u2", params={}, idempotency_key="once"),
+        SUBMITS,
+    )
     other = [repr(o) for o in outcomes if not isinstance(o, Job)]
     ids = {o.id for o in outcomes if isinstance(o, Job)}
     jobs = pg_repo.tables.jobs
     with pg_repo.engine.connect() as conn:
-        rows = conn.execute(select(func.count()).select_from(jobs)
-                            .where(jobs.c.owner_id == "u2")).scalar_one()
+        rows = conn.execute(
+            select(func.count()).select_from(jobs).where(jobs.c.owner_id == "u2")
+        ).scalar_one()
     sent = sum(1 for i in job_ids_sent(app, "syncjobs.noop") if i in ids)
-    report("fifty_concurrent_idempotent_submits", jobs=SUBMITS, faults=0,
-           lost=1 - min(1, len(ids)), duplicated=max(0, len(ids) - 1) + max(0, sent - 1))
+    report(
+        "fifty_concurrent_idempotent_submits",
+        jobs=SUBMITS,
+        faults=0,
+        lost=1 - min(1, len(ids)),
+        duplicated=max(0, len(ids) - 1) + max(0, sent - 1),
+    )
     assert other == []
     assert len(ids) == rows == sent == 1

@@ -35,8 +35,11 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
 ) -> None:
     fakes = CombinedFakes(items_per_provider=80, seed=31)
     fake = fakes[provider]
-    app = make_app(sqlite_repo, transport=fakes.transport(),
-                   **{provider: dataclasses.asdict(fakes.config(provider, ROOT))})
+    app = make_app(
+        sqlite_repo,
+        transport=fakes.transport(),
+        **{provider: dataclasses.asdict(fakes.config(provider, ROOT))},
+    )
     account = app.connect_account("u1", provider, fake.issue_tokens())
     first = app.sync_account(account.id, owner_id="u1")
     run_until_idle(app)
@@ -52,8 +55,12 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
         run_until_idle(app)
         assert app.status(probe.id, owner_id="u1").status is JobStatus.COMPLETED
         calls[full] = sorted(name for name in fake.calls if name != "token")
-    cases = [(v, e, full) for full in (False, True) for e in calls[full]
-             for v in sorted(MALFORMED_VARIANTS)]
+    cases = [
+        (v, e, full)
+        for full in (False, True)
+        for e in calls[full]
+        for v in sorted(MALFORMED_VARIANTS)
+    ]
     assert len(cases) >= 8
 
     problems: list[str] = []
@@ -77,8 +84,7 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
             if done.status is not JobStatus.COMPLETED or holding(app, account.id, fake) != (0, 0):
                 problems.append(f"{case}: harmless, yet ended {done.status} {done.error_code}")
         elif (done.status, done.error_code) != (JobStatus.FAILED, "unexpected_response"):
-            problems.append(f"{case}: ended {done.status} {done.error_code} "
-                            f"({done.error_message})")
+            problems.append(f"{case}: ended {done.status} {done.error_code} ({done.error_message})")
         elif not done.error_message or provider not in done.error_message or not dead:
             problems.append(f"{case}: unclear or not dead-lettered: {done.error_message!r}")
         elif done.attempts != 1 or done.retry_count != 0:
@@ -94,8 +100,13 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
     done = app.status(final.id, owner_id="u1")
     missing, dups = holding(app, account.id, fake)
     lost, duplicated = lost + missing, duplicated + dups
-    report(f"malformed_payloads[{provider}]", jobs=jobs, faults=faults, lost=lost,
-           duplicated=duplicated)
+    report(
+        f"malformed_payloads[{provider}]",
+        jobs=jobs,
+        faults=faults,
+        lost=lost,
+        duplicated=duplicated,
+    )
     assert problems == []
     assert done.status is JobStatus.COMPLETED, done.error_message
     assert cursor_problem(provider, app.accounts("u1")[0].cursor, fake) is None

@@ -94,8 +94,12 @@ def redis_dump(url: str) -> str:
 
 
 def test_no_token_anywhere(
-    env: dict[str, str], served: tuple[CombinedFakes, str], client: Any,
-    file_workers: FileWorkers, pg_repo: SQLAlchemyRepository, redis_server: Any,
+    env: dict[str, str],
+    served: tuple[CombinedFakes, str],
+    client: Any,
+    file_workers: FileWorkers,
+    pg_repo: SQLAlchemyRepository,
+    redis_server: Any,
     report: Reporter,
 ) -> None:
     fakes, root = served
@@ -120,10 +124,10 @@ def test_no_token_anywhere(
     faults += 4
     accounts = [app.connect_account("u1", name, tokens[name]) for name in PROVIDERS]
     first = sync_all(app, accounts)
-    assert [j.status for j in first] == [JobStatus.COMPLETED] * 4, [j.error_message
-                                                                    for j in first]
+    assert [j.status for j in first] == [JobStatus.COMPLETED] * 4, [j.error_message for j in first]
     assert all(fakes[name].refreshes >= 1 for name in PROVIDERS), {
-        name: fakes[name].refreshes for name in PROVIDERS}
+        name: fakes[name].refreshes for name in PROVIDERS
+    }
 
     # Round 2: revoked refresh tokens, and an expired token that cannot be refreshed.
     for name in ("gmail", "tiktok"):
@@ -131,7 +135,8 @@ def test_no_token_anywhere(
         fakes[name].inject("invalid_grant")
         faults += 1
     expired = app.connect_account(
-        "u2", "instagram", fakes.instagram.issue_tokens(expires_in=60, age=3600))
+        "u2", "instagram", fakes.instagram.issue_tokens(expires_in=60, age=3600)
+    )
     faults += 1
     second = sync_all(app, [accounts[0], accounts[1], expired])
     assert [j.error_code for j in second] == ["reauthorization_required"] * 3
@@ -150,20 +155,26 @@ def test_no_token_anywhere(
     places: dict[str, str] = {"worker stderr": logs, "redis": redis_dump(redis_server.url)}
     for table, texts in rows.items():
         places[f"table {table}"] = "\n".join(texts)
-    leaks = sorted({f"{where}: …{text[max(0, text.find(s) - 80):text.find(s) + 20]}…"
-                    for where, text in places.items() for s in secrets if s in text})
+    leaks = sorted(
+        {
+            f"{where}: …{text[max(0, text.find(s) - 80) : text.find(s) + 20]}…"
+            for where, text in places.items()
+            for s in secrets
+            if s in text
+        }
+    )
 
     fernet = Fernet(key.encode())
     plain = []
     with pg_repo.engine.connect() as conn:
-        for scheme, secret in conn.exec_driver_sql(
-                f'SELECT scheme, secret FROM "{credentials}"'):
+        for scheme, secret in conn.exec_driver_sql(f'SELECT scheme, secret FROM "{credentials}"'):
             opened = TokenSet.model_validate_json(fernet.decrypt(secret.encode()))
             if scheme != "fernet" or opened.access_token in secret:
                 plain.append(scheme)
     jobs = rows[pg_repo.tables.jobs.name]
-    report("no_token_anywhere", jobs=len(jobs), faults=faults, lost=len(leaks),
-           duplicated=len(plain))
+    report(
+        "no_token_anywhere", jobs=len(jobs), faults=faults, lost=len(leaks), duplicated=len(plain)
+    )
     assert "reauthorization_required" in places[f"table {pg_repo.tables.jobs.name}"]
     assert "Dramatiq" in logs  # the scan does read the workers' output
     assert len(rows[credentials]) == 5

@@ -50,8 +50,9 @@ def stormy() -> Iterator[tuple[CombinedFakes, Recorder, str]]:
         yield fakes, recorder, root
 
 
-def make(make_app: AppFactory, repo: SQLAlchemyRepository, fakes: CombinedFakes,
-         root: str) -> SyncJobs:
+def make(
+    make_app: AppFactory, repo: SQLAlchemyRepository, fakes: CombinedFakes, root: str
+) -> SyncJobs:
     configs = {
         name: {**dataclasses.asdict(fakes.config(name, root)), "timeout": TIMEOUT}
         for name in PROVIDERS
@@ -60,13 +61,16 @@ def make(make_app: AppFactory, repo: SQLAlchemyRepository, fakes: CombinedFakes,
 
 
 def test_provider_storms_never_retry_earlier_than_asked(
-    make_app: AppFactory, sqlite_repo: SQLAlchemyRepository,
-    stormy: tuple[CombinedFakes, Recorder, str], report: Reporter,
+    make_app: AppFactory,
+    sqlite_repo: SQLAlchemyRepository,
+    stormy: tuple[CombinedFakes, Recorder, str],
+    report: Reporter,
 ) -> None:
     fakes, recorder, root = stormy
     app = make(make_app, sqlite_repo, fakes, root)
-    accounts = {name: app.connect_account("u1", name, fakes[name].issue_tokens())
-                for name in PROVIDERS}
+    accounts = {
+        name: app.connect_account("u1", name, fakes[name].issue_tokens()) for name in PROVIDERS
+    }
     jobs = []
     for round_ in range(2):  # a full sync, then an incremental one after new items
         if round_:
@@ -80,8 +84,9 @@ def test_provider_storms_never_retry_earlier_than_asked(
     problems = []
     for job in jobs:
         if job.status is not JobStatus.COMPLETED:
-            problems.append(f"job {job.id} ended {job.status} {job.error_code}: "
-                            f"{job.error_message}")
+            problems.append(
+                f"job {job.id} ended {job.status} {job.error_code}: {job.error_message}"
+            )
     for name, acc in accounts.items():
         missing, dups = holding(app, acc.id, fakes[name])
         lost, duplicated = lost + missing, duplicated + dups
@@ -101,8 +106,10 @@ def test_provider_storms_never_retry_earlier_than_asked(
 
 
 def test_a_rate_limited_gmail_batch_part_is_not_retried_before_retry_after(
-    make_app: AppFactory, sqlite_repo: SQLAlchemyRepository,
-    stormy: tuple[CombinedFakes, Recorder, str], report: Reporter,
+    make_app: AppFactory,
+    sqlite_repo: SQLAlchemyRepository,
+    stormy: tuple[CombinedFakes, Recorder, str],
+    report: Reporter,
 ) -> None:
     """Retry-After inside a multipart batch answer binds as much as on a whole request."""
     fakes, recorder, root = stormy

@@ -27,14 +27,32 @@ def test_analysis_through_an_ai_storm_judges_every_item_exactly_once(
     ai = FakeCompletions(api_key="sk-storm")
     with serve(ai) as root:
         analyzer = OpenAICompatibleAnalyzer(root, "sk-storm", "m", timeout=5)
-        app = make_app(pg_repo, analyzer=analyzer, analysis_max_attempts=10,
-                       analysis_stale_after=0.05)
-        acc = pg_repo.create_account(owner_id="u1", provider="youtube", external_id="c",
-                                     display_name="c", sync_interval=1800, now=utcnow())
-        pg_repo.save_page(acc.id, items=[
-            Item(external_id=f"v{n}", kind="video", title=f"video {n}",
-                 text="gore" if n % 5 == 0 else "calm") for n in range(ITEMS)
-        ], deleted_ids=[], cursor={}, now=utcnow())
+        app = make_app(
+            pg_repo, analyzer=analyzer, analysis_max_attempts=10, analysis_stale_after=0.05
+        )
+        acc = pg_repo.create_account(
+            owner_id="u1",
+            provider="youtube",
+            external_id="c",
+            display_name="c",
+            sync_interval=1800,
+            now=utcnow(),
+        )
+        pg_repo.save_page(
+            acc.id,
+            items=[
+                Item(
+                    external_id=f"v{n}",
+                    kind="video",
+                    title=f"video {n}",
+                    text="gore" if n % 5 == 0 else "calm",
+                )
+                for n in range(ITEMS)
+            ],
+            deleted_ids=[],
+            cursor={},
+            now=utcnow(),
+        )
         faults = 0
         jobs = []
         for _ in range(4):  # each run meets a new burst of every kind of fault
@@ -43,8 +61,7 @@ def test_analysis_through_an_ai_storm_judges_every_item_exactly_once(
             ai.malformed_next(count=2)
             ai.fail_next(503, count=2)
             faults += 9
-            jobs.append(app.submit("analyze_items", owner_id="system",
-                                   params={"max_items": 60}))
+            jobs.append(app.submit("analyze_items", owner_id="system", params={"max_items": 60}))
             run_until_idle(app, timeout=60)
         while pg_repo.analysis_backlog() and len(jobs) < 20:  # failed items back off briefly
             jobs.append(app.submit("analyze_items", owner_id="system"))
@@ -55,11 +72,13 @@ def test_analysis_through_an_ai_storm_judges_every_item_exactly_once(
         rows = pg_repo.list_analyses(owner_id="u1", limit=10_000)
         duplicated = len(rows) - len({a.item_id for a in rows})
         report("analysis_storm", jobs=len(jobs), faults=faults, lost=lost, duplicated=duplicated)
-        assert all(app.status(j.id, owner_id="system").status is JobStatus.COMPLETED
-                   for j in jobs)
+        assert all(app.status(j.id, owner_id="system").status is JobStatus.COMPLETED for j in jobs)
         assert (lost, duplicated) == (0, 0)
-        blocked = {i.external_id for i, a in zip(items, analyses, strict=True)
-                   if a.decision.value == "block"}
+        blocked = {
+            i.external_id
+            for i, a in zip(items, analyses, strict=True)
+            if a.decision.value == "block"
+        }
         assert blocked == {f"v{n}" for n in range(0, ITEMS, 5)}
         analyzer.close()
 
@@ -70,8 +89,12 @@ def test_webhook_deliveries_through_a_receiver_storm_arrive_exactly_once(
     hooks = FakeWebhookReceiver("whsec")
     with serve(hooks) as root:
         notifier = WebhookNotifier("whsec", f"{root}/in", timeout=5)
-        app = make_app(pg_repo, notifiers=[InAppNotifier(), notifier], breaker_threshold=1000,
-                       job_max_retries={"deliver_notification": 20})
+        app = make_app(
+            pg_repo,
+            notifiers=[InAppNotifier(), notifier],
+            breaker_threshold=1000,
+            job_max_retries={"deliver_notification": 20},
+        )
         hooks.fail_next(503, count=6)
         hooks.fail_next(429, count=3, retry_after=0.05)
         hooks.fail_next(500, count=6)

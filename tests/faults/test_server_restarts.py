@@ -33,11 +33,18 @@ def _settle(app: SyncJobs, ids: list[str], seconds: float = 150) -> list[Any]:
     return [app.status(i, owner_id="u1") for i in ids]
 
 
-def _run(client: Callable[..., SyncJobs], workers: Workers, restart: Callable[[], None],
-         case: str, report: Reporter) -> None:
+def _run(
+    client: Callable[..., SyncJobs],
+    workers: Workers,
+    restart: Callable[[], None],
+    case: str,
+    report: Reporter,
+) -> None:
     app = client(SYNCJOBS_RESEND_PENDING_AFTER="3", SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER="100")
-    ids = [app.submit("syncjobs.count", owner_id="u1", params={"to": 4, "step": 0.05}).id
-           for _ in range(N)]
+    ids = [
+        app.submit("syncjobs.count", owner_id="u1", params={"to": 4, "step": 0.05}).id
+        for _ in range(N)
+    ]
     workers.start()
     wait_for(lambda: sum(app.status(i, owner_id="u1").is_terminal for i in ids) >= 5, 60)
     restart()

@@ -53,19 +53,28 @@ def sync_env(env: dict[str, str], served: tuple[CombinedFakes, str]) -> dict[str
 
 
 def sync_jobs(app: SyncJobs) -> list[Job]:
-    return app.repository.list_jobs(owner_id=None, status=None, job_type="sync_account",
-                                    limit=1000, offset=0)
+    return app.repository.list_jobs(
+        owner_id=None, status=None, job_type="sync_account", limit=1000, offset=0
+    )
 
 
 def busy(jobs: list[Job], since: datetime) -> list[Job]:
     """Jobs the live worker (started at ``since``) is syncing: claimed by it, progressing."""
     recent = utcnow() - timedelta(seconds=1)
-    return [j for j in jobs if j.status is JobStatus.PROCESSING and (j.progress_done or 0) > 0
-            and j.started_at is not None and j.started_at >= since and j.updated_at >= recent]
+    return [
+        j
+        for j in jobs
+        if j.status is JobStatus.PROCESSING
+        and (j.progress_done or 0) > 0
+        and j.started_at is not None
+        and j.started_at >= since
+        and j.updated_at >= recent
+    ]
 
 
-def wait_for_victims(app: SyncJobs, accounts: list[Any], fakes: CombinedFakes,
-                     since: datetime, timeout: float = 60) -> list[Job]:
+def wait_for_victims(
+    app: SyncJobs, accounts: list[Any], fakes: CombinedFakes, since: datetime, timeout: float = 60
+) -> list[Job]:
     """Wait until a sync is making progress and none would be killed too often."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -78,8 +87,9 @@ def wait_for_victims(app: SyncJobs, accounts: list[Any], fakes: CombinedFakes,
                 app.sync_account(acc.id, owner_id=acc.owner_id)
             continue
         running = busy(jobs, since)
-        spared = [j for j in jobs if j.status is JobStatus.PROCESSING
-                  and j.attempts > MAX_KILLS_PER_JOB]
+        spared = [
+            j for j in jobs if j.status is JobStatus.PROCESSING and j.attempts > MAX_KILLS_PER_JOB
+        ]
         if running and not spared:
             return running
         time.sleep(0.05)
@@ -87,13 +97,19 @@ def wait_for_victims(app: SyncJobs, accounts: list[Any], fakes: CombinedFakes,
 
 
 def test_worker_sigkilled_five_times_during_syncs(
-    sync_env: dict[str, str], served: tuple[CombinedFakes, str], client: Any,
-    file_workers: FileWorkers, report: Reporter,
+    sync_env: dict[str, str],
+    served: tuple[CombinedFakes, str],
+    client: Any,
+    file_workers: FileWorkers,
+    report: Reporter,
 ) -> None:
     fakes, _ = served
     app: SyncJobs = client()
-    accounts = [app.connect_account(owner, name, fakes[name].issue_tokens())
-                for owner in OWNERS for name in PROVIDERS]
+    accounts = [
+        app.connect_account(owner, name, fakes[name].issue_tokens())
+        for owner in OWNERS
+        for name in PROVIDERS
+    ]
     started = utcnow()
     worker = file_workers.start(queues="sync")
     for acc in accounts:
@@ -103,8 +119,13 @@ def test_worker_sigkilled_five_times_during_syncs(
     for _ in range(KILLS):
         wait_for_victims(app, accounts, fakes, started)
         time.sleep(0.15)  # mid-page, not at a page boundary
-        running = [j for j in sync_jobs(app) if j.status is JobStatus.PROCESSING
-                   and j.started_at is not None and j.started_at >= started]
+        running = [
+            j
+            for j in sync_jobs(app)
+            if j.status is JobStatus.PROCESSING
+            and j.started_at is not None
+            and j.started_at >= started
+        ]
         file_workers.kill(worker)
         interruptions += len(running)
         started = utcnow()
@@ -114,14 +135,18 @@ def test_worker_sigkilled_five_times_during_syncs(
         fakes[name].latency = 0.0
     deadline = time.monotonic() + 120
     while not all(j.is_terminal for j in sync_jobs(app)):
-        assert time.monotonic() < deadline, "syncs did not finish:\n" + file_workers.log_text()[
-            -3000:]
+        assert time.monotonic() < deadline, (
+            "syncs did not finish:\n" + file_workers.log_text()[-3000:]
+        )
         time.sleep(0.1)
 
     jobs = sync_jobs(app)
     exhausted = [j for j in jobs if j.error_code == "attempts_exhausted"]
-    other = [f"{j.id} {j.status} {j.error_code}: {j.error_message}" for j in jobs
-             if j.status is not JobStatus.COMPLETED and j not in exhausted]
+    other = [
+        f"{j.id} {j.status} {j.error_code}: {j.error_message}"
+        for j in jobs
+        if j.status is not JobStatus.COMPLETED and j not in exhausted
+    ]
     lost = duplicated = 0
     problems = []
     for acc in accounts:
@@ -132,8 +157,13 @@ def test_worker_sigkilled_five_times_during_syncs(
         if problem:
             problems.append(f"{acc.owner_id} {problem}")
     lost += len(exhausted)
-    report("worker_sigkilled_five_times", jobs=len(jobs), faults=KILLS, lost=lost,
-           duplicated=duplicated)
+    report(
+        "worker_sigkilled_five_times",
+        jobs=len(jobs),
+        faults=KILLS,
+        lost=lost,
+        duplicated=duplicated,
+    )
     assert interruptions >= KILLS  # every kill landed on syncs in progress
     assert max(j.attempts for j in jobs) <= MAX_KILLS_PER_JOB + 1
     assert exhausted == [] and other == [], other

@@ -62,10 +62,22 @@ class Workers:
 
     def start(self, queues: str = "syncjobs", **overrides: str) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dramatiq", "syncjobs.actors", "--processes", "1",
-             "--threads", "2", "--queues", *queues.split(",")],
-            env={**os.environ, **self.env, **overrides}, start_new_session=True,
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "syncjobs.actors",
+                "--processes",
+                "1",
+                "--threads",
+                "2",
+                "--queues",
+                *queues.split(","),
+            ],
+            env={**os.environ, **self.env, **overrides},
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         self.procs.append(proc)
         return proc

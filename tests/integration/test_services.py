@@ -71,7 +71,8 @@ def test_postgres_runs_as_non_root(own_postgres: PostgresServer) -> None:
     assert pid is not None
     proc_uid = int(
         next(
-            line for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+            line
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines()
             if line.startswith("Uid:")
         ).split()[1]
     )

@@ -40,8 +40,7 @@ def test_three_schedulers_on_postgresql_fire_one_job_per_slot(
         t.start()
     for t in threads:
         t.join()
-    keys = [j.idempotency_key for j in apps[0].jobs("system", job_type="maintain_jobs",
-                                                     limit=1000)]
+    keys = [j.idempotency_key for j in apps[0].jobs("system", job_type="maintain_jobs", limit=1000)]
     assert len(keys) == len(set(keys)) == 13  # 01:00, 01:05, … 02:00: once each
 
 
@@ -51,8 +50,9 @@ def test_a_scheduler_down_across_two_slots_runs_once_when_back(
     app = client()
     scheduler = Scheduler(app)
     scheduler.tick(T0)
-    fired = [j for j in scheduler.tick(T0 + timedelta(minutes=12)) if
-             j.job_type == "maintain_jobs"]  # 01:05 and 01:10 missed
+    fired = [
+        j for j in scheduler.tick(T0 + timedelta(minutes=12)) if j.job_type == "maintain_jobs"
+    ]  # 01:05 and 01:10 missed
     assert [j.idempotency_key for j in fired] == [
         f"schedule:maintain_jobs:{T0 + timedelta(minutes=10):%Y-%m-%dT%H:%MZ}"
     ]
@@ -62,8 +62,10 @@ def test_redis_flushed_mid_run_every_job_still_completes(
     client: Callable[..., SyncJobs], workers: Workers, redis_server: Any
 ) -> None:
     app = client(SYNCJOBS_RESEND_PENDING_AFTER="1", SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER="100")
-    jobs = [app.submit("syncjobs.count", owner_id="u1", params={"to": 3, "step": 0.05})
-            for _ in range(30)]
+    jobs = [
+        app.submit("syncjobs.count", owner_id="u1", params={"to": 3, "step": 0.05})
+        for _ in range(30)
+    ]
     workers.start()
     wait_for(lambda: sum(app.status(j.id, owner_id="u1").is_terminal for j in jobs) >= 3)
     redis.Redis.from_url(redis_server.url).flushall()  # queued messages gone

@@ -137,8 +137,10 @@ def test_blocked_word_blocks_with_confidence_by_distinct_matches(
 
 def test_blocked_word_is_whole_word_and_case_insensitive(keyword: KeywordAnalyzer) -> None:
     p = prefs(blocked_words=("gun",))
-    assert keyword.analyze(make_item(title="It has begun", text="guns and gunner"), p).decision \
+    assert (
+        keyword.analyze(make_item(title="It has begun", text="guns and gunner"), p).decision
         is Decision.ALLOW
+    )
     assert keyword.analyze(make_item(title="GUN!"), p).decision is Decision.BLOCK
     assert keyword.analyze(make_item(title="(Gun)"), p).decision is Decision.BLOCK
 
@@ -149,9 +151,7 @@ def test_blocked_phrase_and_special_characters(keyword: KeywordAnalyzer) -> None
     assert verdict.tags == ("blocked_word:bad word",)
     assert keyword.analyze(make_item(text="badword"), phrase).decision is Decision.ALLOW
     escaped = prefs(blocked_words=("c++", "a.b"))
-    assert keyword.analyze(make_item(text="learn c++ today"), escaped).tags == (
-        "blocked_word:c++",
-    )
+    assert keyword.analyze(make_item(text="learn c++ today"), escaped).tags == ("blocked_word:c++",)
     assert keyword.analyze(make_item(text="axb"), escaped).decision is Decision.ALLOW
 
 
@@ -166,8 +166,7 @@ def test_blocked_words_searched_in_author_and_raw_tags(keyword: KeywordAnalyzer)
 
 
 def test_empty_blocked_words_are_ignored(keyword: KeywordAnalyzer) -> None:
-    assert keyword.analyze(make_item(), prefs(blocked_words=("", "  "))).decision \
-        is Decision.ALLOW
+    assert keyword.analyze(make_item(), prefs(blocked_words=("", "  "))).decision is Decision.ALLOW
 
 
 @pytest.mark.parametrize(
@@ -198,8 +197,7 @@ def test_age_restricted_items_by_viewer_age(keyword: KeywordAnalyzer, raw: dict[
 
 def test_not_age_restricted_markers(keyword: KeywordAnalyzer) -> None:
     for raw in ({"ageRestricted": "yes"}, {"contentRating": {"ytRating": "other"}}):
-        assert keyword.analyze(make_item(raw=raw), prefs(viewer_age=5)).decision \
-            is Decision.ALLOW
+        assert keyword.analyze(make_item(raw=raw), prefs(viewer_age=5)).decision is Decision.ALLOW
 
 
 def test_mature_words_review_only_for_young_viewers(keyword: KeywordAnalyzer) -> None:
@@ -212,8 +210,10 @@ def test_mature_words_review_only_for_young_viewers(keyword: KeywordAnalyzer) ->
     )
     assert keyword.analyze(item, prefs(viewer_age=13)).decision is Decision.ALLOW
     assert keyword.analyze(item, prefs()).decision is Decision.ALLOW
-    assert keyword.analyze(make_item(title="Goretex jacket"), prefs(viewer_age=8)).decision \
+    assert (
+        keyword.analyze(make_item(title="Goretex jacket"), prefs(viewer_age=8)).decision
         is Decision.ALLOW
+    )
 
 
 def test_blocked_words_come_before_age_rules(keyword: KeywordAnalyzer) -> None:
@@ -329,14 +329,13 @@ def test_openai_verdicts(analyzer: OpenAICompatibleAnalyzer, fake: FakeCompletio
     comma = analyzer.analyze(make_item(text="a bad, word"), prefs(blocked_words=("bad, word",)))
     assert comma.tags == ("blocked_word:bad, word",)
     assert fake.calls == 5
-    assert fake.tokens_total == sum(
-        v.tokens or 0 for v in (allow, block, review, words, comma)
-    )
+    assert fake.tokens_total == sum(v.tokens or 0 for v in (allow, block, review, words, comma))
 
 
 def test_openai_request_shape(analyzer: OpenAICompatibleAnalyzer, fake: FakeCompletions) -> None:
-    p = prefs(blocked_words=("gun",), allowed_channels=("Good",), blocked_channels=("Bad",),
-              viewer_age=11)
+    p = prefs(
+        blocked_words=("gun",), allowed_channels=("Good",), blocked_channels=("Bad",), viewer_age=11
+    )
     analyzer.analyze(make_item(text="x" * 10_000), p)
     body = fake.bodies[-1]
     assert body["model"] == "gpt-test"
@@ -492,14 +491,26 @@ def _reply(content: str, usage: Any = None) -> httpx.MockTransport:
 @pytest.mark.parametrize(
     ("content", "usage", "expected"),
     [
-        ('{"decision": "block", "confidence": 150.4, "tags": ["a"]}', None,
-         (Decision.BLOCK, 100, ("a",), None)),
-        ('{"decision": "Review", "confidence": -3}', {"prompt_tokens": 3, "completion_tokens": 4},
-         (Decision.REVIEW, 0, (), 7)),
-        ('Sure! {"decision": "ALLOW", "confidence": "55", "tags": null}', {"total_tokens": 9},
-         (Decision.ALLOW, 55, (), 9)),
-        ('```\n{"decision":"ALLOW","confidence":1,"tags":["x"]}\n```', {"prompt_tokens": 3},
-         (Decision.ALLOW, 1, ("x",), None)),
+        (
+            '{"decision": "block", "confidence": 150.4, "tags": ["a"]}',
+            None,
+            (Decision.BLOCK, 100, ("a",), None),
+        ),
+        (
+            '{"decision": "Review", "confidence": -3}',
+            {"prompt_tokens": 3, "completion_tokens": 4},
+            (Decision.REVIEW, 0, (), 7),
+        ),
+        (
+            'Sure! {"decision": "ALLOW", "confidence": "55", "tags": null}',
+            {"total_tokens": 9},
+            (Decision.ALLOW, 55, (), 9),
+        ),
+        (
+            '```\n{"decision":"ALLOW","confidence":1,"tags":["x"]}\n```',
+            {"prompt_tokens": 3},
+            (Decision.ALLOW, 1, ("x",), None),
+        ),
     ],
 )
 def test_openai_reply_parsing(content: str, usage: Any, expected: tuple[Any, ...]) -> None:
@@ -509,8 +520,13 @@ def test_openai_reply_parsing(content: str, usage: Any, expected: tuple[Any, ...
 
 
 def test_openai_tags_are_bounded() -> None:
-    reply = json.dumps({"decision": "ALLOW", "confidence": 50,
-                        "tags": ["t" * 100] + [f"tag{i}" for i in range(30)] + [{"no": 1}]})
+    reply = json.dumps(
+        {
+            "decision": "ALLOW",
+            "confidence": 50,
+            "tags": ["t" * 100] + [f"tag{i}" for i in range(30)] + [{"no": 1}],
+        }
+    )
     made = OpenAICompatibleAnalyzer("http://x", KEY, "m", transport=_reply(reply))
     tags = made.analyze(make_item(), prefs()).tags
     assert len(tags) == 20 and tags[0] == "t" * 64
@@ -651,8 +667,9 @@ def test_build_analyzer(fake: FakeCompletions) -> None:
         build_analyzer(Settings(analyzer="openai"))
     settings = Settings(
         analyzer="openai",
-        openai=AnalyzerSettings(base_url="http://ai.test/v1", api_key=KEY, model="gpt-x",
-                                max_tokens=64),
+        openai=AnalyzerSettings(
+            base_url="http://ai.test/v1", api_key=KEY, model="gpt-x", max_tokens=64
+        ),
     )
     made = build_analyzer(settings, transport=fake.transport())
     try:
@@ -665,12 +682,20 @@ def test_build_analyzer(fake: FakeCompletions) -> None:
 
 def test_an_exhausted_openai_quota_stops_the_run_instead_of_waiting() -> None:
     def out_of_quota(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(429, json={"error": {
-            "message": "You exceeded your current quota", "type": "insufficient_quota",
-            "code": "insufficient_quota"}})
+        return httpx.Response(
+            429,
+            json={
+                "error": {
+                    "message": "You exceeded your current quota",
+                    "type": "insufficient_quota",
+                    "code": "insufficient_quota",
+                }
+            },
+        )
 
-    analyzer = OpenAICompatibleAnalyzer("http://fake", "sk-secret-key", "m",
-                                        transport=httpx.MockTransport(out_of_quota))
+    analyzer = OpenAICompatibleAnalyzer(
+        "http://fake", "sk-secret-key", "m", transport=httpx.MockTransport(out_of_quota)
+    )
     with pytest.raises(ConfigurationError, match="out of quota") as caught:
         analyzer.analyze(make_item(), Preferences(owner_id="o"))
     assert "sk-secret-key" not in str(caught.value)

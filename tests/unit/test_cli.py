@@ -29,8 +29,7 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Path) -> None:
     first = runner.invoke(app, ["demo", "--items", "60"])
     assert first.exit_code == 0, first.output
-    for label in ("YouTube", "Gmail", "Instagram", "TikTok", "trust scores", "usage",
-                  "cleanup"):
+    for label in ("YouTube", "Gmail", "Instagram", "TikTok", "trust scores", "usage", "cleanup"):
         assert label in first.output
     assert first.output.count("completed") >= 4
     _current.set_app(None)
@@ -40,8 +39,13 @@ def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Pat
     jobs = json.loads(listed.output)
     assert len(jobs) == 16 and {j["status"] for j in jobs} == {"completed"}
     by_type = [j["job_type"] for j in jobs]
-    for kind in ("sync_account", "analyze_items", "update_trust_scores", "aggregate_usage",
-                 "cleanup_old_data"):
+    for kind in (
+        "sync_account",
+        "analyze_items",
+        "update_trust_scores",
+        "aggregate_usage",
+        "cleanup_old_data",
+    ):
         assert kind in by_type
     resyncs = [j for j in jobs if j["job_type"] == "sync_account"][:4]
     assert all(j["result"]["api_calls"] <= 2 for j in resyncs), resyncs
@@ -62,8 +66,9 @@ def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Pat
 
 def test_submit_status_and_cancel_print_json(sqlite_env: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    made = runner.invoke(app, ["submit", "syncjobs.count", "--owner", "o1", "--params",
-                               '{"to": 3}', "--json"])
+    made = runner.invoke(
+        app, ["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to": 3}', "--json"]
+    )
     assert made.exit_code == 0, made.output
     job = json.loads(made.output)
     assert job["status"] == "pending" and job["job_type"] == "syncjobs.count"
@@ -102,8 +107,10 @@ def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:
     assert sick.exit_code == 1 and "no worker heartbeat yet" in sick.output
     key = runner.invoke(app, ["keygen"]).output.strip()
     assert len(key) == 44
-    missing_key = runner.invoke(app, ["accounts", "connect", "gmail", "--owner", "o1",
-                                      "--tokens", '{"access_token": "a"}'])
+    missing_key = runner.invoke(
+        app, ["accounts", "connect", "gmail", "--owner", "o1", "--tokens", '{"access_token": "a"}']
+    )
     assert missing_key.exit_code == 1 and "SYNCJOBS_ENCRYPTION_KEY" in missing_key.output
-    assert json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1",
-                                          "--json"]).output) == []
+    assert (
+        json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1", "--json"]).output) == []
+    )

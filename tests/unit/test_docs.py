@@ -34,8 +34,9 @@ def _blocks(text: str) -> list[tuple[str, str]]:
 
 def _section(text: str, heading: str) -> str:
     """The text of the ``## `` section whose title contains ``heading``."""
-    match = re.search(rf"^## [^\n]*{re.escape(heading)}[^\n]*\n(.*?)(?=^## |\Z)", text,
-                      re.MULTILINE | re.DOTALL)
+    match = re.search(
+        rf"^## [^\n]*{re.escape(heading)}[^\n]*\n(.*?)(?=^## |\Z)", text, re.MULTILINE | re.DOTALL
+    )
     assert match is not None, f"README has no section titled like {heading!r}"
     return match.group(1)
 
@@ -63,9 +64,20 @@ def test_settings_page_is_up_to_date() -> None:
 
 def test_mkdocs_builds_strictly(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-d",
-         str(tmp_path / "site")],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "mkdocs",
+            "build",
+            "--strict",
+            "--quiet",
+            "-d",
+            str(tmp_path / "site"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, f"mkdocs build --strict failed:\n{result.stderr}"
 
@@ -84,8 +96,12 @@ def test_readme_dozen_lines_example_runs_as_written(tmp_path: Path) -> None:
     script = tmp_path / "example.py"
     script.write_text(code, encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=_clean_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
@@ -99,14 +115,22 @@ def test_readme_account_example_runs_as_written(tmp_path: Path) -> None:
     assert shell and shell[0].strip() == "syncjobs db upgrade"
     env = _clean_env(tmp_path)
     upgrade = subprocess.run(
-        [sys.executable, "-m", "syncjobs", "db", "upgrade"], cwd=tmp_path, env=env,
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "syncjobs", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert upgrade.returncode == 0, upgrade.stderr
     script = tmp_path / "account.py"
     script.write_text(_python_block(section), encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
@@ -124,13 +148,20 @@ def test_readme_analysis_example_runs_as_written(tmp_path: Path) -> None:
     script = tmp_path / "analysis.py"
     script.write_text(_python_block(section), encoding="utf-8")
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=tmp_path, env=_clean_env(tmp_path),
-        capture_output=True, text=True, timeout=120,
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=_clean_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
-    assert lines[:3] == ["analyze_items completed", "update_trust_scores completed",
-                         "aggregate_usage completed"], result.stdout
+    assert lines[:3] == [
+        "analyze_items completed",
+        "update_trust_scores completed",
+        "aggregate_usage completed",
+    ], result.stdout
     channel, score, videos = ast.literal_eval(lines[3])[0]
     assert (channel, videos) == ("My TikTok", 40) and 0.0 < score < 1.0
     analysed, api_calls = ast.literal_eval(lines[4])[0]

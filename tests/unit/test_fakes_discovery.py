@@ -353,6 +353,7 @@ def test_discovery_documents_confirm_string_typed_counts() -> None:
 
 def _service(document: str, root: str, credentials: Any) -> Any:
     import googleapiclient.discovery as discovery_module  # dev dependency: missing = failure
+
     doc = copy.deepcopy(discovery(document))
     doc["rootUrl"] = root.rstrip("/") + "/"
     doc["mtlsRootUrl"] = doc["rootUrl"]
@@ -361,6 +362,7 @@ def _service(document: str, root: str, credentials: Any) -> Any:
 
 def _credentials(fake: FakeProvider, token_url: str, access: bool) -> Any:
     import google.oauth2.credentials as google_credentials
+
     tokens = fake.issue_tokens()
     return google_credentials.Credentials(
         token=tokens.access_token if access else None,

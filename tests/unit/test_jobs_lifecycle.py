@@ -180,9 +180,7 @@ def test_the_active_job_limit_is_per_owner(make_app: AppFactory, jobs: Any) -> N
     app.submit("t.square", owner_id="u1", params={"n": 1})  # finished jobs free the slots
 
 
-def test_another_owners_job_is_not_found_and_leaks_nothing(
-    make_app: AppFactory, jobs: Any
-) -> None:
+def test_another_owners_job_is_not_found_and_leaks_nothing(make_app: AppFactory, jobs: Any) -> None:
     app = make_app()
     job = app.submit("t.square", owner_id="alice", params={"n": 1})
     for call in (app.status, app.cancel, app.retry, app.log):
@@ -219,8 +217,11 @@ def test_a_job_out_of_retries_fails_and_is_dead_lettered(
     assert (failed.error_code, failed.error_message) == ("provider_unavailable", "still down")
     assert jobs["calls"] == 3  # the first run and max_retries=2 retries
     [letter] = app.dead_letters(owner_id="u1")
-    assert (letter.job_id, letter.params, letter.error_code) == (job.id, {"n": 7, "label": "x"},
-                                                                 "provider_unavailable")
+    assert (letter.job_id, letter.params, letter.error_code) == (
+        job.id,
+        {"n": 7, "label": "x"},
+        "provider_unavailable",
+    )
 
 
 def test_fatal_errors_fail_at_once(make_app: AppFactory, jobs: dict[str, Any]) -> None:
@@ -230,7 +231,9 @@ def test_fatal_errors_fail_at_once(make_app: AppFactory, jobs: dict[str, Any]) -
     run_until_idle(app)
     failed = app.status(job.id, owner_id="u1")
     assert (failed.status, failed.error_code, jobs["calls"]) == (
-        JobStatus.FAILED, "permission_denied", 1
+        JobStatus.FAILED,
+        "permission_denied",
+        1,
     )
 
 
@@ -329,8 +332,10 @@ def test_a_job_whose_worker_keeps_dying_fails_after_its_attempts(
     job = app.submit("t.flaky", owner_id="u1", params={"n": 1})
     for _ in range(3):  # three starts that never finished: killed workers
         long_ago = utcnow() - timedelta(minutes=5)
-        assert repo.claim_job(job.id, worker_id="dead", now=long_ago,
-                              stale_before=utcnow()) is not None
+        assert (
+            repo.claim_job(job.id, worker_id="dead", now=long_ago, stale_before=utcnow())
+            is not None
+        )
     run_until_idle(app)
     failed = app.status(job.id, owner_id="u1")
     assert failed.status is JobStatus.FAILED and failed.error_code == "attempts_exhausted"
@@ -393,9 +398,18 @@ def test_eta_follows_the_progress_rate() -> None:
 
     now = utcnow()
     job = Job(
-        id="j", owner_id="o", job_type="t", queue="q", priority=5, params={},
-        status=JobStatus.PROCESSING, created_at=now, updated_at=now,
-        started_at=now - timedelta(seconds=10), progress_done=25, progress_total=100,
+        id="j",
+        owner_id="o",
+        job_type="t",
+        queue="q",
+        priority=5,
+        params={},
+        status=JobStatus.PROCESSING,
+        created_at=now,
+        updated_at=now,
+        started_at=now - timedelta(seconds=10),
+        progress_done=25,
+        progress_total=100,
     )
     assert job.eta_seconds(now) == 30.0
     assert job.to_dict(now)["eta_seconds"] == 30.0
@@ -412,21 +426,72 @@ def test_importing_syncjobs_creates_no_broker() -> None:
 
 
 def test_the_public_api_is_pinned() -> None:
-    assert sorted(syncjobs.__all__) == sorted([
-        "Account", "AccountState", "Notification", "TokenSet", "accounts", "connect_account",
-        "disconnect_account", "sync_account", "health", "schedules", "AccountNotFoundError",
-        "ConcurrencyLimitError", "ConfigurationError", "Deps",
-        "FatalError", "InvalidInputError", "Job", "JobCancelledError", "JobContext",
-        "JobNotFoundError", "JobStatus", "LogLine", "PermissionDeniedError", "ProviderError",
-        "ProviderUnavailableError", "RateLimitedError", "ReauthorizationRequiredError",
-        "RetriableError", "SchemaOutdatedError", "Settings", "SyncJobs", "SyncJobsError",
-        "UnexpectedResponseError", "__version__", "cancel", "create_app", "job_type", "jobs",
-        "log", "register_actors", "retry", "status", "submit", "watch",
-        # the seed jobs (issue 4): analysis, trust, usage, notifications
-        "Analyzer", "Notifier", "Decision", "DigestFrequency", "Preferences", "QueuedItem",
-        "TrustScore", "UsagePeriod", "UsageRecord", "Verdict", "notify", "notifications",
-        "mark_read", "preferences", "set_preferences", "trust_scores", "usage",
-    ])
+    assert sorted(syncjobs.__all__) == sorted(
+        [
+            "Account",
+            "AccountState",
+            "Notification",
+            "TokenSet",
+            "accounts",
+            "connect_account",
+            "disconnect_account",
+            "sync_account",
+            "health",
+            "schedules",
+            "AccountNotFoundError",
+            "ConcurrencyLimitError",
+            "ConfigurationError",
+            "Deps",
+            "FatalError",
+            "InvalidInputError",
+            "Job",
+            "JobCancelledError",
+            "JobContext",
+            "JobNotFoundError",
+            "JobStatus",
+            "LogLine",
+            "PermissionDeniedError",
+            "ProviderError",
+            "ProviderUnavailableError",
+            "RateLimitedError",
+            "ReauthorizationRequiredError",
+            "RetriableError",
+            "SchemaOutdatedError",
+            "Settings",
+            "SyncJobs",
+            "SyncJobsError",
+            "UnexpectedResponseError",
+            "__version__",
+            "cancel",
+            "create_app",
+            "job_type",
+            "jobs",
+            "log",
+            "register_actors",
+            "retry",
+            "status",
+            "submit",
+            "watch",
+            # the seed jobs (issue 4): analysis, trust, usage, notifications
+            "Analyzer",
+            "Notifier",
+            "Decision",
+            "DigestFrequency",
+            "Preferences",
+            "QueuedItem",
+            "TrustScore",
+            "UsagePeriod",
+            "UsageRecord",
+            "Verdict",
+            "notify",
+            "notifications",
+            "mark_read",
+            "preferences",
+            "set_preferences",
+            "trust_scores",
+            "usage",
+        ]
+    )
     for name in syncjobs.__all__:
         assert hasattr(syncjobs, name)
     importlib.import_module("syncjobs.jobtypes")  # a subpackage must not shadow a function

@@ -32,10 +32,24 @@ from syncjobs.storage.sql.tables import JSONType, Tables, UTCDateTime
 from syncjobs.testing.contract import video
 
 T0 = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
-NEW_COLUMNS = {"analysis_priority", "review_flag", "analysis_attempts", "analysis_claimed_at",
-               "analysis_error"}
-NEW_TABLES = ("analyses", "preferences", "trust_scores", "provider_usage", "usage",
-              "rollup_runs", "deliveries", "breakers", "digests")
+NEW_COLUMNS = {
+    "analysis_priority",
+    "review_flag",
+    "analysis_attempts",
+    "analysis_claimed_at",
+    "analysis_error",
+}
+NEW_TABLES = (
+    "analyses",
+    "preferences",
+    "trust_scores",
+    "provider_usage",
+    "usage",
+    "rollup_runs",
+    "deliveries",
+    "breakers",
+    "digests",
+)
 
 
 def _v3_items(prefix: str) -> Table:
@@ -86,18 +100,27 @@ def _at_v3(engine: Engine, t: Tables) -> Tables:
         t.schema_version.create(conn)
         for migration in MIGRATIONS[:3]:
             migration.apply(conn, v3)
-            conn.execute(insert(t.schema_version).values(version=migration.version,
-                                                         applied_at=T0))
+            conn.execute(insert(t.schema_version).values(version=migration.version, applied_at=T0))
     return v3
 
 
 def _item(account_id: str, external_id: str, minutes: int, **values: Any) -> dict[str, Any]:
     at = T0 + timedelta(minutes=minutes)
     row = {
-        "account_id": account_id, "external_id": external_id, "kind": "video",
-        "title": f"Zoë {external_id}", "text": None, "author": None, "published_at": None,
-        "metrics": {"views": 1}, "raw": {"id": external_id}, "content_hash": "h" * 32,
-        "first_seen_at": at, "last_modified_at": at, "last_seen_at": at, "deleted_at": None,
+        "account_id": account_id,
+        "external_id": external_id,
+        "kind": "video",
+        "title": f"Zoë {external_id}",
+        "text": None,
+        "author": None,
+        "published_at": None,
+        "metrics": {"views": 1},
+        "raw": {"id": external_id},
+        "content_hash": "h" * 32,
+        "first_seen_at": at,
+        "last_modified_at": at,
+        "last_seen_at": at,
+        "deleted_at": None,
         "analysis_state": "queued",
     }
     row.update(values)
@@ -111,15 +134,24 @@ def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]
     with pytest.raises(SchemaOutdatedError, match="version 3"):
         check_schema(engine, t)
     old = SQLAlchemyRepository(engine, table_prefix=t.prefix, check=False)
-    acc = old.create_account(owner_id="owner-1", provider="youtube", external_id="UC-1",
-                             display_name="Zoë's channel", sync_interval=900, now=T0)
+    acc = old.create_account(
+        owner_id="owner-1",
+        provider="youtube",
+        external_id="UC-1",
+        display_name="Zoë's channel",
+        sync_interval=900,
+        now=T0,
+    )
     with engine.begin() as conn:
-        conn.execute(insert(v3.items), [
-            _item(acc.id, "v1", 1, analysis_state="done"),
-            _item(acc.id, "v2", 2),
-            _item(acc.id, "v3", 3, deleted_at=T0 + timedelta(minutes=5)),
-            _item(acc.id, "v4", 4),
-        ])
+        conn.execute(
+            insert(v3.items),
+            [
+                _item(acc.id, "v1", 1, analysis_state="done"),
+                _item(acc.id, "v2", 2),
+                _item(acc.id, "v3", 3, deleted_at=T0 + timedelta(minutes=5)),
+                _item(acc.id, "v4", 4),
+            ],
+        )
     columns = {c["name"] for c in inspect(engine).get_columns(t.items.name)}
     assert not NEW_COLUMNS & columns
 
@@ -135,7 +167,9 @@ def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]
     repo = SQLAlchemyRepository(engine, table_prefix=t.prefix)
     items = repo.list_items(acc.id, include_deleted=True)
     assert [(it.external_id, it.analysis_state, it.title) for it in items] == [
-        ("v1", "done", "Zoë v1"), ("v2", "queued", "Zoë v2"), ("v3", "queued", "Zoë v3"),
+        ("v1", "done", "Zoë v1"),
+        ("v2", "queued", "Zoë v2"),
+        ("v3", "queued", "Zoë v3"),
         ("v4", "queued", "Zoë v4"),
     ]
     ids = {it.external_id: it.id for it in items}
@@ -143,9 +177,10 @@ def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]
     # The old rows got the new columns' defaults and take part in the queue.
     assert repo.queue_for_analysis([ids["v4"]], priority=0, review_flag=True, now=T0) == 1
     batch = repo.claim_analysis_batch(limit=10, now=T0, stale_before=T0 - timedelta(hours=1))
-    assert [(q.external_id, q.review_flag, q.priority, q.attempts, q.channel)
-            for q in batch] == [("v4", True, 0, 0, "Zoë's channel"),
-                                ("v2", False, 0, 0, "Zoë's channel")]
+    assert [(q.external_id, q.review_flag, q.priority, q.attempts, q.channel) for q in batch] == [
+        ("v4", True, 0, 0, "Zoë's channel"),
+        ("v2", False, 0, 0, "Zoë's channel"),
+    ]
     repo.save_analyses(results=[], failed={ids["v2"]: "boom"}, max_attempts=3, now=T0)
     assert repo.item_analysis_state(ids["v2"]) == ("queued", 1, "boom")
     # New rows are inserted with the defaults.
@@ -159,8 +194,14 @@ def test_a_new_database_gets_v4_in_one_upgrade(db: tuple[Engine, Tables]) -> Non
     engine, t = db
     assert upgrade(engine, t) == [1, 2, 3, 4]
     repo = SQLAlchemyRepository(engine, table_prefix=t.prefix)
-    acc = repo.create_account(owner_id="o", provider="gmail", external_id=None,
-                              display_name=None, sync_interval=900, now=T0)
+    acc = repo.create_account(
+        owner_id="o",
+        provider="gmail",
+        external_id=None,
+        display_name=None,
+        sync_interval=900,
+        now=T0,
+    )
     repo.save_page(acc.id, items=[video("m1", author=None)], deleted_ids=[], cursor={}, now=T0)
     [queued] = repo.claim_analysis_batch(limit=5, now=T0, stale_before=T0)
     assert queued.channel == "gmail"

@@ -111,7 +111,10 @@ def test_sign_and_verify_roundtrip() -> None:
     assert verify_webhook(SECRET, body, timestamp=str(now), signature=signature, now=now)
     assert verify_webhook(SECRET, body, timestamp=str(now), signature=signature, now=now + 300)
     assert verify_webhook(
-        SECRET, body, timestamp=str(now), signature=signature.upper().replace("SHA256", "sha256"),
+        SECRET,
+        body,
+        timestamp=str(now),
+        signature=signature.upper().replace("SHA256", "sha256"),
         now=now,
     )
 
@@ -152,8 +155,10 @@ def test_verify_rejects_tampering_wrong_secret_and_stale() -> None:
 def test_verify_never_raises_on_garbage(
     secret: Any, body: Any, timestamp: Any, signature: Any
 ) -> None:
-    assert verify_webhook(secret, body, timestamp=timestamp, signature=signature,
-                          now=1_700_000_000) is False
+    assert (
+        verify_webhook(secret, body, timestamp=timestamp, signature=signature, now=1_700_000_000)
+        is False
+    )
 
 
 def test_notification_body_is_compact_sorted_json() -> None:
@@ -220,8 +225,9 @@ def test_receiver_rejects_wrong_secret_and_stale_timestamps(
         wrong.deliver(note(), None)
     assert e.value.status_code == 401
     assert receiver.rejected == 1 and receiver.received == []
-    stale = WebhookNotifier(SECRET, DEFAULT_URL, transport=receiver.transport(),
-                            clock=lambda: time.time() - 3600)
+    stale = WebhookNotifier(
+        SECRET, DEFAULT_URL, transport=receiver.transport(), clock=lambda: time.time() - 3600
+    )
     with pytest.raises(FatalError):
         stale.deliver(note(), None)
     assert receiver.rejected == 2 and receiver.received == []
@@ -362,8 +368,11 @@ def test_build_notifiers(receiver: FakeWebhookReceiver) -> None:
     with pytest.raises(ConfigurationError, match="SYNCJOBS_WEBHOOK_SECRET"):
         build_notifiers(Settings(notifiers=["in_app", "webhook"]))
     built = build_notifiers(
-        Settings(notifiers=["webhook", "in_app", "webhook"], webhook_secret=SECRET,
-                 webhook_url=DEFAULT_URL),
+        Settings(
+            notifiers=["webhook", "in_app", "webhook"],
+            webhook_secret=SECRET,
+            webhook_url=DEFAULT_URL,
+        ),
         transport=receiver.transport(),
     )
     assert [n.name for n in built] == ["webhook", "in_app"]

@@ -49,8 +49,9 @@ def hourly(test_registry: Registry) -> dict[str, int]:
 
 
 def hourly_jobs(app: Any) -> list[str]:
-    return sorted(j.idempotency_key or "" for j in app.jobs("system", job_type="t.hourly",
-                                                              limit=1000))
+    return sorted(
+        j.idempotency_key or "" for j in app.jobs("system", job_type="t.hourly", limit=1000)
+    )
 
 
 def test_slots_in_utc_and_in_a_timezone_with_dst() -> None:
@@ -60,8 +61,9 @@ def test_slots_in_utc_and_in_a_timezone_with_dst() -> None:
     nine = sched("0 9 * * *", tz="America/New_York")
     # 09:00 in New York is 14:00 UTC in winter and 13:00 UTC in summer.
     assert next_slot(nine, MONDAY) == datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
-    assert next_slot(nine, datetime(2026, 7, 1, tzinfo=UTC)) == datetime(2026, 7, 1, 13, 0,
-                                                                          tzinfo=UTC)
+    assert next_slot(nine, datetime(2026, 7, 1, tzinfo=UTC)) == datetime(
+        2026, 7, 1, 13, 0, tzinfo=UTC
+    )
     # Across the March change the local slot keeps its wall-clock time.
     days = slots_between(nine, datetime(2026, 3, 7, tzinfo=UTC), datetime(2026, 3, 10, tzinfo=UTC))
     assert [d.hour for d in days] == [14, 13, 13]
@@ -72,9 +74,11 @@ def test_slots_in_utc_and_in_a_timezone_with_dst() -> None:
 def test_a_new_schedule_fires_only_at_its_slot(make_app: AppFactory, hourly: Any) -> None:
     app = make_app()
     scheduler = Scheduler(app)
+
     def tick(at: timedelta) -> list[str]:
-        return [j.idempotency_key or "" for j in scheduler.tick(T0 + at)
-                if j.job_type == "t.hourly"]
+        return [
+            j.idempotency_key or "" for j in scheduler.tick(T0 + at) if j.job_type == "t.hourly"
+        ]
 
     assert tick(timedelta(minutes=30)) == []  # first sight, not a slot
     assert tick(timedelta(minutes=45)) == []
@@ -114,19 +118,17 @@ def test_a_scheduler_down_across_slots_runs_per_policy(
 
 
 def test_catch_up_is_bounded(make_app: AppFactory, hourly: Any) -> None:
-    app = make_app(schedules={"t.hourly": ScheduleSettings(missed="catch_up",
-                                                           catch_up_limit=3)})
+    app = make_app(schedules={"t.hourly": ScheduleSettings(missed="catch_up", catch_up_limit=3)})
     scheduler = Scheduler(app)
     scheduler.tick(T0)
     fired = scheduler.tick(T0 + timedelta(days=2))
     assert len([j for j in fired if j.job_type == "t.hourly"]) == 3
 
 
-def test_settings_override_cron_timezone_and_can_disable(
-    make_app: AppFactory, hourly: Any
-) -> None:
-    app = make_app(schedules={"t.hourly": ScheduleSettings(cron="30 9 * * *",
-                                                           timezone="Europe/Paris")})
+def test_settings_override_cron_timezone_and_can_disable(make_app: AppFactory, hourly: Any) -> None:
+    app = make_app(
+        schedules={"t.hourly": ScheduleSettings(cron="30 9 * * *", timezone="Europe/Paris")}
+    )
     [info] = [s for s in app.schedules() if s.job_type == "t.hourly"]
     assert (info.cron, info.timezone, info.enabled) == ("30 9 * * *", "Europe/Paris", True)
     assert info.next_fire is not None and info.next_fire.astimezone(UTC).hour == 8

@@ -50,8 +50,14 @@ def seed(
 ) -> Account:
     """An account holding ``items``, stored as one synced page at ``now``."""
     now = now or utcnow()
-    acc = repo.create_account(owner_id=owner, provider=provider, external_id=f"{owner}-{name}",
-                              display_name=name, sync_interval=1800, now=now)
+    acc = repo.create_account(
+        owner_id=owner,
+        provider=provider,
+        external_id=f"{owner}-{name}",
+        display_name=name,
+        sync_interval=1800,
+        now=now,
+    )
     repo.save_page(acc.id, items=items, deleted_ids=[], cursor={"page": 1}, now=now)
     return acc
 
@@ -75,19 +81,28 @@ def run_for(app: SyncJobs, done: Callable[[], bool], timeout: float = 20.0) -> N
 
 # -- analyze_items -------------------------------------------------------------------------
 
+
 def test_keyword_analysis_judges_items_by_the_owners_preferences(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
     app = make_app(sql_repo)
-    acc = seed(sql_repo, [
-        video(1, "Baking bread at home"),
-        video(2, "Top ten GORE scenes"),
-        video(3, "Anything goes", channel="Trusted Kids TV"),
-        video(4, "Fine video", channel="Bad Channel"),
-        video(5, "A horror night", channel="Other"),
-    ])
-    app.set_preferences(OWNER, blocked_words=["gore"], allowed_channels=["trusted kids tv"],
-                        blocked_channels=["Bad Channel"], viewer_age=10)
+    acc = seed(
+        sql_repo,
+        [
+            video(1, "Baking bread at home"),
+            video(2, "Top ten GORE scenes"),
+            video(3, "Anything goes", channel="Trusted Kids TV"),
+            video(4, "Fine video", channel="Bad Channel"),
+            video(5, "A horror night", channel="Other"),
+        ],
+    )
+    app.set_preferences(
+        OWNER,
+        blocked_words=["gore"],
+        allowed_channels=["trusted kids tv"],
+        blocked_channels=["Bad Channel"],
+        viewer_age=10,
+    )
     job = app.submit("analyze_items", owner_id="system")
     run_until_idle(app)
     done = app.status(job.id, owner_id="system")
@@ -95,8 +110,11 @@ def test_keyword_analysis_judges_items_by_the_owners_preferences(
     assert done.result["analysed"] == 4 and done.result["skipped"] == 1
     assert done.result["remaining"] == 0 and done.progress_percent == 100.0
     ids = item_ids(sql_repo, acc)
-    decisions = {ext: (a.decision, a.confidence, a.tags, a.analyzer)
-                 for ext, i in ids.items() if (a := sql_repo.get_analysis(i)) is not None}
+    decisions = {
+        ext: (a.decision, a.confidence, a.tags, a.analyzer)
+        for ext, i in ids.items()
+        if (a := sql_repo.get_analysis(i)) is not None
+    }
     assert decisions["v1"][0] is Decision.ALLOW
     assert decisions["v2"] == (Decision.BLOCK, 70, ("blocked_word:gore",), "keyword")
     assert decisions["v4"][0] is Decision.BLOCK and "blocked_channel" in decisions["v4"][2]
@@ -162,8 +180,9 @@ def test_one_failing_item_does_not_fail_the_batch_and_gives_up_after_max_attempt
     log = [ln.message for ln in app.log(first.id, owner_id="system")]
     assert any("could not be analysed" in line and "v2" in line for line in log)
     # A failed item backs off for analysis_stale_after; once that passed it is tried again.
-    later = make_app(sql_repo, analyzer=Flaky({"broken"}), analysis_max_attempts=2,
-                     analysis_stale_after=0.001)
+    later = make_app(
+        sql_repo, analyzer=Flaky({"broken"}), analysis_max_attempts=2, analysis_stale_after=0.001
+    )
     time.sleep(0.01)
     second = later.submit("analyze_items", owner_id="system")
     run_until_idle(later)
@@ -193,8 +212,9 @@ def test_the_openai_compatible_analyzer_against_the_fake_completion_server(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
     fake = FakeCompletions(api_key="sk-test")
-    analyzer = OpenAICompatibleAnalyzer("http://fake", "sk-test", "test-model",
-                                        transport=fake.transport())
+    analyzer = OpenAICompatibleAnalyzer(
+        "http://fake", "sk-test", "test-model", transport=fake.transport()
+    )
     app = make_app(sql_repo, analyzer=analyzer)
     acc = seed(sql_repo, [video(1, "Gardening tips"), video(2, "explicit violence compilation")])
     job = app.submit("analyze_items", owner_id="system")
@@ -213,18 +233,22 @@ def test_the_openai_compatible_analyzer_against_the_fake_completion_server(
 
 # -- update_trust_scores ---------------------------------------------------------------------
 
-@pytest.mark.parametrize(("allow", "block", "review", "conf", "expected"), [
-    (0, 0, 0, 0, 0.0),  # nothing analysed: no trust
-    (5, 0, 0, 500, 1.0),  # all allowed, fully confident
-    (10, 0, 0, 800, 0.8),  # confidence scales
-    (0, 5, 0, 500, 0.0),  # all blocked: clamped at 0
-    (0, 0, 6, 600, 0.0),  # only reviews: -0.5, clamped
-    (1, 0, 0, 100, 0.2),  # one video: damped to 1/5
-    (4, 0, 0, 400, 0.8),  # four videos: 4/5
-    (6, 2, 2, 800, pytest.approx((0.6 - 0.2 - 0.1) * 0.8)),
-    (3, 1, 0, 400, pytest.approx((0.75 - 0.25) * 1.0 * 4 / 5)),
-    (8, 1, 1, 1000, pytest.approx(0.65)),
-])
+
+@pytest.mark.parametrize(
+    ("allow", "block", "review", "conf", "expected"),
+    [
+        (0, 0, 0, 0, 0.0),  # nothing analysed: no trust
+        (5, 0, 0, 500, 1.0),  # all allowed, fully confident
+        (10, 0, 0, 800, 0.8),  # confidence scales
+        (0, 5, 0, 500, 0.0),  # all blocked: clamped at 0
+        (0, 0, 6, 600, 0.0),  # only reviews: -0.5, clamped
+        (1, 0, 0, 100, 0.2),  # one video: damped to 1/5
+        (4, 0, 0, 400, 0.8),  # four videos: 4/5
+        (6, 2, 2, 800, pytest.approx((0.6 - 0.2 - 0.1) * 0.8)),
+        (3, 1, 0, 400, pytest.approx((0.75 - 0.25) * 1.0 * 4 / 5)),
+        (8, 1, 1, 1000, pytest.approx(0.65)),
+    ],
+)
 def test_trust_formula_edges(
     allow: int, block: int, review: int, conf: int, expected: float
 ) -> None:
@@ -235,16 +259,22 @@ def test_trust_scores_follow_the_analyses_and_a_rerun_changes_nothing(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
     app = make_app(sql_repo)
-    seed(sql_repo, [video(n, "nice", channel="Calm") for n in range(6)]
-         + [video(10 + n, "gore fest", channel="Loud") for n in range(2)]
-         + [video(20, "nice", channel="Loud")])
+    seed(
+        sql_repo,
+        [video(n, "nice", channel="Calm") for n in range(6)]
+        + [video(10 + n, "gore fest", channel="Loud") for n in range(2)]
+        + [video(20, "nice", channel="Loud")],
+    )
     app.set_preferences(OWNER, blocked_words=["gore"])
     app.submit("analyze_items", owner_id="system")
     run_until_idle(app)
     job = app.submit("update_trust_scores", owner_id="system")
     run_until_idle(app)
     assert app.status(job.id, owner_id="system").result == {
-        "channels": 2, "owners": 1, "written": 2}
+        "channels": 2,
+        "owners": 1,
+        "written": 2,
+    }
     scores = {s.channel: s for s in app.trust_scores(OWNER)}
     assert scores["Calm"].score == trust_score(6, 0, 0, 6 * 80) == 0.8
     assert scores["Calm"].videos_analysed == 6
@@ -260,6 +290,7 @@ def test_trust_scores_follow_the_analyses_and_a_rerun_changes_nothing(
 
 # -- aggregate_usage -------------------------------------------------------------------------
 
+
 def test_usage_counts_analyses_and_provider_calls_and_a_rerun_changes_nothing(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
@@ -268,19 +299,34 @@ def test_usage_counts_analyses_and_provider_calls_and_a_rerun_changes_nothing(
     app.submit("analyze_items", owner_id="system")
     run_until_idle(app)
     now = utcnow()
-    sql_repo.record_provider_usage(owner_id=OWNER, account_id=acc.id, provider="youtube",
-                                   job_id=None, api_calls=7, quota_units=9, at=now)
-    sql_repo.record_provider_usage(owner_id=OWNER, account_id=acc.id, provider="youtube",
-                                   job_id=None, api_calls=1, quota_units=1,
-                                   at=now - timedelta(days=40))  # outside the window
+    sql_repo.record_provider_usage(
+        owner_id=OWNER,
+        account_id=acc.id,
+        provider="youtube",
+        job_id=None,
+        api_calls=7,
+        quota_units=9,
+        at=now,
+    )
+    sql_repo.record_provider_usage(
+        owner_id=OWNER,
+        account_id=acc.id,
+        provider="youtube",
+        job_id=None,
+        api_calls=1,
+        quota_units=1,
+        at=now - timedelta(days=40),
+    )  # outside the window
     job = app.submit("aggregate_usage", owner_id="system")
     run_until_idle(app)
     done = app.status(job.id, owner_id="system")
     assert done.status is JobStatus.COMPLETED, done.error_message
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     day = app.usage(OWNER, period="day")
-    assert [(d.period_start, d.items_analysed, d.ai_calls, d.tokens, d.api_calls,
-             d.quota_units) for d in day] == [(today, 3, 3, 3 * 800, 7, 9)]
+    assert [
+        (d.period_start, d.items_analysed, d.ai_calls, d.tokens, d.api_calls, d.quota_units)
+        for d in day
+    ] == [(today, 3, 3, 3 * 800, 7, 9)]
     hours = app.usage(OWNER, period=UsagePeriod.HOUR)
     assert sum(h.items_analysed for h in hours) == 3 and sum(h.api_calls for h in hours) == 7
     week = app.usage(OWNER, period="week")
@@ -305,20 +351,27 @@ def test_usage_backfills_a_past_day_with_until(
     acc = seed(sql_repo, [])
     day = datetime.now(UTC).date() - timedelta(days=40)  # a past day, relative to today
     at = datetime(day.year, day.month, day.day, 15, 30, tzinfo=UTC)
-    sql_repo.record_provider_usage(owner_id=OWNER, account_id=acc.id, provider="gmail",
-                                   job_id=None, api_calls=3, quota_units=15, at=at)
-    app.submit("aggregate_usage", owner_id="system",
-               params={"until": day.isoformat(), "days": 1})
+    sql_repo.record_provider_usage(
+        owner_id=OWNER,
+        account_id=acc.id,
+        provider="gmail",
+        job_id=None,
+        api_calls=3,
+        quota_units=15,
+        at=at,
+    )
+    app.submit("aggregate_usage", owner_id="system", params={"until": day.isoformat(), "days": 1})
     run_until_idle(app)
     hours = app.usage(OWNER, period="hour")
-    assert [(h.period_start, h.api_calls) for h in hours] == [
-        (at.replace(minute=0), 3)]
+    assert [(h.period_start, h.api_calls) for h in hours] == [(at.replace(minute=0), 3)]
     months = app.usage(OWNER, period="month")
     assert [(m.period_start, m.quota_units) for m in months] == [
-        (datetime(day.year, day.month, 1, tzinfo=UTC), 15)]
+        (datetime(day.year, day.month, 1, tzinfo=UTC), 15)
+    ]
 
 
 # -- cleanup_old_data ------------------------------------------------------------------------
+
 
 def test_cleanup_deletes_what_is_past_retention_and_never_blocked_or_unread(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
@@ -334,10 +387,12 @@ def test_cleanup_deletes_what_is_past_retention_and_never_blocked_or_unread(
     run_until_idle(app)
     third = next(a for a in sql_repo.list_accounts(owner_id=OWNER) if a.display_name == "Third")
     assert sql_repo.analysis_backlog() == 2  # the new item and the old never-analysed one
-    read_old = sql_repo.add_notification(owner_id=OWNER, kind="k", title="t", body="b", data={},
-                                         now=old)
-    unread_old = sql_repo.add_notification(owner_id=OWNER, kind="k", title="t", body="b",
-                                           data={}, now=old)
+    read_old = sql_repo.add_notification(
+        owner_id=OWNER, kind="k", title="t", body="b", data={}, now=old
+    )
+    unread_old = sql_repo.add_notification(
+        owner_id=OWNER, kind="k", title="t", body="b", data={}, now=old
+    )
     sql_repo.mark_notifications_read(OWNER, [read_old.id], now=old)
     old_job = _finished_job(sql_repo, days_ago=10)
     sql_repo.append_log(old_job, "info", "old line", now=utcnow() - timedelta(days=10))
@@ -353,14 +408,15 @@ def test_cleanup_deletes_what_is_past_retention_and_never_blocked_or_unread(
     notes = {n.id for n in sql_repo.list_notifications(owner_id=OWNER)}
     assert unread_old.id in notes and read_old.id not in notes
     assert sql_repo.get_job(old_job) is None
-    assert done.result["total"] == sum(
-        v for k, v in done.result.items() if k != "total")
+    assert done.result["total"] == sum(v for k, v in done.result.items() if k != "total")
 
 
 def _finished_job(repo: SQLAlchemyRepository, days_ago: int) -> str:
     when = utcnow() - timedelta(days=days_ago)
-    job, _ = repo.create_job(new_job("someone", job_type="syncjobs.noop", params={},
-                                     max_retries=0, created_at=when), active_limit=None)
+    job, _ = repo.create_job(
+        new_job("someone", job_type="syncjobs.noop", params={}, max_retries=0, created_at=when),
+        active_limit=None,
+    )
     repo.claim_job(job.id, worker_id="w", now=when)
     repo.finish_job(job.id, status=JobStatus.COMPLETED, now=when)
     return job.id
@@ -394,8 +450,11 @@ def test_a_notification_is_delivered_once_signed_and_retried_on_failure(
     in_app = sql_repo.get_delivery(note.id, "in_app")
     assert in_app is not None and in_app.delivered
     # Delivering again (a replayed job) does not post twice.
-    again = app.submit("deliver_notification", owner_id=OWNER,
-                       params={"notification_id": note.id, "notifier": "webhook"})
+    again = app.submit(
+        "deliver_notification",
+        owner_id=OWNER,
+        params={"notification_id": note.id, "notifier": "webhook"},
+    )
     run_until_idle(app)
     assert app.status(again.id, owner_id=OWNER).result["already"] is True
     assert receiver.by_delivery[str(note.id)] == 1
@@ -404,8 +463,7 @@ def test_a_notification_is_delivered_once_signed_and_retried_on_failure(
 def test_the_circuit_breaker_stops_calling_a_notifier_that_keeps_failing(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
-    app, receiver = _webhook_app(make_app, sql_repo, breaker_threshold=2,
-                                 breaker_cooldown=0.6)
+    app, receiver = _webhook_app(make_app, sql_repo, breaker_threshold=2, breaker_cooldown=0.6)
     receiver.fail_next(500, count=1000)
     notes = [app.notify(OWNER, kind="k", title=f"n{i}", body="b") for i in range(4)]
     time.sleep(0.05)
@@ -420,8 +478,7 @@ def test_the_circuit_breaker_stops_calling_a_notifier_that_keeps_failing(
         assert receiver.requests == hits_when_opened
         receiver.reset()  # the receiver recovers
         deadline = time.monotonic() + 20
-        while not all((d := sql_repo.get_delivery(n.id, "webhook")) and d.delivered
-                      for n in notes):
+        while not all((d := sql_repo.get_delivery(n.id, "webhook")) and d.delivered for n in notes):
             assert time.monotonic() < deadline, "deliveries did not resume"
             time.sleep(0.05)
     assert sql_repo.get_breaker("notifier:webhook").failures == 0
@@ -448,6 +505,7 @@ def test_a_dead_lettered_job_notifies_the_operator(
 
 
 # -- send_digests ----------------------------------------------------------------------------
+
 
 def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
@@ -487,6 +545,7 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
 
 # -- chaining --------------------------------------------------------------------------------
 
+
 def test_a_follow_up_runs_after_success_only_and_is_linked_to_its_parent(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository, test_registry: Registry
 ) -> None:
@@ -519,18 +578,30 @@ def test_a_follow_up_runs_after_success_only_and_is_linked_to_its_parent(
 
 # -- preferences -----------------------------------------------------------------------------
 
+
 def test_preferences_are_validated_and_round_trip(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
     app = make_app(sql_repo)
     assert app.preferences("new").digest.value == "daily"
-    prefs = app.set_preferences("new", blocked_words=["a", "A", " b "], viewer_age=9,
-                                timezone="Europe/Paris", digest="weekly")
+    prefs = app.set_preferences(
+        "new",
+        blocked_words=["a", "A", " b "],
+        viewer_age=9,
+        timezone="Europe/Paris",
+        digest="weekly",
+    )
     assert prefs.blocked_words == ("a", "b") and prefs.viewer_age == 9
     assert app.preferences("new") == prefs
-    for bad in ({"viewer_age": -1}, {"timezone": "Mars/Base"}, {"digest": "hourly"},
-                {"colour": "red"}, {"blocked_words": [""]}, {"webhook_url": "ftp://x"},
-                {"blocked_words": "gore"}):
+    for bad in (
+        {"viewer_age": -1},
+        {"timezone": "Mars/Base"},
+        {"digest": "hourly"},
+        {"colour": "red"},
+        {"blocked_words": [""]},
+        {"webhook_url": "ftp://x"},
+        {"blocked_words": "gore"},
+    ):
         with pytest.raises(InvalidInputError):
             app.set_preferences("new", **bad)
     assert app.preferences("new") == prefs  # nothing changed by the bad calls

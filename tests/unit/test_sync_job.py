@@ -18,8 +18,16 @@ from ..conftest import AppFactory, run_until_idle
 
 ROOT = "http://fakes.test"
 PROVIDERS = ["youtube", "gmail", "instagram", "tiktok"]
-LIST_CALLS = {"playlistItems.list", "messages.list", "history.list", "media", "video.list",
-              "channels.list", "profile", "me"}
+LIST_CALLS = {
+    "playlistItems.list",
+    "messages.list",
+    "history.list",
+    "media",
+    "video.list",
+    "channels.list",
+    "profile",
+    "me",
+}
 
 
 @pytest.fixture
@@ -138,8 +146,9 @@ def test_a_revoked_connection_pauses_the_account_and_tells_its_owner(
     assert note.title == f"{label} connection expired" and note.data["account_id"] == account.id
     again = sync(app, account.id)  # a paused account is not synced, nor notified twice
     assert again.status is JobStatus.FAILED and len(app.notifications("u1")) == 1
-    reconnected = app.connect_account("u1", provider, fake.issue_tokens(),
-                                      external_id=acc.external_id)
+    reconnected = app.connect_account(
+        "u1", provider, fake.issue_tokens(), external_id=acc.external_id
+    )
     assert reconnected.state is AccountState.ACTIVE
 
 
@@ -188,8 +197,11 @@ def test_exhausted_youtube_quota_parks_the_sync_until_midnight_pacific(
     fakes.youtube.inject("quota_exceeded")
     job = app.sync_account(account.id, owner_id="u1")
     with app.worker(threads=1):
-        parked = next(j for j in app.watch(job.id, owner_id="u1", timeout=30)
-                      if j.error_code == "rate_limited")
+        parked = next(
+            j
+            for j in app.watch(job.id, owner_id="u1", timeout=30)
+            if j.error_code == "rate_limited"
+        )
     pacific = datetime.now(ZoneInfo("America/Los_Angeles"))
     midnight = (pacific + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     assert parked.status is JobStatus.PENDING and parked.retry_count == 0
@@ -254,7 +266,9 @@ def test_accounts_are_private_to_their_owner_and_disconnect_removes_everything(
 
 
 def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
-    app: SyncJobs, fakes: CombinedFakes, credentials: InMemoryCredentialStore,
+    app: SyncJobs,
+    fakes: CombinedFakes,
+    credentials: InMemoryCredentialStore,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -271,8 +285,13 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
     fakes.gmail.inject("unauthorized")
     fakes.gmail.inject("invalid_grant")
     sync(app, app.accounts("u1")[1].id)
-    seen = [caplog.text, repr(app.accounts("u1")), repr(app.notifications("u1")),
-            repr(app.dead_letters()), *(repr(s) for s in credentials.sealed.values())]
+    seen = [
+        caplog.text,
+        repr(app.accounts("u1")),
+        repr(app.notifications("u1")),
+        repr(app.dead_letters()),
+        *(repr(s) for s in credentials.sealed.values()),
+    ]
     for job in app.jobs("u1", limit=100):
         seen += [repr(job), repr(app.log(job.id, owner_id="u1", limit=1000))]
     blob = "\n".join(seen)
@@ -281,16 +300,14 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
     assert leaked == []
 
 
-
-def test_a_follow_up_sync_waits_for_the_running_one(
-    app: SyncJobs, fakes: CombinedFakes
-) -> None:
+def test_a_follow_up_sync_waits_for_the_running_one(app: SyncJobs, fakes: CombinedFakes) -> None:
     fakes.gmail.latency = 0.02
     account = app.connect_account("u1", "gmail", fakes.gmail.issue_tokens())
     first = app.sync_account(account.id, owner_id="u1")
     with app.worker(threads=2):
-        next(j for j in app.watch(first.id, owner_id="u1", timeout=30)
-             if (j.progress_done or 0) > 0)  # running, and recorded on the account
+        next(
+            j for j in app.watch(first.id, owner_id="u1", timeout=30) if (j.progress_done or 0) > 0
+        )  # running, and recorded on the account
         assert app.accounts("u1")[0].last_sync_job_id == first.id
         second = app.sync_account(account.id, owner_id="u1")  # queued while one runs
         assert second.id != first.id
@@ -311,5 +328,7 @@ def test_a_sync_of_a_disconnected_account_fails_at_once(
     run_until_idle(app)
     failed = app.status(job.id, owner_id="u1")
     assert (failed.status, failed.error_code, failed.attempts) == (
-        JobStatus.FAILED, "account_not_found", 1
+        JobStatus.FAILED,
+        "account_not_found",
+        1,
     )

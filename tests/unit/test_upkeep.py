@@ -24,9 +24,7 @@ def repo(request: pytest.FixtureRequest) -> Any:
     return request.getfixturevalue("pg_repo" if request.param == "postgres" else "sqlite_repo")
 
 
-def test_a_job_of_a_dead_worker_is_requeued_and_completes(
-    make_app: AppFactory, repo: Any
-) -> None:
+def test_a_job_of_a_dead_worker_is_requeued_and_completes(make_app: AppFactory, repo: Any) -> None:
     app = make_app(repo, job_stale_after=30)
     job = app.submit("syncjobs.count", owner_id="u1", params={"to": 2})
     app.broker.flush_all()  # the dead worker took the message with it
@@ -56,8 +54,13 @@ def test_a_pending_job_whose_message_was_lost_is_sent_again(
 ) -> None:
     app = make_app(repo, resend_pending_after=60)
     lost, _ = repo.create_job(
-        new_job("u1", job_type="syncjobs.noop", queue="syncjobs", params={},
-                created_at=utcnow() - timedelta(minutes=10)),
+        new_job(
+            "u1",
+            job_type="syncjobs.noop",
+            queue="syncjobs",
+            params={},
+            created_at=utcnow() - timedelta(minutes=10),
+        ),
         active_limit=None,
     )
     fresh = app.submit("syncjobs.noop", owner_id="u1")
@@ -119,8 +122,10 @@ def test_health_needs_recent_worker_and_scheduler_heartbeats(
 ) -> None:
     app = make_app(repo)
     sick = app.health()
-    assert not sick.healthy and sick.problems == ["no worker heartbeat yet",
-                                                  "no scheduler tick yet"]
+    assert not sick.healthy and sick.problems == [
+        "no worker heartbeat yet",
+        "no scheduler tick yet",
+    ]
     app.submit("syncjobs.noop", owner_id="u1")
     app.broker.get_actor("syncjobs.tick").send()
     run_until_idle(app)

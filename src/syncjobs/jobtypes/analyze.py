@@ -41,8 +41,14 @@ class AnalyzeParams(BaseModel):
     max_items: int | None = Field(default=None, ge=1, le=1_000_000)
 
 
-@job_type("analyze_items", params=AnalyzeParams, queue="analysis", schedule="*/5 * * * *",
-          time_limit=1800, max_retries=3)
+@job_type(
+    "analyze_items",
+    params=AnalyzeParams,
+    queue="analysis",
+    schedule="*/5 * * * *",
+    time_limit=1800,
+    max_retries=3,
+)
 def analyze_items(ctx: JobContext, params: AnalyzeParams) -> dict[str, Any]:
     """Analyse queued items, flagged and high-priority first, in bounded-concurrency batches."""
     return AnalysisRun(ctx, params.max_items or ctx.app.settings.analysis_max_items).run()
@@ -79,7 +85,8 @@ class AnalysisRun:
                 self.ctx.check_cancelled()
                 now = utcnow()
                 batch = insights.claim_analysis_batch(
-                    limit=min(s.analysis_batch_size, self.max_items - handled), now=now,
+                    limit=min(s.analysis_batch_size, self.max_items - handled),
+                    now=now,
                     stale_before=now - timedelta(seconds=s.analysis_stale_after),
                 )
                 if not batch:
@@ -91,14 +98,30 @@ class AnalysisRun:
                 total = max(total, handled)
                 self.ctx.progress(handled, total, self._summary())
         self.ctx.progress(handled, handled, self._summary())
-        return {**{k: self.counts[k] for k in (
-            "analysed", "skipped", "failed", "allow", "block", "review", "ai_calls",
-            "tokens", "batches")}, "remaining": insights.analysis_backlog()}
+        return {
+            **{
+                k: self.counts[k]
+                for k in (
+                    "analysed",
+                    "skipped",
+                    "failed",
+                    "allow",
+                    "block",
+                    "review",
+                    "ai_calls",
+                    "tokens",
+                    "batches",
+                )
+            },
+            "remaining": insights.analysis_backlog(),
+        }
 
     def _summary(self) -> str:
         c = self.counts
-        return (f"{c['analysed']} analysed ({c['allow']} allow, {c['block']} block, "
-                f"{c['review']} review), {c['skipped']} skipped, {c['failed']} failed")
+        return (
+            f"{c['analysed']} analysed ({c['allow']} allow, {c['block']} block, "
+            f"{c['review']} review), {c['skipped']} skipped, {c['failed']} failed"
+        )
 
     def _preferences(self, owner_id: str) -> Preferences:
         if owner_id not in self._prefs:
@@ -114,8 +137,9 @@ class AnalysisRun:
         skipped = {i.item_id for i in batch if is_allow_listed(i, self._preferences(i.owner_id))}
         todo = [i for i in batch if i.item_id not in skipped]
         halt = threading.Event()
-        outcomes = list(pool.map(
-            lambda i: _judge(analyzer, i, self._preferences(i.owner_id), halt), todo))
+        outcomes = list(
+            pool.map(lambda i: _judge(analyzer, i, self._preferences(i.owner_id), halt), todo)
+        )
         results: list[Analysis] = []
         failed: dict[int, str] = {}
         released: list[int] = []
@@ -131,11 +155,18 @@ class AnalysisRun:
             else:
                 code, message = describe(error or RuntimeError("no verdict"))
                 failed[item.item_id] = f"{code}: {message}"
-                self.ctx.log(f"item {item.item_id} ({item.provider} {item.external_id}) "
-                             f"could not be analysed: {code}: {message}", level="warning")
+                self.ctx.log(
+                    f"item {item.item_id} ({item.provider} {item.external_id}) "
+                    f"could not be analysed: {code}: {message}",
+                    level="warning",
+                )
         self.app.insights.save_analyses(
-            results=results, skipped=sorted(skipped), failed=failed, released=released,
-            max_attempts=self.settings.analysis_max_attempts, now=now,
+            results=results,
+            skipped=sorted(skipped),
+            failed=failed,
+            released=released,
+            max_attempts=self.settings.analysis_max_attempts,
+            now=now,
         )
         self._count(results, len(skipped), len(failed))
         if stop is not None:
@@ -151,8 +182,11 @@ class AnalysisRun:
         for a in results:
             c[a.decision.value] += 1
             c["ai_calls"] += a.ai_calls
-            c["tokens"] += a.tokens if a.tokens is not None \
+            c["tokens"] += (
+                a.tokens
+                if a.tokens is not None
                 else self.settings.estimated_tokens_per_item * max(1, a.ai_calls)
+            )
 
 
 def _judge(
@@ -184,10 +218,16 @@ class _Halted(Exception):
 
 def _analysis(item: QueuedItem, verdict: Verdict, analyzer: str, ms: int, now: Any) -> Analysis:
     return Analysis(
-        item_id=item.item_id, owner_id=item.owner_id, account_id=item.account_id,
-        channel=item.channel, decision=verdict.decision,
+        item_id=item.item_id,
+        owner_id=item.owner_id,
+        account_id=item.account_id,
+        channel=item.channel,
+        decision=verdict.decision,
         confidence=max(0, min(100, int(verdict.confidence))),
-        tags=tuple(str(t)[:64] for t in verdict.tags[:20]), analyzer=analyzer,
-        tokens=verdict.tokens, ai_calls=verdict.ai_calls, duration_ms=ms, analyzed_at=now,
+        tags=tuple(str(t)[:64] for t in verdict.tags[:20]),
+        analyzer=analyzer,
+        tokens=verdict.tokens,
+        ai_calls=verdict.ai_calls,
+        duration_ms=ms,
+        analyzed_at=now,
     )
-

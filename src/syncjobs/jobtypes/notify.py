@@ -16,8 +16,7 @@ from ..preferences import valid_timezone
 from ..registry import job_type
 from ..tracking import describe
 
-__all__ = ["DeliverParams", "DigestParams", "deliver_notification", "digest_due",
-           "send_digests"]
+__all__ = ["DeliverParams", "DigestParams", "deliver_notification", "digest_due", "send_digests"]
 
 
 class DeliverParams(BaseModel):
@@ -27,8 +26,9 @@ class DeliverParams(BaseModel):
     notifier: str = Field(min_length=1, max_length=64)
 
 
-@job_type("deliver_notification", params=DeliverParams, queue="notify", max_retries=5,
-          time_limit=120)
+@job_type(
+    "deliver_notification", params=DeliverParams, queue="notify", max_retries=5, time_limit=120
+)
 def deliver_notification(ctx: JobContext, params: DeliverParams) -> dict[str, Any]:
     """Deliver one notification once, behind its notifier's circuit breaker."""
     app, s = ctx.app, ctx.app.settings
@@ -48,27 +48,41 @@ def deliver_notification(ctx: JobContext, params: DeliverParams) -> dict[str, An
         wait = max(1.0, (breaker.opened_until - now).total_seconds())
         raise RateLimitedError(
             f"the {notifier.name} notifier failed {breaker.failures} times in a row; its "
-            f"circuit is open for {wait:.0f} s more", retry_after=wait, reason="circuit_open",
+            f"circuit is open for {wait:.0f} s more",
+            retry_after=wait,
+            reason="circuit_open",
         )
     try:
         applied = notifier.deliver(note, insights.get_preferences(note.owner_id))
     except (RetriableError, FatalError) as exc:
         code, message = describe(exc)
-        insights.record_delivery(note.id, notifier.name, ok=False, error=f"{code}: {message}",
-                                 now=utcnow())
+        insights.record_delivery(
+            note.id, notifier.name, ok=False, error=f"{code}: {message}", now=utcnow()
+        )
         if isinstance(exc, RetriableError):  # the receiver is down: count it against it
-            state = insights.record_breaker(breaker_name, ok=False, threshold=s.breaker_threshold,
-                                            cooldown=s.breaker_cooldown, now=utcnow())
+            state = insights.record_breaker(
+                breaker_name,
+                ok=False,
+                threshold=s.breaker_threshold,
+                cooldown=s.breaker_cooldown,
+                now=utcnow(),
+            )
             if state.is_open(utcnow()):
-                ctx.log(f"{notifier.name} circuit opened after {state.failures} failures",
-                        level="warning")
+                ctx.log(
+                    f"{notifier.name} circuit opened after {state.failures} failures",
+                    level="warning",
+                )
         raise
-    insights.record_breaker(breaker_name, ok=True, threshold=s.breaker_threshold,
-                            cooldown=s.breaker_cooldown, now=utcnow())
+    insights.record_breaker(
+        breaker_name,
+        ok=True,
+        threshold=s.breaker_threshold,
+        cooldown=s.breaker_cooldown,
+        now=utcnow(),
+    )
     if not applied:
         return {"delivered": False, "skipped": f"{notifier.name} does not apply to this owner"}
-    delivery = insights.record_delivery(note.id, notifier.name, ok=True, error=None,
-                                        now=utcnow())
+    delivery = insights.record_delivery(note.id, notifier.name, ok=True, error=None, now=utcnow())
     return {"delivered": True, "already": False, "attempts": delivery.attempts}
 
 
@@ -104,8 +118,9 @@ def digest_due(
     return (f"digest_{preferences.digest.value}", key, since, until)
 
 
-@job_type("send_digests", params=DigestParams, queue="notify", schedule="0 * * * *",
-          time_limit=3600)
+@job_type(
+    "send_digests", params=DigestParams, queue="notify", schedule="0 * * * *", time_limit=3600
+)
 def send_digests(ctx: JobContext, params: DigestParams) -> dict[str, int]:
     """Send each due owner's daily or weekly digest, 50 owners a batch, skipping empty ones."""
     app, s = ctx.app, ctx.app.settings
@@ -129,12 +144,18 @@ def send_digests(ctx: JobContext, params: DigestParams) -> dict[str, int]:
             counts["due"] += 1
             counts[_send_one(ctx, owner_id, *due)] += 1
         after = batch[-1][0]
-        ctx.progress(counts["owners"], None,
-                     f"{counts['owners']} owners checked, {counts['sent']} digests sent")
+        ctx.progress(
+            counts["owners"],
+            None,
+            f"{counts['owners']} owners checked, {counts['sent']} digests sent",
+        )
         if len(batch) < s.digest_batch_size:
             break
-    ctx.progress(counts["owners"], counts["owners"],
-                 f"{counts['sent']} digests sent, {counts['empty']} owners had nothing new")
+    ctx.progress(
+        counts["owners"],
+        counts["owners"],
+        f"{counts['sent']} digests sent, {counts['empty']} owners had nothing new",
+    )
     if counts["errors"]:
         raise RetriableError(f"{counts['errors']} digests could not be sent; see the log")
     return counts
@@ -152,10 +173,18 @@ def _send_one(
         if activity.is_empty:
             return "empty"  # the claim stays: nothing to say for this period
         label = "Daily" if kind == "digest_daily" else "Weekly"
-        ctx.app.notify(owner_id, kind=kind, title=f"{label} digest for {key}",
-                       body=_digest_body(activity),
-                       data={"period": key, "since": since.isoformat(),
-                             "until": until.isoformat(), **asdict(activity)})
+        ctx.app.notify(
+            owner_id,
+            kind=kind,
+            title=f"{label} digest for {key}",
+            body=_digest_body(activity),
+            data={
+                "period": key,
+                "since": since.isoformat(),
+                "until": until.isoformat(),
+                **asdict(activity),
+            },
+        )
         return "sent"
     except Exception as exc:
         insights.release_digest(owner_id, kind, key)

@@ -40,15 +40,25 @@ def score_of(stats: ChannelStats) -> TrustScore:
     """The trust score a channel's stats give, stamped now."""
     n = stats.analysed
     return TrustScore(
-        owner_id=stats.owner_id, channel=stats.channel,
+        owner_id=stats.owner_id,
+        channel=stats.channel,
         score=trust_score(stats.allow, stats.block, stats.review, stats.confidence_sum),
-        videos_analysed=n, allow=stats.allow, block=stats.block, review=stats.review,
-        mean_confidence=round(stats.confidence_sum / n, 2) if n else 0.0, updated_at=utcnow(),
+        videos_analysed=n,
+        allow=stats.allow,
+        block=stats.block,
+        review=stats.review,
+        mean_confidence=round(stats.confidence_sum / n, 2) if n else 0.0,
+        updated_at=utcnow(),
     )
 
 
-@job_type("update_trust_scores", params=TrustParams, queue="analysis",
-          schedule="0 */6 * * *", time_limit=3600)
+@job_type(
+    "update_trust_scores",
+    params=TrustParams,
+    queue="analysis",
+    schedule="0 */6 * * *",
+    time_limit=3600,
+)
 def update_trust_scores(ctx: JobContext, params: TrustParams) -> dict[str, int]:
     """Recompute every channel's trust score from all of its analyses."""
     insights = ctx.app.insights
@@ -57,9 +67,8 @@ def update_trust_scores(ctx: JobContext, params: TrustParams) -> dict[str, int]:
     written = 0
     for start in range(0, len(stats), _WRITE_BATCH):
         ctx.check_cancelled()
-        chunk = [score_of(s) for s in stats[start:start + _WRITE_BATCH]]
+        chunk = [score_of(s) for s in stats[start : start + _WRITE_BATCH]]
         written += insights.save_trust_scores(chunk)
         ctx.progress(start + len(chunk), len(stats), f"{start + len(chunk)} channels scored")
     ctx.progress(len(stats), len(stats), f"{len(stats)} channels scored")
-    return {"channels": len(stats), "owners": len({s.owner_id for s in stats}),
-            "written": written}
+    return {"channels": len(stats), "owners": len({s.owner_id for s in stats}), "written": written}

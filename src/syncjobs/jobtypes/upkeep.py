@@ -15,8 +15,9 @@ class MaintainParams(BaseModel):
     """No parameters: everything comes from settings."""
 
 
-@job_type("maintain_jobs", params=MaintainParams, queue="syncjobs", schedule="*/5 * * * *",
-          max_retries=0)
+@job_type(
+    "maintain_jobs", params=MaintainParams, queue="syncjobs", schedule="*/5 * * * *", max_retries=0
+)
 def maintain_jobs(ctx: JobContext, params: MaintainParams) -> dict[str, int]:
     """Re-queue crashed jobs, re-send lost messages, expire stale jobs, purge old ones."""
     return maintain(ctx.app)

@@ -58,8 +58,9 @@ def rollup(
 
     An event whose analyzer reported no tokens counts ``estimate`` tokens per item analysed.
     """
-    sums: dict[tuple[str, datetime], dict[str, int]] = defaultdict(lambda: dict.fromkeys(
-        _COUNTERS, 0))
+    sums: dict[tuple[str, datetime], dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(_COUNTERS, 0)
+    )
     for row in rows:
         at = row.at if isinstance(row, UsageEvent) else row.period_start
         acc = sums[(row.owner_id, bucket_start(at, period))]
@@ -69,12 +70,15 @@ def rollup(
         acc["tokens"] += tokens
         for name in ("items_analysed", "ai_calls", "api_calls", "quota_units"):
             acc[name] += getattr(row, name)
-    return [UsageRecord(owner_id=owner, period=period, period_start=start, **values)
-            for (owner, start), values in sorted(sums.items())]
+    return [
+        UsageRecord(owner_id=owner, period=period, period_start=start, **values)
+        for (owner, start), values in sorted(sums.items())
+    ]
 
 
-@job_type("aggregate_usage", params=UsageParams, queue="syncjobs", schedule="0 1 * * *",
-          time_limit=3600)
+@job_type(
+    "aggregate_usage", params=UsageParams, queue="syncjobs", schedule="0 1 * * *", time_limit=3600
+)
 def aggregate_usage(ctx: JobContext, params: UsageParams) -> dict[str, Any]:
     """Recompute hourly and daily usage of the last days, then their weeks and months."""
     return UsageAggregation(ctx, params).run()
@@ -88,12 +92,16 @@ class UsageAggregation:
         s = ctx.app.settings
         self.estimate = s.estimated_tokens_per_item
         end_day = params.until or utcnow().date()
-        self.end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) \
-            + timedelta(days=1)
+        self.end = datetime(end_day.year, end_day.month, end_day.day, tzinfo=UTC) + timedelta(
+            days=1
+        )
         self.start = self.end - timedelta(days=params.days or s.usage_lookback_days)
         self._events: list[UsageEvent] | None = None
-        self.result: dict[str, Any] = {"window_start": self.start.isoformat(),
-                                       "window_end": self.end.isoformat(), "errors": 0}
+        self.result: dict[str, Any] = {
+            "window_start": self.start.isoformat(),
+            "window_end": self.end.isoformat(),
+            "errors": 0,
+        }
 
     def run(self) -> dict[str, Any]:
         """Run the hour, day, week and month rollups in order; fail at the end on errors."""
@@ -122,9 +130,14 @@ class UsageAggregation:
             self.ctx.log(f"{period.value} rollup failed: {code}: {message}", level="error")
         start, end = self._window(period)
         self.insights.record_rollup_run(
-            period=period, window_start=start, window_end=end, started_at=started,
-            duration_ms=int((time.perf_counter() - clock) * 1000), records=processed,
-            errors=errors, job_id=self.ctx.job_id,
+            period=period,
+            window_start=start,
+            window_end=end,
+            started_at=started,
+            duration_ms=int((time.perf_counter() - clock) * 1000),
+            records=processed,
+            errors=errors,
+            job_id=self.ctx.job_id,
         )
         self.result[period.value] = {"processed": processed, "written": written}
         self.result["errors"] += errors

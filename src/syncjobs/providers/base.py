@@ -94,6 +94,7 @@ TRANSIENT_REASONS = frozenset(
     {"1", "2", "internal_error", "backendError", "server_error", "temporarily_unavailable"}
 )
 
+
 class _RedactTokens(logging.Filter):
     """Scrub access and refresh tokens out of httpx's request log lines (Instagram sends the
     token as a query parameter, and httpx logs every URL at INFO)."""

@@ -284,8 +284,10 @@ class GmailProvider(GoogleProvider):
                         items.append(item)
                 elif isinstance(error, ResourceNotFoundError):
                     continue  # deleted meanwhile; history reports the delete
-                elif isinstance(error, RetriableError) and attempt == 0 and not isinstance(
-                    error, RateLimitedError
+                elif (
+                    isinstance(error, RetriableError)
+                    and attempt == 0
+                    and not isinstance(error, RateLimitedError)
                 ):
                     retry.append(message_id)  # a 5xx part: once more at once
                 # A rate-limited part is raised: the job waits exactly its Retry-After.

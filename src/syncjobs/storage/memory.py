@@ -94,33 +94,58 @@ class _MemoryUpkeep:
     def stale_jobs(self, *, stale_before: datetime, limit: int) -> list[Job]:
         """Processing jobs whose heartbeat is older than ``stale_before``."""
         with self._lock:
-            found = [j for j in self._jobs.values() if j.status is JobStatus.PROCESSING
-                     and j.heartbeat_at is not None and j.heartbeat_at < stale_before]
-            return copy.deepcopy(sorted(found, key=lambda j: j.heartbeat_at or j.created_at)
-                                 [:limit])
+            found = [
+                j
+                for j in self._jobs.values()
+                if j.status is JobStatus.PROCESSING
+                and j.heartbeat_at is not None
+                and j.heartbeat_at < stale_before
+            ]
+            return copy.deepcopy(
+                sorted(found, key=lambda j: j.heartbeat_at or j.created_at)[:limit]
+            )
 
     def recover_job(
-        self, job_id: str, *, stale_before: datetime, run_at: datetime, now: datetime,
-        error_code: str, error_message: str,
+        self,
+        job_id: str,
+        *,
+        stale_before: datetime,
+        run_at: datetime,
+        now: datetime,
+        error_code: str,
+        error_message: str,
     ) -> Job | None:
         """Stale processing → pending."""
         with self._lock:
             job = self._jobs.get(job_id)
-            if job is None or job.status is not JobStatus.PROCESSING or (
-                job.heartbeat_at is not None and job.heartbeat_at >= stale_before
+            if (
+                job is None
+                or job.status is not JobStatus.PROCESSING
+                or (job.heartbeat_at is not None and job.heartbeat_at >= stale_before)
             ):
                 return None
-            return self._put(dataclasses.replace(
-                job, status=JobStatus.PENDING, scheduled_for=run_at, worker_id=None,
-                error_code=error_code, error_message=error_message, updated_at=now,
-            ))
+            return self._put(
+                dataclasses.replace(
+                    job,
+                    status=JobStatus.PENDING,
+                    scheduled_for=run_at,
+                    worker_id=None,
+                    error_code=error_code,
+                    error_message=error_message,
+                    updated_at=now,
+                )
+            )
 
     def unsent_jobs(self, *, idle_before: datetime, now: datetime, limit: int) -> list[Job]:
         """Due pending jobs untouched since ``idle_before``."""
         with self._lock:
-            found = [j for j in self._jobs.values() if j.status is JobStatus.PENDING
-                     and j.updated_at < idle_before
-                     and (j.scheduled_for is None or j.scheduled_for <= now)]
+            found = [
+                j
+                for j in self._jobs.values()
+                if j.status is JobStatus.PENDING
+                and j.updated_at < idle_before
+                and (j.scheduled_for is None or j.scheduled_for <= now)
+            ]
             return copy.deepcopy(sorted(found, key=lambda j: j.created_at)[:limit])
 
     def touch_job(self, job_id: str, *, now: datetime) -> None:
@@ -133,20 +158,30 @@ class _MemoryUpkeep:
     def expire_jobs(self, *, now: datetime, limit: int) -> int:
         """Fail pending jobs past expiry."""
         with self._lock:
-            doomed = [j for j in self._jobs.values() if j.status is JobStatus.PENDING
-                      and j.attempts == 0 and j.expires_at is not None and j.expires_at < now]
+            doomed = [
+                j
+                for j in self._jobs.values()
+                if j.status is JobStatus.PENDING
+                and j.attempts == 0
+                and j.expires_at is not None
+                and j.expires_at < now
+            ]
             for job in doomed[:limit]:
-                self._put(dataclasses.replace(
-                    job, status=JobStatus.FAILED, error_code="expired",
-                    error_message="the job expired before a worker took it", completed_at=now,
-                    updated_at=now,
-                ))
+                self._put(
+                    dataclasses.replace(
+                        job,
+                        status=JobStatus.FAILED,
+                        error_code="expired",
+                        error_message="the job expired before a worker took it",
+                        completed_at=now,
+                        updated_at=now,
+                    )
+                )
             return len(doomed[:limit])
 
-    def purge_jobs(
-        self, *, finished_before: datetime, failed_before: datetime, limit: int
-    ) -> int:
+    def purge_jobs(self, *, finished_before: datetime, failed_before: datetime, limit: int) -> int:
         """Delete one batch of jobs past retention."""
+
         def expired(j: Job) -> bool:
             if j.completed_at is None:
                 return False
@@ -195,9 +230,7 @@ class _Queue:
     error: str | None = None
 
 
-_QUEUED, _ANALYZING, _DONE, _SKIPPED, _FAILED = (
-    "queued", "analyzing", "done", "skipped", "failed"
-)
+_QUEUED, _ANALYZING, _DONE, _SKIPPED, _FAILED = ("queued", "analyzing", "done", "skipped", "failed")
 
 
 class _MemoryInsights:
@@ -278,28 +311,41 @@ class _MemoryInsights:
                 if item is None or acc is None or not self._is_waiting(item, stale_before):
                     continue
                 waiting.append((item, acc, self._queue.setdefault(item_id, _Queue())))
-            waiting.sort(key=lambda w: (not w[2].review_flag, -w[2].priority,
-                                        w[0].first_seen_at, w[0].id))
+            waiting.sort(
+                key=lambda w: (not w[2].review_flag, -w[2].priority, w[0].first_seen_at, w[0].id)
+            )
             claimed = []
-            for item, acc, queue in waiting[:max(limit, 0)]:
+            for item, acc, queue in waiting[: max(limit, 0)]:
                 self._set_state(item.id, _ANALYZING)
                 queue.claimed_at = now
-                claimed.append(QueuedItem(
-                    item_id=item.id, account_id=item.account_id, owner_id=acc.owner_id,
-                    provider=acc.provider, external_id=item.external_id, kind=item.kind,
-                    title=item.title, text=item.text, author=item.author,
-                    channel=item.author or acc.display_name or acc.provider,
-                    published_at=item.published_at, raw=copy.deepcopy(item.raw),
-                    first_seen_at=item.first_seen_at, priority=queue.priority,
-                    review_flag=queue.review_flag, attempts=queue.attempts,
-                ))
+                claimed.append(
+                    QueuedItem(
+                        item_id=item.id,
+                        account_id=item.account_id,
+                        owner_id=acc.owner_id,
+                        provider=acc.provider,
+                        external_id=item.external_id,
+                        kind=item.kind,
+                        title=item.title,
+                        text=item.text,
+                        author=item.author,
+                        channel=item.author or acc.display_name or acc.provider,
+                        published_at=item.published_at,
+                        raw=copy.deepcopy(item.raw),
+                        first_seen_at=item.first_seen_at,
+                        priority=queue.priority,
+                        review_flag=queue.review_flag,
+                        attempts=queue.attempts,
+                    )
+                )
             return claimed
 
     def analysis_backlog(self) -> int:
         """Live items queued or in analysis (stale or not)."""
         with self._lock:
             return sum(
-                1 for item_id in self._item_keys
+                1
+                for item_id in self._item_keys
                 if (item := self._item(item_id)) is not None and self._is_waiting(item, None)
             )
 
@@ -367,8 +413,12 @@ class _MemoryInsights:
     ) -> list[Analysis]:
         """An owner's analyses, newest first."""
         with self._lock:
-            found = [a for a in self._analyses.values() if a.owner_id == owner_id
-                     and (decision is None or a.decision.value == str(decision))]
+            found = [
+                a
+                for a in self._analyses.values()
+                if a.owner_id == owner_id
+                and (decision is None or a.decision.value == str(decision))
+            ]
         found.sort(key=lambda a: (a.analyzed_at, a.item_id), reverse=True)
         return found[:limit]
 
@@ -402,13 +452,20 @@ class _MemoryInsights:
             for a in self._analyses.values():
                 if owner_id is not None and a.owner_id != owner_id:
                     continue
-                entry = sums.setdefault((a.owner_id, a.channel),
-                                        {"allow": 0, "block": 0, "review": 0, "conf": 0})
+                entry = sums.setdefault(
+                    (a.owner_id, a.channel), {"allow": 0, "block": 0, "review": 0, "conf": 0}
+                )
                 entry[a.decision.value] += 1
                 entry["conf"] += a.confidence
         return [
-            ChannelStats(owner_id=owner, channel=channel, allow=e["allow"], block=e["block"],
-                         review=e["review"], confidence_sum=e["conf"])
+            ChannelStats(
+                owner_id=owner,
+                channel=channel,
+                allow=e["allow"],
+                block=e["block"],
+                review=e["review"],
+                confidence_sum=e["conf"],
+            )
             for (owner, channel), e in sorted(sums.items())
         ]
 
@@ -441,10 +498,15 @@ class _MemoryInsights:
     ) -> None:
         """Record what one sync cost at the provider."""
         with self._lock:
-            self._provider_usage.append(UsageEvent(
-                owner_id=owner_id, at=at, tokens=0, api_calls=api_calls,
-                quota_units=quota_units,
-            ))
+            self._provider_usage.append(
+                UsageEvent(
+                    owner_id=owner_id,
+                    at=at,
+                    tokens=0,
+                    api_calls=api_calls,
+                    quota_units=quota_units,
+                )
+            )
 
     def usage_events(self, *, start: datetime, end: datetime) -> list[UsageEvent]:
         """Analyses and provider usage in [start, end)."""
@@ -453,11 +515,17 @@ class _MemoryInsights:
                 (a for a in self._analyses.values() if start <= a.analyzed_at < end),
                 key=lambda a: (a.analyzed_at, a.item_id),
             )
-            synced = sorted((e for e in self._provider_usage if start <= e.at < end),
-                            key=lambda e: e.at)
+            synced = sorted(
+                (e for e in self._provider_usage if start <= e.at < end), key=lambda e: e.at
+            )
         return [
-            UsageEvent(owner_id=a.owner_id, at=a.analyzed_at, items_analysed=1,
-                       ai_calls=a.ai_calls, tokens=a.tokens)
+            UsageEvent(
+                owner_id=a.owner_id,
+                at=a.analyzed_at,
+                items_analysed=1,
+                ai_calls=a.ai_calls,
+                tokens=a.tokens,
+            )
             for a in analysed
         ] + synced
 
@@ -482,8 +550,10 @@ class _MemoryInsights:
         """Records of one period kind starting in [start, end), oldest first."""
         with self._lock:
             found = [
-                r for r in self._usage.values()
-                if r.period == period and owner_id in (None, r.owner_id)
+                r
+                for r in self._usage.values()
+                if r.period == period
+                and owner_id in (None, r.owner_id)
                 and (start is None or r.period_start >= start)
                 and (end is None or r.period_start < end)
             ]
@@ -504,9 +574,15 @@ class _MemoryInsights:
         """Record one rollup run."""
         with self._lock:
             run = RollupRun(
-                id=next(self._ids), period=UsagePeriod(period), window_start=window_start,
-                window_end=window_end, started_at=started_at, duration_ms=duration_ms,
-                records=records, errors=errors, job_id=job_id,
+                id=next(self._ids),
+                period=UsagePeriod(period),
+                window_start=window_start,
+                window_end=window_end,
+                started_at=started_at,
+                duration_ms=duration_ms,
+                records=records,
+                errors=errors,
+                job_id=job_id,
             )
             self._rollups.append(run)
             return run
@@ -534,8 +610,10 @@ class _MemoryInsights:
         with self._lock:
             marked = 0
             for i, note in enumerate(self._notes):
-                if note.owner_id == owner_id and note.read_at is None and (
-                    wanted is None or note.id in wanted
+                if (
+                    note.owner_id == owner_id
+                    and note.read_at is None
+                    and (wanted is None or note.id in wanted)
                 ):
                     self._notes[i] = dataclasses.replace(note, read_at=now)
                     marked += 1
@@ -547,7 +625,12 @@ class _MemoryInsights:
             return self._deliveries.get((notification_id, notifier))
 
     def record_delivery(
-        self, notification_id: int, notifier: str, *, ok: bool, error: str | None,
+        self,
+        notification_id: int,
+        notifier: str,
+        *,
+        ok: bool,
+        error: str | None,
         now: datetime,
     ) -> Delivery:
         """Count an attempt; a delivered delivery stays delivered."""
@@ -555,12 +638,20 @@ class _MemoryInsights:
             old = self._deliveries.get((notification_id, notifier))
             failure = None if ok else error
             if old is None:
-                new = Delivery(notification_id=notification_id, notifier=notifier,
-                               delivered=ok, attempts=1, updated_at=now,
-                               delivered_at=now if ok else None, last_error=failure)
+                new = Delivery(
+                    notification_id=notification_id,
+                    notifier=notifier,
+                    delivered=ok,
+                    attempts=1,
+                    updated_at=now,
+                    delivered_at=now if ok else None,
+                    last_error=failure,
+                )
             else:
                 new = dataclasses.replace(
-                    old, delivered=old.delivered or ok, attempts=old.attempts + 1,
+                    old,
+                    delivered=old.delivered or ok,
+                    attempts=old.attempts + 1,
                     updated_at=now,
                     delivered_at=old.delivered_at or (now if ok else None),
                     last_error=failure if failure is not None else old.last_error,
@@ -579,7 +670,8 @@ class _MemoryInsights:
         """Record one call's outcome."""
         with self._lock:
             state = self._breakers.get(name, BreakerState(name)).after(
-                ok=ok, threshold=threshold, cooldown=cooldown, now=now)
+                ok=ok, threshold=threshold, cooldown=cooldown, now=now
+            )
             self._breakers[name] = state
             return state
 
@@ -590,7 +682,7 @@ class _MemoryInsights:
         """Owners with accounts or preferences after ``after``, ascending, with preferences."""
         with self._lock:
             owners = {a.owner_id for a in self._accounts.values()} | set(self._prefs)
-            chosen = sorted(o for o in owners if after is None or o > after)[:max(limit, 0)]
+            chosen = sorted(o for o in owners if after is None or o > after)[: max(limit, 0)]
             return [(owner, self._prefs.get(owner)) for owner in chosen]
 
     def claim_digest(self, owner_id: str, kind: str, period_key: str, *, now: datetime) -> bool:
@@ -611,7 +703,9 @@ class _MemoryInsights:
         with self._lock:
             accounts = {a.id for a in self._accounts.values() if a.owner_id == owner_id}
             synced = sum(
-                1 for acc_id in accounts for item in self._items.get(acc_id, {}).values()
+                1
+                for acc_id in accounts
+                for item in self._items.get(acc_id, {}).values()
                 if since <= item.first_seen_at < until
             )
             decided = {d: 0 for d in Decision}
@@ -626,9 +720,12 @@ class _MemoryInsights:
                     awaiting += 1
             unread = sum(1 for n in self._notes if n.owner_id == owner_id and n.read_at is None)
         return OwnerActivity(
-            items_synced=synced, items_analysed=sum(decided.values()),
-            allowed=decided[Decision.ALLOW], blocked=decided[Decision.BLOCK],
-            review=decided[Decision.REVIEW], awaiting_review=awaiting,
+            items_synced=synced,
+            items_analysed=sum(decided.values()),
+            allowed=decided[Decision.ALLOW],
+            blocked=decided[Decision.BLOCK],
+            review=decided[Decision.REVIEW],
+            awaiting_review=awaiting,
             unread_notifications=unread,
         )
 
@@ -643,12 +740,13 @@ class _MemoryInsights:
                     continue
                 analysis = self._analyses.get(item_id)
                 if item.analysis_state == _SKIPPED or (
-                    item.analysis_state == _DONE and analysis is not None
+                    item.analysis_state == _DONE
+                    and analysis is not None
                     and analysis.decision is Decision.ALLOW
                 ):
                     doomed.append(item)
             doomed.sort(key=lambda it: (it.first_seen_at, it.id))
-            ids = [it.id for it in doomed[:max(limit, 0)]]
+            ids = [it.id for it in doomed[: max(limit, 0)]]
             self._forget_items(ids)
             return len(ids)
 
@@ -659,7 +757,7 @@ class _MemoryInsights:
                 (n for n in self._notes if n.read_at is not None and n.read_at < before),
                 key=lambda n: (n.read_at or before, n.id),
             )
-            ids = {n.id for n in read[:max(limit, 0)]}
+            ids = {n.id for n in read[: max(limit, 0)]}
             self._notes[:] = [n for n in self._notes if n.id not in ids]
             for key in [k for k in self._deliveries if k[0] in ids]:
                 del self._deliveries[key]
@@ -668,7 +766,7 @@ class _MemoryInsights:
     def delete_job_logs(self, *, before: datetime, limit: int) -> int:
         """Delete one batch of log lines written before ``before``."""
         with self._lock:
-            old = sorted(ln.id for ln in self._log if ln.at < before)[:max(limit, 0)]
+            old = sorted(ln.id for ln in self._log if ln.at < before)[: max(limit, 0)]
             ids = set(old)
             self._log[:] = [ln for ln in self._log if ln.id not in ids]
             return len(ids)
@@ -732,11 +830,19 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
                         f"owner already has {active} active jobs (limit {active_limit})"
                     )
             job = Job(
-                id=new.id, owner_id=new.owner_id, job_type=new.job_type, queue=new.queue,
-                priority=new.priority, params=copy.deepcopy(new.params),
-                status=JobStatus.PENDING, created_at=new.created_at, updated_at=new.created_at,
-                max_retries=new.max_retries, scheduled_for=new.scheduled_for,
-                expires_at=new.expires_at, idempotency_key=new.idempotency_key,
+                id=new.id,
+                owner_id=new.owner_id,
+                job_type=new.job_type,
+                queue=new.queue,
+                priority=new.priority,
+                params=copy.deepcopy(new.params),
+                status=JobStatus.PENDING,
+                created_at=new.created_at,
+                updated_at=new.created_at,
+                max_retries=new.max_retries,
+                scheduled_for=new.scheduled_for,
+                expires_at=new.expires_at,
+                idempotency_key=new.idempotency_key,
                 parent_id=new.parent_id,
             )
             return self._put(job), True
@@ -764,7 +870,8 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Return jobs newest first."""
         with self._lock:
             found = [
-                j for j in self._jobs.values()
+                j
+                for j in self._jobs.values()
                 if (owner_id is None or j.owner_id == owner_id)
                 and (status is None or j.status is status)
                 and (job_type is None or j.job_type == job_type)
@@ -781,16 +888,24 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
             if job is None or job.status not in ACTIVE_STATUSES:
                 return None
             if job.status is JobStatus.PROCESSING and not (
-                stale_before is not None and job.heartbeat_at is not None
+                stale_before is not None
+                and job.heartbeat_at is not None
                 and job.heartbeat_at < stale_before
             ):
                 return None
             if job.scheduled_for is not None and job.scheduled_for > now:
                 return None
-            return self._put(dataclasses.replace(
-                job, status=JobStatus.PROCESSING, attempts=job.attempts + 1,
-                worker_id=worker_id, started_at=now, heartbeat_at=now, updated_at=now,
-            ))
+            return self._put(
+                dataclasses.replace(
+                    job,
+                    status=JobStatus.PROCESSING,
+                    attempts=job.attempts + 1,
+                    worker_id=worker_id,
+                    started_at=now,
+                    heartbeat_at=now,
+                    updated_at=now,
+                )
+            )
 
     def update_progress(
         self,
@@ -805,8 +920,13 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Record progress; return the cancel flag."""
         with self._lock:
             job = self._update(
-                job_id, {JobStatus.PROCESSING}, progress_done=done, progress_total=total,
-                progress_percent=percent, progress_message=message, heartbeat_at=now,
+                job_id,
+                {JobStatus.PROCESSING},
+                progress_done=done,
+                progress_total=total,
+                progress_percent=percent,
+                progress_message=message,
+                heartbeat_at=now,
                 updated_at=now,
             )
             return bool(job and job.cancel_requested)
@@ -815,7 +935,10 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Store a resume point."""
         with self._lock:
             self._update(
-                job_id, set(JobStatus), checkpoint=copy.deepcopy(data), heartbeat_at=now,
+                job_id,
+                set(JobStatus),
+                checkpoint=copy.deepcopy(data),
+                heartbeat_at=now,
                 updated_at=now,
             )
 
@@ -838,20 +961,30 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
     ) -> Job | None:
         """Record a terminal status and, when asked, the dead letter."""
         changes: dict[str, Any] = {
-            "status": status, "completed_at": now, "updated_at": now,
-            "error_code": error_code, "error_message": error_message,
+            "status": status,
+            "completed_at": now,
+            "updated_at": now,
+            "error_code": error_code,
+            "error_message": error_message,
         }
         if status is JobStatus.COMPLETED:
             changes.update(result=copy.deepcopy(result), progress_percent=100.0)
         with self._lock:
             job = self._update(job_id, set(ACTIVE_STATUSES), **changes)
             if job is not None and dead_letter:
-                self._dead.append(DeadLetter(
-                    id=next(self._ids), job_id=job.id, owner_id=job.owner_id,
-                    job_type=job.job_type, params=copy.deepcopy(job.params),
-                    error_code=error_code, error_message=error_message,
-                    attempts=job.attempts, failed_at=now,
-                ))
+                self._dead.append(
+                    DeadLetter(
+                        id=next(self._ids),
+                        job_id=job.id,
+                        owner_id=job.owner_id,
+                        job_type=job.job_type,
+                        params=copy.deepcopy(job.params),
+                        error_code=error_code,
+                        error_message=error_message,
+                        attempts=job.attempts,
+                        failed_at=now,
+                    )
+                )
             return job
 
     def reschedule_job(
@@ -869,20 +1002,32 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
             job = self._jobs.get(job_id)
             if job is None or job.status is not JobStatus.PROCESSING:
                 return None
-            return self._put(dataclasses.replace(
-                job, status=JobStatus.PENDING, scheduled_for=run_at, expires_at=None,
-                error_code=error_code,
-                error_message=error_message, worker_id=None, updated_at=now,
-                retry_count=job.retry_count + (1 if count_retry else 0),
-                attempts=job.attempts - (0 if count_retry else 1),
-            ))
+            return self._put(
+                dataclasses.replace(
+                    job,
+                    status=JobStatus.PENDING,
+                    scheduled_for=run_at,
+                    expires_at=None,
+                    error_code=error_code,
+                    error_message=error_message,
+                    worker_id=None,
+                    updated_at=now,
+                    retry_count=job.retry_count + (1 if count_retry else 0),
+                    attempts=job.attempts - (0 if count_retry else 1),
+                )
+            )
 
     def cancel_job(self, job_id: str, *, now: datetime) -> Job | None:
         """Cancel a pending job or flag a processing one."""
         with self._lock:
             job = self._update(
-                job_id, {JobStatus.PENDING}, status=JobStatus.CANCELLED, cancel_requested=True,
-                completed_at=now, updated_at=now, error_code="cancelled",
+                job_id,
+                {JobStatus.PENDING},
+                status=JobStatus.CANCELLED,
+                cancel_requested=True,
+                completed_at=now,
+                updated_at=now,
+                error_code="cancelled",
                 error_message="cancelled before it started",
             )
             if job is None:
@@ -904,11 +1049,24 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
                         f"owner already has {active} active jobs (limit {active_limit})"
                     )
             return self._update(
-                job_id, {JobStatus.FAILED, JobStatus.CANCELLED}, status=JobStatus.PENDING,
-                attempts=0, retry_count=0, cancel_requested=False, error_code=None,
-                error_message=None, result=None, progress_percent=0.0, progress_done=None,
-                progress_total=None, progress_message=None, scheduled_for=None,
-                expires_at=None, started_at=None, completed_at=None, worker_id=None,
+                job_id,
+                {JobStatus.FAILED, JobStatus.CANCELLED},
+                status=JobStatus.PENDING,
+                attempts=0,
+                retry_count=0,
+                cancel_requested=False,
+                error_code=None,
+                error_message=None,
+                result=None,
+                progress_percent=0.0,
+                progress_done=None,
+                progress_total=None,
+                progress_message=None,
+                scheduled_for=None,
+                expires_at=None,
+                started_at=None,
+                completed_at=None,
+                worker_id=None,
                 updated_at=now,
             )
 
@@ -935,7 +1093,6 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Wake on this job's changes."""
         return _MemorySubscription(self, job_id)
 
-
     # -- accounts (AccountRepository) -----------------------------------------------------
     def create_account(
         self,
@@ -951,19 +1108,35 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         with self._lock:
             for acc in self._accounts.values():
                 if external_id is not None and (acc.owner_id, acc.provider, acc.external_id) == (
-                    owner_id, provider, external_id
+                    owner_id,
+                    provider,
+                    external_id,
                 ):
-                    return self._put_account(dataclasses.replace(
-                        acc, state=AccountState.ACTIVE, error_code=None, error_message=None,
-                        display_name=display_name or acc.display_name,
-                        sync_interval=sync_interval, updated_at=now,
-                    ))
-            return self._put_account(Account(
-                id=str(uuid.uuid4()), owner_id=owner_id, provider=provider,
-                state=AccountState.ACTIVE, created_at=now, updated_at=now,
-                external_id=external_id, display_name=display_name,
-                sync_interval=sync_interval, next_sync_at=now,
-            ))
+                    return self._put_account(
+                        dataclasses.replace(
+                            acc,
+                            state=AccountState.ACTIVE,
+                            error_code=None,
+                            error_message=None,
+                            display_name=display_name or acc.display_name,
+                            sync_interval=sync_interval,
+                            updated_at=now,
+                        )
+                    )
+            return self._put_account(
+                Account(
+                    id=str(uuid.uuid4()),
+                    owner_id=owner_id,
+                    provider=provider,
+                    state=AccountState.ACTIVE,
+                    created_at=now,
+                    updated_at=now,
+                    external_id=external_id,
+                    display_name=display_name,
+                    sync_interval=sync_interval,
+                    next_sync_at=now,
+                )
+            )
 
     def _put_account(self, account: Account) -> Account:
         self._accounts[account.id] = account
@@ -1003,7 +1176,10 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
     ) -> Account | None:
         """Change an account's state."""
         return self._update_account(
-            account_id, state=state, error_code=error_code, error_message=error_message,
+            account_id,
+            state=state,
+            error_code=error_code,
+            error_message=error_message,
             updated_at=now,
         )
 
@@ -1051,18 +1227,29 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         item_id = old.id if old is not None else next(self._ids)
         self._item_keys[item_id] = (account_id, item.external_id)
         judged = old is not None and (old.title, old.text, old.author) == (
-            item.title, item.text, item.author)
+            item.title,
+            item.text,
+            item.author,
+        )
         if old is not None and not judged:  # what an analyzer reads changed: judge it again
             queue = self._queue.get(item_id)
             if queue is not None:
                 queue.attempts, queue.error, queue.claimed_at = 0, None, None
         items[item.external_id] = StoredItem(
-            id=item_id, account_id=account_id,
-            external_id=item.external_id, kind=item.kind, title=item.title, text=item.text,
-            author=item.author, published_at=item.published_at,
-            metrics=copy.deepcopy(dict(item.metrics)), raw=copy.deepcopy(dict(item.raw)),
-            content_hash=digest, first_seen_at=old.first_seen_at if old is not None else now,
-            last_modified_at=now, deleted_at=None,
+            id=item_id,
+            account_id=account_id,
+            external_id=item.external_id,
+            kind=item.kind,
+            title=item.title,
+            text=item.text,
+            author=item.author,
+            published_at=item.published_at,
+            metrics=copy.deepcopy(dict(item.metrics)),
+            raw=copy.deepcopy(dict(item.raw)),
+            content_hash=digest,
+            first_seen_at=old.first_seen_at if old is not None else now,
+            last_modified_at=now,
+            deleted_at=None,
             analysis_state=old.analysis_state if old is not None and judged else "queued",
         )
         return "added" if old is None else "updated"
@@ -1078,23 +1265,28 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Mark deleted every live item not seen since ``since``."""
         with self._lock:
             stale = {
-                e for e in self._items.get(account_id, {})
-                if self._seen[(account_id, e)] < since
+                e for e in self._items.get(account_id, {}) if self._seen[(account_id, e)] < since
             }
             return self._mark_deleted(account_id, stale, now)
 
     def finish_sync(self, account_id: str, *, now: datetime, next_sync_at: datetime) -> None:
         """Record a successful sync."""
         self._update_account(
-            account_id, last_synced_at=now, next_sync_at=next_sync_at, error_code=None,
-            error_message=None, updated_at=now,
+            account_id,
+            last_synced_at=now,
+            next_sync_at=next_sync_at,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
         )
 
     def due_accounts(self, *, now: datetime, limit: int) -> list[Account]:
         """Active accounts due for a sync, most overdue first (never scheduled: first of all)."""
         with self._lock:
             due = [
-                a for a in self._accounts.values() if a.state is AccountState.ACTIVE
+                a
+                for a in self._accounts.values()
+                if a.state is AccountState.ACTIVE
                 and (a.next_sync_at is None or a.next_sync_at <= now)
             ]
             due.sort(key=lambda a: (a.next_sync_at is not None, a.next_sync_at or now, a.id))
@@ -1106,7 +1298,8 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Return an account's items ordered by external id."""
         with self._lock:
             found = [
-                it for _, it in sorted(self._items.get(account_id, {}).items())
+                it
+                for _, it in sorted(self._items.get(account_id, {}).items())
                 if include_deleted or it.deleted_at is None
             ]
             return copy.deepcopy(found[offset : offset + limit])
@@ -1124,19 +1317,23 @@ class InMemoryRepository(_MemoryUpkeep, _MemoryInsights):
         """Record an in-app notification."""
         with self._lock:
             note = Notification(
-                id=next(self._ids), owner_id=owner_id, kind=kind, title=title, body=body,
-                created_at=now, data=copy.deepcopy(data),
+                id=next(self._ids),
+                owner_id=owner_id,
+                kind=kind,
+                title=title,
+                body=body,
+                created_at=now,
+                data=copy.deepcopy(data),
             )
             self._notes.append(note)
             return copy.deepcopy(note)
 
-    def list_notifications(
-        self, *, owner_id: str, unread_only: bool = False
-    ) -> list[Notification]:
+    def list_notifications(self, *, owner_id: str, unread_only: bool = False) -> list[Notification]:
         """Return an owner's notifications, newest first."""
         with self._lock:
             found = [
-                n for n in self._notes
+                n
+                for n in self._notes
                 if n.owner_id == owner_id and not (unread_only and n.read_at is not None)
             ]
             found.sort(key=lambda n: (n.created_at, n.id), reverse=True)

@@ -94,8 +94,11 @@ class JobRepositoryContract:
     def test_create_then_get_round_trips_every_field(self, repository: JobRepository) -> None:
         at = utcnow()
         new = new_job(
-            scheduled_for=at + timedelta(seconds=30), expires_at=at + timedelta(hours=1),
-            idempotency_key="k1", parent_id=str(uuid.uuid4()), created_at=at,
+            scheduled_for=at + timedelta(seconds=30),
+            expires_at=at + timedelta(hours=1),
+            idempotency_key="k1",
+            parent_id=str(uuid.uuid4()),
+            created_at=at,
         )
         job, created = repository.create_job(new, active_limit=None)
         assert created
@@ -169,9 +172,12 @@ class JobRepositoryContract:
         assert claimed.started_at is not None
         # A live worker's job is not claimed again; a crashed (stale) worker's job is.
         assert repository.claim_job(job.id, worker_id="other", now=utcnow()) is None
-        assert repository.claim_job(
-            job.id, worker_id="other", now=utcnow(), stale_before=now - timedelta(seconds=1)
-        ) is None
+        assert (
+            repository.claim_job(
+                job.id, worker_id="other", now=utcnow(), stale_before=now - timedelta(seconds=1)
+            )
+            is None
+        )
         again = repository.claim_job(
             job.id, worker_id="other", now=utcnow(), stale_before=utcnow() + timedelta(seconds=1)
         )
@@ -202,9 +208,12 @@ class JobRepositoryContract:
         assert (got.progress_done, got.progress_total, got.progress_percent) == (3, 10, 30.0)
         assert got.progress_message == "3 of 10"
         repository.cancel_job(job.id, now=utcnow())
-        assert repository.update_progress(
-            job.id, done=4, total=10, percent=40.0, message=None, now=utcnow()
-        ) is True
+        assert (
+            repository.update_progress(
+                job.id, done=4, total=10, percent=40.0, message=None, now=utcnow()
+            )
+            is True
+        )
         assert repository.is_cancel_requested(job.id)
 
     def test_finish_records_result_and_dead_letter(self, repository: JobRepository) -> None:
@@ -219,8 +228,12 @@ class JobRepositoryContract:
         bad, _ = repository.create_job(new_job("owner-9"), active_limit=None)
         repository.claim_job(bad.id, worker_id="w", now=utcnow())
         failed = repository.finish_job(
-            bad.id, status=JobStatus.FAILED, now=utcnow(), error_code="fatal",
-            error_message="boom", dead_letter=True,
+            bad.id,
+            status=JobStatus.FAILED,
+            now=utcnow(),
+            error_code="fatal",
+            error_message="boom",
+            dead_letter=True,
         )
         assert failed is not None and failed.error_code == "fatal"
         letters = repository.list_dead_letters(owner_id="owner-9")
@@ -235,16 +248,24 @@ class JobRepositoryContract:
         repository.claim_job(job.id, worker_id="w", now=utcnow())
         run_at = utcnow() + timedelta(seconds=5)
         again = repository.reschedule_job(
-            job.id, run_at=run_at, now=utcnow(), error_code="provider_unavailable",
-            error_message="503", count_retry=True,
+            job.id,
+            run_at=run_at,
+            now=utcnow(),
+            error_code="provider_unavailable",
+            error_message="503",
+            count_retry=True,
         )
         assert again is not None and again.status is JobStatus.PENDING
         assert (again.retry_count, again.attempts) == (1, 1)
         assert again.error_code == "provider_unavailable"
         repository.claim_job(job.id, worker_id="w", now=run_at + timedelta(seconds=1))
         waited = repository.reschedule_job(
-            job.id, run_at=run_at, now=utcnow(), error_code="rate_limited",
-            error_message="429", count_retry=False,
+            job.id,
+            run_at=run_at,
+            now=utcnow(),
+            error_code="rate_limited",
+            error_message="429",
+            count_retry=False,
         )
         assert waited is not None and (waited.retry_count, waited.attempts) == (1, 1)
 
@@ -289,7 +310,8 @@ class JobRepositoryContract:
         repository.create_job(new_job("someone-else"), active_limit=None)
         assert [j.id for j in repository.list_jobs(owner_id="owner-1")] == ids[::-1]
         assert [j.id for j in repository.list_jobs(owner_id="owner-1", job_type="t0")] == [
-            ids[2], ids[0]
+            ids[2],
+            ids[0],
         ]
         assert repository.list_jobs(owner_id="owner-1", status=JobStatus.COMPLETED) == []
         assert [j.id for j in repository.list_jobs(owner_id="owner-1", limit=1, offset=1)] == [
@@ -340,22 +362,31 @@ def video(external_id: str, **overrides: Any) -> Item:
         "external_id": external_id,
         "kind": "video",
         "title": f"Café ☕ in 東京 — {external_id}",
-        "text": "Zoë's vlog: ümlauts, emoji 🎥 and \"quotes\"",
+        "text": 'Zoë\'s vlog: ümlauts, emoji 🎥 and "quotes"',
         "author": "Zoë Ångström",
         "published_at": datetime(2024, 3, 9, 18, 30, 15, 250000, tzinfo=_CEST),
         "metrics": {"views": 1200, "likes": 87, "comments": 4},
-        "raw": {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": "W/\"x1\""},
+        "raw": {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": 'W/"x1"'},
     }
     values.update(overrides)
     return Item(**values)
 
 
-def _account(repo: AccountRepository, external_id: str | None = "UC-1", *,
-             owner_id: str = "owner-1", provider: str = "youtube",
-             minutes: float = 0) -> Account:
+def _account(
+    repo: AccountRepository,
+    external_id: str | None = "UC-1",
+    *,
+    owner_id: str = "owner-1",
+    provider: str = "youtube",
+    minutes: float = 0,
+) -> Account:
     return repo.create_account(
-        owner_id=owner_id, provider=provider, external_id=external_id,
-        display_name="Zoë's channel ✓", sync_interval=900, now=_at(minutes),
+        owner_id=owner_id,
+        provider=provider,
+        external_id=external_id,
+        display_name="Zoë's channel ✓",
+        sync_interval=900,
+        now=_at(minutes),
     )
 
 
@@ -406,13 +437,20 @@ class AccountRepositoryContract:
     def test_same_external_id_reactivates_the_account(self, repository: AccountRepository) -> None:
         acc = _account(repository)
         repository.set_account_state(
-            acc.id, AccountState.REAUTH_REQUIRED, now=_at(1), error_code="reauth_required",
+            acc.id,
+            AccountState.REAUTH_REQUIRED,
+            now=_at(1),
+            error_code="reauth_required",
             error_message="token revoked",
         )
         repository.save_page(acc.id, items=[], deleted_ids=[], cursor={"t": "p2"}, now=_at(2))
         again = repository.create_account(
-            owner_id="owner-1", provider="youtube", external_id="UC-1", display_name=None,
-            sync_interval=600, now=_at(3),
+            owner_id="owner-1",
+            provider="youtube",
+            external_id="UC-1",
+            display_name=None,
+            sync_interval=600,
+            now=_at(3),
         )
         assert again.id == acc.id and again == _got(repository, acc.id)
         assert again.state is AccountState.ACTIVE
@@ -420,8 +458,12 @@ class AccountRepositoryContract:
         assert again.display_name == "Zoë's channel ✓" and again.sync_interval == 600
         assert (again.created_at, again.updated_at, again.cursor) == (T0, _at(3), {"t": "p2"})
         renamed = repository.create_account(
-            owner_id="owner-1", provider="youtube", external_id="UC-1", display_name="Neu",
-            sync_interval=600, now=_at(4),
+            owner_id="owner-1",
+            provider="youtube",
+            external_id="UC-1",
+            display_name="Neu",
+            sync_interval=600,
+            now=_at(4),
         )
         assert renamed.id == acc.id and renamed.display_name == "Neu"
         others = {
@@ -436,8 +478,13 @@ class AccountRepositoryContract:
     def test_delete_removes_items_and_credentials(self, repository: AccountRepository) -> None:
         acc, keep = _account(repository, "a"), _account(repository, "b")
         for account in (acc, keep):
-            repository.save_page(account.id, items=[video("v01"), video("v02")],
-                                 deleted_ids=["v02"], cursor={}, now=T0)
+            repository.save_page(
+                account.id,
+                items=[video("v01"), video("v02")],
+                deleted_ids=["v02"],
+                cursor={},
+                now=T0,
+            )
         store = repository if isinstance(repository, CredentialStore) else None
         if store is not None:
             store.save_tokens(acc.id, TokenSet(access_token="at-1", refresh_token="rt-1"))
@@ -459,13 +506,17 @@ class AccountRepositoryContract:
     ) -> None:
         acc = _account(repository)
         paused = repository.set_account_state(
-            acc.id, AccountState.REAUTH_REQUIRED, now=_at(1), error_code="reauth_required",
+            acc.id,
+            AccountState.REAUTH_REQUIRED,
+            now=_at(1),
+            error_code="reauth_required",
             error_message="refresh token revoked — reconnect ✋",
         )
         assert paused is not None and paused == _got(repository, acc.id)
         assert paused.state is AccountState.REAUTH_REQUIRED and paused.updated_at == _at(1)
         assert (paused.error_code, paused.error_message) == (
-            "reauth_required", "refresh token revoked — reconnect ✋"
+            "reauth_required",
+            "refresh token revoked — reconnect ✋",
         )
         active = repository.set_account_state(acc.id, AccountState.ACTIVE, now=_at(2))
         assert active is not None and active.state is AccountState.ACTIVE
@@ -473,9 +524,10 @@ class AccountRepositoryContract:
         disabled = repository.set_account_state(acc.id, AccountState.DISABLED, now=_at(3))
         assert disabled is not None and disabled.state is AccountState.DISABLED
         assert _got(repository, acc.id).state is AccountState.DISABLED
-        assert repository.set_account_state(
-            str(uuid.uuid4()), AccountState.DISABLED, now=_at(4)
-        ) is None
+        assert (
+            repository.set_account_state(str(uuid.uuid4()), AccountState.DISABLED, now=_at(4))
+            is None
+        )
 
     def test_start_sync_records_the_job(self, repository: AccountRepository) -> None:
         acc = _account(repository)
@@ -490,27 +542,44 @@ class AccountRepositoryContract:
     def test_save_page_stores_every_field(self, repository: AccountRepository) -> None:
         acc = _account(repository)
         counts = repository.save_page(
-            acc.id, items=[video("v01"), video("v02", kind="short", title=None, text=None,
-                                                  author=None, published_at=None, metrics={},
-                                                  raw={})],
-            deleted_ids=[], cursor={}, now=_at(1),
+            acc.id,
+            items=[
+                video("v01"),
+                video(
+                    "v02",
+                    kind="short",
+                    title=None,
+                    text=None,
+                    author=None,
+                    published_at=None,
+                    metrics={},
+                    raw={},
+                ),
+            ],
+            deleted_ids=[],
+            cursor={},
+            now=_at(1),
         )
         assert counts == PageCounts(added=2)
         first, second = repository.list_items(acc.id)
         assert (first.account_id, first.external_id, first.kind) == (acc.id, "v01", "video")
         assert first.title == "Café ☕ in 東京 — v01" and first.author == "Zoë Ångström"
-        assert first.text == "Zoë's vlog: ümlauts, emoji 🎥 and \"quotes\""
+        assert first.text == 'Zoë\'s vlog: ümlauts, emoji 🎥 and "quotes"'
         assert first.published_at == datetime(2024, 3, 9, 16, 30, 15, 250000, tzinfo=UTC)
         assert first.published_at is not None and first.published_at.tzinfo is not None
         assert first.metrics == {"views": 1200, "likes": 87, "comments": 4}
-        assert first.raw == {"snippet": {"tags": ["café", "東京"], "live": False},
-                             "etag": "W/\"x1\""}
+        assert first.raw == {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": 'W/"x1"'}
         assert (first.first_seen_at, first.last_modified_at, first.deleted_at) == (
-            _at(1), _at(1), None
+            _at(1),
+            _at(1),
+            None,
         )
         assert first.analysis_state == "queued" and first.content_hash
         assert (second.kind, second.title, second.text, second.author) == (
-            "short", None, None, None
+            "short",
+            None,
+            None,
+            None,
         )
         assert (second.published_at, second.metrics, second.raw) == (None, {}, {})
         assert second.content_hash != first.content_hash and second.id != first.id
@@ -520,16 +589,20 @@ class AccountRepositoryContract:
     ) -> None:
         acc = _account(repository)
         first = repository.save_page(
-            acc.id, items=[video("v01"), video("v02"), video("v03")], deleted_ids=[],
-            cursor={"page": 1}, now=_at(1),
+            acc.id,
+            items=[video("v01"), video("v02"), video("v03")],
+            deleted_ids=[],
+            cursor={"page": 1},
+            now=_at(1),
         )
         assert first == PageCounts(added=3)
         before = {it.external_id: it for it in repository.list_items(acc.id)}
         second = repository.save_page(
             acc.id,
-            items=[video("v01"), video("v02", metrics={"views": 1300, "likes": 90}),
-                   video("v04")],
-            deleted_ids=["v03", "never-stored"], cursor={"page": 2}, now=_at(2),
+            items=[video("v01"), video("v02", metrics={"views": 1300, "likes": 90}), video("v04")],
+            deleted_ids=["v03", "never-stored"],
+            cursor={"page": 2},
+            now=_at(2),
         )
         assert second == PageCounts(added=1, updated=1, unchanged=1, deleted=1)
         assert _ids(repository, acc.id) == ["v01", "v02", "v04"]
@@ -538,16 +611,18 @@ class AccountRepositoryContract:
         v02 = after["v02"]
         assert v02.metrics == {"views": 1300, "likes": 90}
         assert (v02.id, v02.first_seen_at, v02.last_modified_at) == (
-            before["v02"].id, _at(1), _at(2)
+            before["v02"].id,
+            _at(1),
+            _at(2),
         )
         assert v02.content_hash != before["v02"].content_hash
         assert (after["v03"].deleted_at, after["v03"].last_modified_at) == (_at(2), _at(2))
         assert after["v03"].first_seen_at == _at(1)
-        again = repository.save_page(acc.id, items=[], deleted_ids=["v03"], cursor={},
-                                     now=_at(3))
+        again = repository.save_page(acc.id, items=[], deleted_ids=["v03"], cursor={}, now=_at(3))
         assert again == PageCounts()
-        back = repository.save_page(acc.id, items=[video("v03")], deleted_ids=[], cursor={},
-                                    now=_at(4))
+        back = repository.save_page(
+            acc.id, items=[video("v03")], deleted_ids=[], cursor={}, now=_at(4)
+        )
         assert back == PageCounts(updated=1)  # a deleted item that comes back is updated
         v03 = repository.list_items(acc.id, limit=1, offset=2)[0]
         assert (v03.external_id, v03.deleted_at, v03.id) == ("v03", None, before["v03"].id)
@@ -556,21 +631,31 @@ class AccountRepositoryContract:
     def test_an_id_repeated_in_one_page_counts_once(self, repository: AccountRepository) -> None:
         acc = _account(repository)
         counts = repository.save_page(
-            acc.id, items=[video("v01", title="draft"), video("v02"), video("v01", title="final")],
-            deleted_ids=[], cursor={}, now=_at(1),
+            acc.id,
+            items=[video("v01", title="draft"), video("v02"), video("v01", title="final")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(1),
         )
         assert counts == PageCounts(added=2)
         assert [(it.external_id, it.title) for it in repository.list_items(acc.id)] == [
-            ("v01", "final"), ("v02", "Café ☕ in 東京 — v02")
+            ("v01", "final"),
+            ("v02", "Café ☕ in 東京 — v02"),
         ]
         same = repository.save_page(
-            acc.id, items=[video("v01", title="final"), video("v01", title="final")],
-            deleted_ids=[], cursor={}, now=_at(2),
+            acc.id,
+            items=[video("v01", title="final"), video("v01", title="final")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(2),
         )
         assert same == PageCounts(unchanged=1)
         last_wins = repository.save_page(
-            acc.id, items=[video("v01", title="final"), video("v01", title="edited")],
-            deleted_ids=[], cursor={}, now=_at(3),
+            acc.id,
+            items=[video("v01", title="final"), video("v01", title="edited")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(3),
         )
         assert last_wins == PageCounts(updated=1)
         assert [it.title for it in repository.list_items(acc.id, limit=1)] == ["edited"]
@@ -579,11 +664,13 @@ class AccountRepositoryContract:
         self, repository: AccountRepository
     ) -> None:
         acc = _account(repository)
-        repository.save_page(acc.id, items=[video("v00")], deleted_ids=[], cursor={"p": 0},
-                             now=_at(1))
+        repository.save_page(
+            acc.id, items=[video("v00")], deleted_ids=[], cursor={"p": 0}, now=_at(1)
+        )
         page: dict[str, Any] = {
             "items": [video("v01"), video("v02", metrics={"views": 5})],
-            "deleted_ids": ["v00"], "cursor": {"page_token": "CAUQAA", "n": 2},
+            "deleted_ids": ["v00"],
+            "cursor": {"page_token": "CAUQAA", "n": 2},
         }
         assert repository.save_page(acc.id, **page, now=_at(2)) == PageCounts(added=2, deleted=1)
         stored = repository.list_items(acc.id, include_deleted=True)
@@ -595,15 +682,23 @@ class AccountRepositoryContract:
 
     def test_the_cursor_is_stored_with_the_page(self, repository: AccountRepository) -> None:
         acc = _account(repository)
-        cursor = {"page_token": "CDIQAA", "since": "2024-03-10T12:00:00+00:00",
-                  "seen": [1, 2, 3], "label": "Ünïcode ✓", "done": False, "next": None}
-        counts = repository.save_page(acc.id, items=[video("v01")], deleted_ids=[],
-                                      cursor=cursor, now=_at(1))
+        cursor = {
+            "page_token": "CDIQAA",
+            "since": "2024-03-10T12:00:00+00:00",
+            "seen": [1, 2, 3],
+            "label": "Ünïcode ✓",
+            "done": False,
+            "next": None,
+        }
+        counts = repository.save_page(
+            acc.id, items=[video("v01")], deleted_ids=[], cursor=cursor, now=_at(1)
+        )
         assert counts == PageCounts(added=1)
         got = _got(repository, acc.id)
         assert got.cursor == cursor and got.updated_at == _at(1)
-        empty = repository.save_page(acc.id, items=[], deleted_ids=[], cursor={"page_token": None},
-                                     now=_at(2))
+        empty = repository.save_page(
+            acc.id, items=[], deleted_ids=[], cursor={"page_token": None}, now=_at(2)
+        )
         assert empty == PageCounts()
         assert _got(repository, acc.id).cursor == {"page_token": None}
 
@@ -611,8 +706,13 @@ class AccountRepositoryContract:
         self, repository: AccountRepository
     ) -> None:
         acc, other = _account(repository, "a"), _account(repository, "b")
-        repository.save_page(acc.id, items=[video("v01"), video("v02"), video("v03")],
-                             deleted_ids=[], cursor={}, now=_at(1))
+        repository.save_page(
+            acc.id,
+            items=[video("v01"), video("v02"), video("v03")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(1),
+        )
         repository.save_page(acc.id, items=[], deleted_ids=["v03"], cursor={}, now=_at(2))
         known = repository.known_items(acc.id, ["v01", "v03", "v99", "v01"], now=_at(3))
         assert known == {"v01"}
@@ -630,14 +730,20 @@ class AccountRepositoryContract:
         repository.save_page(acc.id, items=items, deleted_ids=[], cursor={}, now=_at(1))
         repository.save_page(other.id, items=items, deleted_ids=[], cursor={}, now=_at(1))
         run_started = _at(2)
-        repository.save_page(acc.id, items=[video("v01"), video("v02", title="new")],
-                             deleted_ids=[], cursor={}, now=_at(2))
+        repository.save_page(
+            acc.id,
+            items=[video("v01"), video("v02", title="new")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(2),
+        )
         repository.known_items(acc.id, ["v03"], now=_at(3))
         assert repository.sweep_unseen(acc.id, since=run_started, now=_at(4)) == 2
         assert _ids(repository, acc.id) == ["v01", "v02", "v03"]
         gone = repository.list_items(acc.id, include_deleted=True)[3:]
         assert [(it.external_id, it.deleted_at, it.last_modified_at) for it in gone] == [
-            ("v04", _at(4), _at(4)), ("v05", _at(4), _at(4))
+            ("v04", _at(4), _at(4)),
+            ("v05", _at(4), _at(4)),
         ]
         assert repository.sweep_unseen(acc.id, since=run_started, now=_at(5)) == 0
         assert len(repository.list_items(other.id)) == 5
@@ -645,25 +751,25 @@ class AccountRepositoryContract:
     def test_list_items_pages_by_external_id(self, repository: AccountRepository) -> None:
         acc = _account(repository)
         repository.save_page(
-            acc.id, items=[video(e) for e in ("e04", "e01", "e05", "e03", "e02")],
-            deleted_ids=[], cursor={}, now=_at(1),
+            acc.id,
+            items=[video(e) for e in ("e04", "e01", "e05", "e03", "e02")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(1),
         )
         repository.save_page(acc.id, items=[], deleted_ids=["e02"], cursor={}, now=_at(2))
         assert _ids(repository, acc.id) == ["e01", "e03", "e04", "e05"]
         assert _ids(repository, acc.id, limit=2, offset=1) == ["e03", "e04"]
-        assert _ids(repository, acc.id, include_deleted=True) == [
-            "e01", "e02", "e03", "e04", "e05"
-        ]
-        assert _ids(repository, acc.id, include_deleted=True, limit=2, offset=1) == [
-            "e02", "e03"
-        ]
+        assert _ids(repository, acc.id, include_deleted=True) == ["e01", "e02", "e03", "e04", "e05"]
+        assert _ids(repository, acc.id, include_deleted=True, limit=2, offset=1) == ["e02", "e03"]
         assert _ids(repository, acc.id, offset=10) == []
         assert repository.list_items(str(uuid.uuid4())) == []
 
     def test_returned_records_are_copies(self, repository: AccountRepository) -> None:
         acc = _account(repository)
-        repository.save_page(acc.id, items=[video("v01")], deleted_ids=[],
-                             cursor={"seen": [1]}, now=_at(1))
+        repository.save_page(
+            acc.id, items=[video("v01")], deleted_ids=[], cursor={"seen": [1]}, now=_at(1)
+        )
         item = repository.list_items(acc.id)[0]
         item.metrics["views"] = -1
         item.raw["snippet"]["tags"].append("hacked")
@@ -679,8 +785,9 @@ class AccountRepositoryContract:
         self, repository: AccountRepository
     ) -> None:
         acc = _account(repository)
-        repository.set_account_state(acc.id, AccountState.ACTIVE, now=_at(1),
-                                     error_code="rate_limited", error_message="429")
+        repository.set_account_state(
+            acc.id, AccountState.ACTIVE, now=_at(1), error_code="rate_limited", error_message="429"
+        )
         repository.finish_sync(acc.id, now=_at(2), next_sync_at=_at(17))
         got = _got(repository, acc.id)
         assert (got.last_synced_at, got.next_sync_at, got.updated_at) == (_at(2), _at(17), _at(2))
@@ -696,18 +803,26 @@ class AccountRepositoryContract:
         soon, later = _account(repository, "soon"), _account(repository, "later")
         repository.finish_sync(soon.id, now=T0, next_sync_at=_at(5))
         repository.finish_sync(later.id, now=T0, next_sync_at=_at(10))
-        for name, state in (("off", AccountState.DISABLED),
-                            ("reauth", AccountState.REAUTH_REQUIRED)):
+        for name, state in (
+            ("off", AccountState.DISABLED),
+            ("reauth", AccountState.REAUTH_REQUIRED),
+        ):
             acc = _account(repository, name, minutes=-120)
             repository.set_account_state(acc.id, state, now=T0)
         assert [a.id for a in repository.due_accounts(now=_at(6), limit=10)] == [
-            oldest.id, fresh.id, soon.id
+            oldest.id,
+            fresh.id,
+            soon.id,
         ]
         assert [a.id for a in repository.due_accounts(now=_at(10), limit=10)] == [
-            oldest.id, fresh.id, soon.id, later.id
+            oldest.id,
+            fresh.id,
+            soon.id,
+            later.id,
         ]
         assert [a.id for a in repository.due_accounts(now=_at(10), limit=2)] == [
-            oldest.id, fresh.id
+            oldest.id,
+            fresh.id,
         ]
         assert repository.due_accounts(now=_at(-61), limit=10) == []
         due = repository.due_accounts(now=_at(6), limit=1)[0]
@@ -717,18 +832,32 @@ class AccountRepositoryContract:
     def test_notifications_newest_first(self, repository: AccountRepository) -> None:
         data = {"account_id": "acc-1", "count": 3, "names": ["Zoë", "東京"]}
         first = repository.add_notification(
-            owner_id="owner-1", kind="sync.failed", title="Sync failed ✗",
-            body="Reconnect your channel — the token was revoked.", data=data, now=_at(1),
+            owner_id="owner-1",
+            kind="sync.failed",
+            title="Sync failed ✗",
+            body="Reconnect your channel — the token was revoked.",
+            data=data,
+            now=_at(1),
         )
         assert (first.owner_id, first.kind, first.title, first.data) == (
-            "owner-1", "sync.failed", "Sync failed ✗", data
+            "owner-1",
+            "sync.failed",
+            "Sync failed ✗",
+            data,
         )
         assert (first.created_at, first.read_at) == (_at(1), None)
         for title, minutes in (("third", 3), ("second", 2), ("tie-a", 4), ("tie-b", 4)):
-            repository.add_notification(owner_id="owner-1", kind="sync.done", title=title,
-                                        body="", data={}, now=_at(minutes))
-        repository.add_notification(owner_id="owner-2", kind="sync.done", title="theirs",
-                                    body="", data={}, now=_at(9))
+            repository.add_notification(
+                owner_id="owner-1",
+                kind="sync.done",
+                title=title,
+                body="",
+                data={},
+                now=_at(minutes),
+            )
+        repository.add_notification(
+            owner_id="owner-2", kind="sync.done", title="theirs", body="", data={}, now=_at(9)
+        )
         notes = repository.list_notifications(owner_id="owner-1")
         assert [n.title for n in notes] == ["tie-b", "tie-a", "third", "second", "Sync failed ✗"]
         assert notes[-1] == first
@@ -771,8 +900,10 @@ class UpkeepRepositoryContract:
             "nightly", previous=None, slot=slot1, now=utcnow()
         )
         assert repository.schedule_slot("nightly") == slot1
-        wins = [repository.claim_schedule_slot("nightly", previous=slot1, slot=slot2,
-                                               now=utcnow()) for _ in range(3)]
+        wins = [
+            repository.claim_schedule_slot("nightly", previous=slot1, slot=slot2, now=utcnow())
+            for _ in range(3)
+        ]
         assert wins == [True, False, False]
         assert repository.schedule_slot("nightly") == slot2
 
@@ -783,14 +914,25 @@ class UpkeepRepositoryContract:
         cutoff = utcnow() - timedelta(minutes=1)
         assert [j.id for j in repository.stale_jobs(stale_before=cutoff, limit=10)] == [stale.id]
         repository.heartbeat("w", "worker", job_ids=[stale.id], now=utcnow())
-        assert repository.recover_job(
-            stale.id, stale_before=cutoff, run_at=utcnow(), now=utcnow(),
-            error_code="worker_lost", error_message="x",
-        ) is None  # it heartbeat meanwhile: still alive
+        assert (
+            repository.recover_job(
+                stale.id,
+                stale_before=cutoff,
+                run_at=utcnow(),
+                now=utcnow(),
+                error_code="worker_lost",
+                error_message="x",
+            )
+            is None
+        )  # it heartbeat meanwhile: still alive
         other = self._running(repository, old)
         back = repository.recover_job(
-            other.id, stale_before=cutoff, run_at=utcnow(), now=utcnow(),
-            error_code="worker_lost", error_message="its worker stopped",
+            other.id,
+            stale_before=cutoff,
+            run_at=utcnow(),
+            now=utcnow(),
+            error_code="worker_lost",
+            error_message="its worker stopped",
         )
         assert back is not None and back.status is JobStatus.PENDING
         assert (back.attempts, back.error_code) == (1, "worker_lost")
@@ -826,12 +968,15 @@ class UpkeepRepositoryContract:
         for status in (JobStatus.COMPLETED, JobStatus.COMPLETED, JobStatus.FAILED):
             job = self._running(repository, long_ago)
             repository.append_log(job.id, "info", "x", now=long_ago)
-            repository.finish_job(job.id, status=status, now=long_ago, dead_letter=status
-                                  is JobStatus.FAILED)
+            repository.finish_job(
+                job.id, status=status, now=long_ago, dead_letter=status is JobStatus.FAILED
+            )
         recent = self._running(repository, utcnow())
         repository.finish_job(recent.id, status=JobStatus.COMPLETED, now=utcnow())
-        kw = {"finished_before": utcnow() - timedelta(days=7),
-              "failed_before": utcnow() - timedelta(days=30)}
+        kw = {
+            "finished_before": utcnow() - timedelta(days=7),
+            "failed_before": utcnow() - timedelta(days=30),
+        }
         assert repository.purge_jobs(limit=2, **kw) == 2
         assert repository.purge_jobs(limit=2, **kw) == 1
         assert repository.purge_jobs(limit=2, **kw) == 0
@@ -856,18 +1001,30 @@ class InsightsStore(JobRepository, AccountRepository, InsightsRepository, Protoc
     """What ``InsightsRepositoryContract`` runs against: the ledger, accounts and insights."""
 
 
-def _seed(repo: InsightsStore, count: int, *, external: str = "UC-1",
-          owner_id: str = "owner-1", minutes: float = 0) -> tuple[Account, list[int]]:
+def _seed(
+    repo: InsightsStore,
+    count: int,
+    *,
+    external: str = "UC-1",
+    owner_id: str = "owner-1",
+    minutes: float = 0,
+) -> tuple[Account, list[int]]:
     """An account with ``count`` items, one first seen per minute from ``minutes`` on."""
     acc = _account(repo, external, owner_id=owner_id, minutes=minutes)
     for i in range(count):
-        repo.save_page(acc.id, items=[video(f"{external}-{i:02d}")], deleted_ids=[], cursor={},
-                       now=_at(minutes + i))
+        repo.save_page(
+            acc.id,
+            items=[video(f"{external}-{i:02d}")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(minutes + i),
+        )
     return acc, [it.id for it in repo.list_items(acc.id)]
 
 
-def _claim(repo: InsightsStore, limit: int = 100, *, at: float = 100,
-           stale: float = 40) -> list[QueuedItem]:
+def _claim(
+    repo: InsightsStore, limit: int = 100, *, at: float = 100, stale: float = 40
+) -> list[QueuedItem]:
     return repo.claim_analysis_batch(limit=limit, now=_at(at), stale_before=_at(stale))
 
 
@@ -875,13 +1032,30 @@ def _claimed_ids(repo: InsightsStore, limit: int = 100, **kwargs: Any) -> list[i
     return [q.item_id for q in _claim(repo, limit, **kwargs)]
 
 
-def _result(item_id: int, acc: Account, decision: Decision = Decision.ALLOW, *,
-            minutes: float = 101, confidence: int = 80, channel: str = "Zoë Ångström",
-            tokens: int | None = 150, ai_calls: int = 1) -> Analysis:
+def _result(
+    item_id: int,
+    acc: Account,
+    decision: Decision = Decision.ALLOW,
+    *,
+    minutes: float = 101,
+    confidence: int = 80,
+    channel: str = "Zoë Ångström",
+    tokens: int | None = 150,
+    ai_calls: int = 1,
+) -> Analysis:
     return Analysis(
-        item_id=item_id, owner_id=acc.owner_id, account_id=acc.id, channel=channel,
-        decision=decision, confidence=confidence, tags=("kids", "東京 ✓"), analyzer="keyword",
-        tokens=tokens, ai_calls=ai_calls, duration_ms=42, analyzed_at=_at(minutes),
+        item_id=item_id,
+        owner_id=acc.owner_id,
+        account_id=acc.id,
+        channel=channel,
+        decision=decision,
+        confidence=confidence,
+        tags=("kids", "東京 ✓"),
+        analyzer="keyword",
+        tokens=tokens,
+        ai_calls=ai_calls,
+        duration_ms=42,
+        analyzed_at=_at(minutes),
     )
 
 
@@ -939,13 +1113,15 @@ class InsightsRepositoryContract:
         assert (first.account_id, first.owner_id, first.provider) == (acc.id, "owner-1", "youtube")
         assert (first.external_id, first.kind) == ("UC-1-00", "video")
         assert first.title == "Café ☕ in 東京 — UC-1-00"
-        assert first.text == "Zoë's vlog: ümlauts, emoji 🎥 and \"quotes\""
+        assert first.text == 'Zoë\'s vlog: ümlauts, emoji 🎥 and "quotes"'
         assert first.author == first.channel == "Zoë Ångström"
         assert first.published_at == datetime(2024, 3, 9, 16, 30, 15, 250000, tzinfo=UTC)
-        assert first.raw == {"snippet": {"tags": ["café", "東京"], "live": False},
-                             "etag": "W/\"x1\""}
+        assert first.raw == {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": 'W/"x1"'}
         assert (first.first_seen_at, first.priority, first.review_flag, first.attempts) == (
-            _at(0), 0, False, 0
+            _at(0),
+            0,
+            False,
+            0,
         )
         assert repository.item_analysis_state(ids[0]) == ("analyzing", 0, None)
         assert [it.analysis_state for it in repository.list_items(acc.id)] == ["analyzing"] * 2
@@ -969,8 +1145,9 @@ class InsightsRepositoryContract:
         self, repository: InsightsStore
     ) -> None:
         acc = _account(repository)
-        repository.save_page(acc.id, items=[video(f"v{i}") for i in range(5)], deleted_ids=[],
-                             cursor={}, now=_at(0))
+        repository.save_page(
+            acc.id, items=[video(f"v{i}") for i in range(5)], deleted_ids=[], cursor={}, now=_at(0)
+        )
         ids = sorted(it.id for it in repository.list_items(acc.id))
         assert _claimed_ids(repository, 2) == ids[:2]
         assert _claimed_ids(repository, 5) == ids[2:]
@@ -979,21 +1156,31 @@ class InsightsRepositoryContract:
         self, repository: InsightsStore
     ) -> None:
         acc = _account(repository)
-        repository.save_page(acc.id, items=[video("v1", author=None), video("v2", author="")],
-                             deleted_ids=[], cursor={}, now=_at(0))
-        nameless = repository.create_account(
-            owner_id="owner-1", provider="tiktok", external_id="tt-1", display_name=None,
-            sync_interval=900, now=_at(0),
+        repository.save_page(
+            acc.id,
+            items=[video("v1", author=None), video("v2", author="")],
+            deleted_ids=[],
+            cursor={},
+            now=_at(0),
         )
-        repository.save_page(nameless.id, items=[video("v3", author=None)], deleted_ids=[],
-                             cursor={}, now=_at(1))
+        nameless = repository.create_account(
+            owner_id="owner-1",
+            provider="tiktok",
+            external_id="tt-1",
+            display_name=None,
+            sync_interval=900,
+            now=_at(0),
+        )
+        repository.save_page(
+            nameless.id, items=[video("v3", author=None)], deleted_ids=[], cursor={}, now=_at(1)
+        )
         assert [q.channel for q in _claim(repository)] == [
-            "Zoë's channel ✓", "Zoë's channel ✓", "tiktok"
+            "Zoë's channel ✓",
+            "Zoë's channel ✓",
+            "tiktok",
         ]
 
-    def test_deleted_items_are_neither_claimed_nor_queued(
-        self, repository: InsightsStore
-    ) -> None:
+    def test_deleted_items_are_neither_claimed_nor_queued(self, repository: InsightsStore) -> None:
         acc, ids = _seed(repository, 3)
         repository.save_page(acc.id, items=[], deleted_ids=["UC-1-01"], cursor={}, now=_at(5))
         assert repository.analysis_backlog() == 2
@@ -1001,12 +1188,15 @@ class InsightsRepositoryContract:
         assert repository.queue_for_analysis(ids, priority=0, review_flag=True, now=_at(6)) == 2
         assert _claimed_ids(repository, at=101) == [ids[0], ids[2]]
 
-    def test_concurrent_claimers_never_get_the_same_item(
-        self, repository: InsightsStore
-    ) -> None:
+    def test_concurrent_claimers_never_get_the_same_item(self, repository: InsightsStore) -> None:
         acc = _account(repository)
-        repository.save_page(acc.id, items=[video(f"v{i:02d}") for i in range(40)],
-                             deleted_ids=[], cursor={}, now=_at(0))
+        repository.save_page(
+            acc.id,
+            items=[video(f"v{i:02d}") for i in range(40)],
+            deleted_ids=[],
+            cursor={},
+            now=_at(0),
+        )
         claimed: list[int] = []
 
         def claimer() -> None:
@@ -1066,8 +1256,10 @@ class InsightsRepositoryContract:
         assert state[2] is not None and state[2].startswith("xxx") and len(state[2]) <= 5000
         assert _claim(repository, at=104) == []
         assert repository.analysis_backlog() == 1  # ids[0] is still being analysed
-        assert repository.queue_for_analysis([ids[1]], priority=0, review_flag=False,
-                                             now=_at(105)) == 1
+        assert (
+            repository.queue_for_analysis([ids[1]], priority=0, review_flag=False, now=_at(105))
+            == 1
+        )
         assert repository.item_analysis_state(ids[1]) == ("queued", 0, None)
 
     def test_released_items_go_back_without_counting_an_attempt(
@@ -1083,7 +1275,8 @@ class InsightsRepositoryContract:
         assert first is not None and first[:2] == ("queued", 1)
         assert second == ("queued", 0, None)
         assert [(q.item_id, q.attempts) for q in _claim(repository, at=104)] == [
-            (ids[0], 1), (ids[1], 0)
+            (ids[0], 1),
+            (ids[1], 0),
         ]
 
     def test_an_item_whose_words_change_is_judged_again_but_not_for_new_counts(
@@ -1094,10 +1287,16 @@ class InsightsRepositoryContract:
         _save(repository, _result(ids[0], acc), _result(ids[1], acc))
         assert _claim(repository, at=110) == []
         first, second = (f"UC-1-{i:02d}" for i in range(2))
-        repository.save_page(acc.id, items=[
-            video(first, title="A brand new title"),  # what an analyzer reads changed
-            video(second, metrics={"views": 99_999}),  # only the counts changed
-        ], deleted_ids=[], cursor={}, now=_at(120))
+        repository.save_page(
+            acc.id,
+            items=[
+                video(first, title="A brand new title"),  # what an analyzer reads changed
+                video(second, metrics={"views": 99_999}),  # only the counts changed
+            ],
+            deleted_ids=[],
+            cursor={},
+            now=_at(120),
+        )
         assert repository.item_analysis_state(ids[0]) == ("queued", 0, None)
         assert repository.item_analysis_state(ids[1]) == ("done", 0, None)
         assert _claimed_ids(repository, at=121) == [ids[0]]
@@ -1113,9 +1312,7 @@ class InsightsRepositoryContract:
         assert repository.analysis_backlog() == 1
         assert _claimed_ids(repository, at=102) == [ids[1]]
 
-    def test_analysing_again_keeps_one_analysis_per_item(
-        self, repository: InsightsStore
-    ) -> None:
+    def test_analysing_again_keeps_one_analysis_per_item(self, repository: InsightsStore) -> None:
         acc, ids = _seed(repository, 1)
         _claim(repository)
         _save(repository, _result(ids[0], acc, Decision.REVIEW, confidence=30))
@@ -1128,8 +1325,7 @@ class InsightsRepositoryContract:
         assert repository.get_analysis(ids[0]) == second
         assert repository.list_analyses(owner_id="owner-1") == [second]
         assert repository.channel_stats() == [
-            ChannelStats("owner-1", "Zoë Ångström", allow=1, block=0, review=0,
-                         confidence_sum=60)
+            ChannelStats("owner-1", "Zoë Ångström", allow=1, block=0, review=0, confidence_sum=60)
         ]
 
     def test_queue_for_analysis_counts_live_items_only(self, repository: InsightsStore) -> None:
@@ -1137,15 +1333,18 @@ class InsightsRepositoryContract:
         repository.save_page(acc.id, items=[], deleted_ids=["UC-1-02"], cursor={}, now=_at(5))
         _claim(repository)
         _save(repository, _result(ids[0], acc), failed={ids[1]: "boom"})
-        assert repository.queue_for_analysis(
-            [ids[0], ids[1], ids[2], 10**9, ids[0]], priority=2, review_flag=False, now=_at(110)
-        ) == 2
-        assert repository.queue_for_analysis([], priority=2, review_flag=False,
-                                             now=_at(110)) == 0
+        assert (
+            repository.queue_for_analysis(
+                [ids[0], ids[1], ids[2], 10**9, ids[0]], priority=2, review_flag=False, now=_at(110)
+            )
+            == 2
+        )
+        assert repository.queue_for_analysis([], priority=2, review_flag=False, now=_at(110)) == 0
         assert repository.item_analysis_state(ids[0]) == ("queued", 0, None)
         assert repository.item_analysis_state(ids[1]) == ("queued", 0, None)
         assert [(q.item_id, q.priority) for q in _claim(repository, at=111)] == [
-            (ids[0], 2), (ids[1], 2)
+            (ids[0], 2),
+            (ids[1], 2),
         ]
 
     def test_list_analyses_newest_first_by_owner_and_decision(
@@ -1167,10 +1366,12 @@ class InsightsRepositoryContract:
         assert [a.item_id for a in repository.list_analyses(owner_id="owner-1", limit=2)] == (
             newest[:2]
         )
-        assert [a.item_id for a in repository.list_analyses(
-            owner_id="owner-1", decision="allow")] == [ids[2], ids[0]]
-        assert [a.item_id for a in repository.list_analyses(
-            owner_id="owner-1", decision=Decision.BLOCK)] == [ids[1]]
+        assert [
+            a.item_id for a in repository.list_analyses(owner_id="owner-1", decision="allow")
+        ] == [ids[2], ids[0]]
+        assert [
+            a.item_id for a in repository.list_analyses(owner_id="owner-1", decision=Decision.BLOCK)
+        ] == [ids[1]]
         assert repository.list_analyses(owner_id="owner-2") == [results[4]]
         assert repository.list_analyses(owner_id="nobody") == []
 
@@ -1178,9 +1379,13 @@ class InsightsRepositoryContract:
     def test_preferences_round_trip_and_are_replaced(self, repository: InsightsStore) -> None:
         assert repository.get_preferences("owner-1") is None
         prefs = Preferences(
-            owner_id="owner-1", blocked_words=("gore", "Blut ✗"),
-            allowed_channels=("Zoë Ångström",), blocked_channels=("bad", "worse"),
-            viewer_age=9, timezone="Europe/Berlin", digest=DigestFrequency.WEEKLY,
+            owner_id="owner-1",
+            blocked_words=("gore", "Blut ✗"),
+            allowed_channels=("Zoë Ångström",),
+            blocked_channels=("bad", "worse"),
+            viewer_age=9,
+            timezone="Europe/Berlin",
+            digest=DigestFrequency.WEEKLY,
             webhook_url="https://example.test/hook?owner=1",
         )
         assert repository.save_preferences(prefs, now=_at(1)) == prefs
@@ -1246,8 +1451,13 @@ class InsightsRepositoryContract:
         )
         for minutes, calls in ((99, 1), (100, 3), (160, 5)):
             repository.record_provider_usage(
-                owner_id="owner-1", account_id=acc.id, provider="youtube", job_id=None,
-                api_calls=calls, quota_units=calls * 100, at=_at(minutes),
+                owner_id="owner-1",
+                account_id=acc.id,
+                provider="youtube",
+                job_id=None,
+                api_calls=calls,
+                quota_units=calls * 100,
+                at=_at(minutes),
             )
         events = repository.usage_events(start=_at(100), end=_at(160))
         assert sorted(events, key=lambda e: (e.at, e.items_analysed)) == [
@@ -1261,8 +1471,16 @@ class InsightsRepositoryContract:
         d0 = datetime(2024, 3, 10, tzinfo=UTC)
         day, hour = UsagePeriod.DAY, UsagePeriod.HOUR
         records = [
-            UsageRecord("a", day, d0, items_analysed=5, ai_calls=2, tokens=1000, api_calls=7,
-                        quota_units=700),
+            UsageRecord(
+                "a",
+                day,
+                d0,
+                items_analysed=5,
+                ai_calls=2,
+                tokens=1000,
+                api_calls=7,
+                quota_units=700,
+            ),
             UsageRecord("b", day, d0, items_analysed=1),
             UsageRecord("a", hour, d0, items_analysed=5),
         ]
@@ -1280,8 +1498,11 @@ class InsightsRepositoryContract:
         d0 = datetime(2024, 3, 10, tzinfo=UTC)
         days = [d0 + timedelta(days=i) for i in range(4)]
         repository.save_usage(
-            [UsageRecord(owner, UsagePeriod.DAY, d, items_analysed=i)
-             for i, d in enumerate(days) for owner in ("b", "a")]
+            [
+                UsageRecord(owner, UsagePeriod.DAY, d, items_analysed=i)
+                for i, d in enumerate(days)
+                for owner in ("b", "a")
+            ]
             + [UsageRecord("a", UsagePeriod.WEEK, d0, items_analysed=9)],
             now=_at(1),
         )
@@ -1299,37 +1520,59 @@ class InsightsRepositoryContract:
 
     def test_rollup_runs_are_recorded_newest_first(self, repository: InsightsStore) -> None:
         hourly = repository.record_rollup_run(
-            period=UsagePeriod.HOUR, window_start=_at(0), window_end=_at(60), started_at=_at(61),
-            duration_ms=12, records=3, errors=0, job_id=None,
+            period=UsagePeriod.HOUR,
+            window_start=_at(0),
+            window_end=_at(60),
+            started_at=_at(61),
+            duration_ms=12,
+            records=3,
+            errors=0,
+            job_id=None,
         )
         daily = repository.record_rollup_run(
-            period=UsagePeriod.DAY, window_start=_at(-1440), window_end=_at(0),
-            started_at=_at(62), duration_ms=1500, records=40, errors=1, job_id="job-1",
+            period=UsagePeriod.DAY,
+            window_start=_at(-1440),
+            window_end=_at(0),
+            started_at=_at(62),
+            duration_ms=1500,
+            records=40,
+            errors=1,
+            job_id="job-1",
         )
         assert hourly.id != daily.id
         assert (hourly.period, hourly.window_start, hourly.window_end) == (
-            UsagePeriod.HOUR, _at(0), _at(60)
+            UsagePeriod.HOUR,
+            _at(0),
+            _at(60),
         )
         assert (daily.records, daily.errors, daily.duration_ms, daily.job_id) == (
-            40, 1, 1500, "job-1"
+            40,
+            1,
+            1500,
+            "job-1",
         )
         assert repository.list_rollup_runs() == [daily, hourly]
         assert repository.list_rollup_runs(limit=1) == [daily]
 
     # -- notifications, deliveries, breakers ------------------------------------------------
-    def _note(self, repo: InsightsStore, owner_id: str = "owner-1", minutes: float = 0,
-              title: str = "n") -> Notification:
-        return repo.add_notification(owner_id=owner_id, kind="analysis.blocked", title=title,
-                                     body="Ünïcode ✓", data={"item": 1}, now=_at(minutes))
+    def _note(
+        self, repo: InsightsStore, owner_id: str = "owner-1", minutes: float = 0, title: str = "n"
+    ) -> Notification:
+        return repo.add_notification(
+            owner_id=owner_id,
+            kind="analysis.blocked",
+            title=title,
+            body="Ünïcode ✓",
+            data={"item": 1},
+            now=_at(minutes),
+        )
 
     def test_notifications_are_marked_read_per_owner(self, repository: InsightsStore) -> None:
         first, second, third = (self._note(repository, minutes=m) for m in (1, 2, 3))
         theirs = self._note(repository, "owner-2")
         assert repository.get_notification(first.id) == first
         assert repository.get_notification(10**9) is None
-        assert repository.mark_notifications_read(
-            "owner-1", [first.id, theirs.id], now=_at(5)
-        ) == 1
+        assert repository.mark_notifications_read("owner-1", [first.id, theirs.id], now=_at(5)) == 1
         read = repository.get_notification(first.id)
         assert read is not None and read.read_at == _at(5)
         assert repository.mark_notifications_read("owner-1", [first.id], now=_at(6)) == 0
@@ -1339,7 +1582,9 @@ class InsightsRepositoryContract:
         assert repository.mark_notifications_read("owner-1", None, now=_at(7)) == 2
         assert repository.list_notifications(owner_id="owner-1", unread_only=True) == []
         assert [n.id for n in repository.list_notifications(owner_id="owner-1")] == [
-            third.id, second.id, first.id
+            third.id,
+            second.id,
+            first.id,
         ]
         unread = repository.get_notification(theirs.id)
         assert unread is not None and unread.read_at is None
@@ -1349,19 +1594,22 @@ class InsightsRepositoryContract:
     ) -> None:
         note = self._note(repository)
         assert repository.get_delivery(note.id, "webhook") is None
-        failed = repository.record_delivery(note.id, "webhook", ok=False, error="503 ✗",
-                                            now=_at(1))
+        failed = repository.record_delivery(note.id, "webhook", ok=False, error="503 ✗", now=_at(1))
         assert (failed.notification_id, failed.notifier, failed.delivered) == (
-            note.id, "webhook", False
+            note.id,
+            "webhook",
+            False,
         )
         assert (failed.attempts, failed.updated_at, failed.delivered_at, failed.last_error) == (
-            1, _at(1), None, "503 ✗"
+            1,
+            _at(1),
+            None,
+            "503 ✗",
         )
         assert repository.get_delivery(note.id, "webhook") == failed
         done = repository.record_delivery(note.id, "webhook", ok=True, error=None, now=_at(2))
         assert (done.delivered, done.attempts, done.delivered_at) == (True, 2, _at(2))
-        late = repository.record_delivery(note.id, "webhook", ok=False, error="late",
-                                          now=_at(3))
+        late = repository.record_delivery(note.id, "webhook", ok=False, error="late", now=_at(3))
         assert (late.delivered, late.attempts, late.delivered_at) == (True, 3, _at(2))
         again = repository.record_delivery(note.id, "webhook", ok=True, error=None, now=_at(4))
         assert (again.delivered, again.attempts, again.delivered_at) == (True, 4, _at(2))
@@ -1374,8 +1622,9 @@ class InsightsRepositoryContract:
         assert repository.get_breaker("ai") == BreakerState("ai")
 
         def record(ok: bool, minutes: float) -> BreakerState:
-            return repository.record_breaker("ai", ok=ok, threshold=3, cooldown=60.0,
-                                             now=_at(minutes))
+            return repository.record_breaker(
+                "ai", ok=ok, threshold=3, cooldown=60.0, now=_at(minutes)
+            )
 
         assert record(False, 0) == BreakerState("ai", 1, None)
         assert record(False, 1) == BreakerState("ai", 2, None)
@@ -1388,12 +1637,11 @@ class InsightsRepositoryContract:
         assert record(False, 5) == BreakerState("ai", 1, None)
         assert repository.get_breaker("webhook") == BreakerState("webhook")
 
-    def test_a_failure_while_half_open_reopens_the_breaker(
-        self, repository: InsightsStore
-    ) -> None:
+    def test_a_failure_while_half_open_reopens_the_breaker(self, repository: InsightsStore) -> None:
         def record(ok: bool, minutes: float, threshold: int = 2) -> BreakerState:
-            return repository.record_breaker("hook", ok=ok, threshold=threshold, cooldown=60.0,
-                                             now=_at(minutes))
+            return repository.record_breaker(
+                "hook", ok=ok, threshold=threshold, cooldown=60.0, now=_at(minutes)
+            )
 
         record(False, 0)
         assert record(False, 1) == BreakerState("hook", 2, _at(2))
@@ -1404,8 +1652,9 @@ class InsightsRepositoryContract:
     def test_concurrent_breaker_failures_all_count(self, repository: InsightsStore) -> None:
         def fail() -> None:
             for _ in range(5):
-                repository.record_breaker("busy", ok=False, threshold=1000, cooldown=1.0,
-                                          now=_at(0))
+                repository.record_breaker(
+                    "busy", ok=False, threshold=1000, cooldown=1.0, now=_at(0)
+                )
 
         assert _threads(6, fail) == []
         assert repository.get_breaker("busy") == BreakerState("busy", 30, None)
@@ -1416,8 +1665,10 @@ class InsightsRepositoryContract:
     ) -> None:
         for owner, external in (("d", "d1"), ("b", "b1"), ("d", "d2")):
             _account(repository, external, owner_id=owner)
-        prefs = {o: Preferences(o, digest=DigestFrequency.WEEKLY, timezone="Asia/Tokyo")
-                 for o in ("e", "a", "d")}
+        prefs = {
+            o: Preferences(o, digest=DigestFrequency.WEEKLY, timezone="Asia/Tokyo")
+            for o in ("e", "a", "d")
+        }
         for p in prefs.values():
             repository.save_preferences(p, now=_at(0))
         expected = [("a", prefs["a"]), ("b", None), ("d", prefs["d"]), ("e", prefs["e"])]
@@ -1447,8 +1698,9 @@ class InsightsRepositoryContract:
     ) -> None:
         acc = _account(repository)
         for i, minutes in enumerate((0, 1, 10, 11, 12, 20)):
-            repository.save_page(acc.id, items=[video(f"v{i}")], deleted_ids=[], cursor={},
-                                 now=_at(minutes))
+            repository.save_page(
+                acc.id, items=[video(f"v{i}")], deleted_ids=[], cursor={}, now=_at(minutes)
+            )
         ids = [it.id for it in repository.list_items(acc.id)]
         other, theirs = _seed(repository, 1, external="UC-2", owner_id="owner-2", minutes=10)
         _claim(repository)
@@ -1470,8 +1722,13 @@ class InsightsRepositoryContract:
         self._note(repository, "owner-2")
         activity = repository.owner_activity("owner-1", since=_at(10), until=_at(20))
         assert activity == OwnerActivity(
-            items_synced=3, items_analysed=3, allowed=1, blocked=1, review=1,
-            awaiting_review=1, unread_notifications=3,
+            items_synced=3,
+            items_analysed=3,
+            allowed=1,
+            blocked=1,
+            review=1,
+            awaiting_review=1,
+            unread_notifications=3,
         )
         assert not activity.is_empty
         nothing = repository.owner_activity("nobody", since=_at(10), until=_at(20))
@@ -1494,7 +1751,10 @@ class InsightsRepositoryContract:
             _result(ids[7], acc, Decision.ALLOW),
             _result(recent_ids[0], recent, Decision.ALLOW),
             _result(theirs[0], other, Decision.ALLOW),
-            skipped=[ids[3]], failed={ids[5]: "gave up"}, released=[ids[4]], max_attempts=1,
+            skipped=[ids[3]],
+            failed={ids[5]: "gave up"},
+            released=[ids[4]],
+            max_attempts=1,
         )
         repository.queue_for_analysis([ids[6]], priority=0, review_flag=False, now=_at(102))
         repository.save_page(acc.id, items=[], deleted_ids=["UC-1-07"], cursor={}, now=_at(103))
@@ -1518,7 +1778,10 @@ class InsightsRepositoryContract:
         _claim(repository)
         _save(repository, *(_result(i, acc) for i in ids))
         assert [repository.delete_allowed_items(before=_at(30), limit=2) for _ in range(4)] == [
-            2, 2, 1, 0
+            2,
+            2,
+            1,
+            0,
         ]
         assert repository.list_items(acc.id, include_deleted=True) == []
         assert repository.channel_stats() == []
@@ -1545,7 +1808,8 @@ class InsightsRepositoryContract:
             assert repository.get_notification(note.id) is not None
             assert repository.get_delivery(note.id, "webhook") is not None
         assert [n.title for n in repository.list_notifications(owner_id="owner-1")] == [
-            "recent", "unread"
+            "recent",
+            "unread",
         ]
 
     def test_delete_job_logs_before_the_cutoff(self, repository: InsightsStore) -> None:
@@ -1569,8 +1833,7 @@ class InsightsRepositoryContract:
             assert repository.item_analysis_state(item_id) is None
         assert [a.item_id for a in repository.list_analyses(owner_id="owner-1")] == kept
         assert repository.channel_stats() == [
-            ChannelStats("owner-1", "Zoë Ångström", allow=1, block=0, review=0,
-                         confidence_sum=80)
+            ChannelStats("owner-1", "Zoë Ångström", allow=1, block=0, review=0, confidence_sum=80)
         ]
         # A result for an item deleted while it was analysed leaves nothing behind.
         assert repository.delete_account(late.id)

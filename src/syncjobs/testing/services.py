@@ -258,7 +258,6 @@ class RedisServer(_Server):
             raise RuntimeError(f"redis FLUSHALL on port {self.port} failed: {reply!r}")
 
 
-
 def _pg_version_key(path: Path) -> tuple[int, ...]:
     return tuple(int(part) for part in re.findall(r"\d+", path.parent.name)) or (0,)
 
@@ -463,8 +462,14 @@ class PostgresServer(_Server):
             *(
                 []
                 if self.durable
-                else ["-c", "fsync=off", "-c", "full_page_writes=off",
-                      "-c", "synchronous_commit=off"]
+                else [
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "synchronous_commit=off",
+                ]
             ),
             "-c",
             "max_connections=200",

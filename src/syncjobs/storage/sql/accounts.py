@@ -21,57 +21,101 @@ __all__ = ["SQLAccountsMixin", "content_hash"]
 def content_hash(item: Item) -> str:
     """A stable fingerprint of an item's content: equal hashes mean nothing changed."""
     payload = json.dumps(
-        [item.kind, item.title, item.text, item.author,
-         item.published_at.isoformat() if item.published_at else None,
-         dict(item.metrics), dict(item.raw)],
-        sort_keys=True, default=str, ensure_ascii=False,
+        [
+            item.kind,
+            item.title,
+            item.text,
+            item.author,
+            item.published_at.isoformat() if item.published_at else None,
+            dict(item.metrics),
+            dict(item.raw),
+        ],
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
     )
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def _account(row: Any) -> Account:
     return Account(
-        id=row["id"], owner_id=row["owner_id"], provider=row["provider"],
-        state=AccountState(row["state"]), created_at=row["created_at"],
-        updated_at=row["updated_at"], external_id=row["external_id"],
-        display_name=row["display_name"], cursor=row["cursor"],
-        sync_interval=row["sync_interval"], next_sync_at=row["next_sync_at"],
-        last_synced_at=row["last_synced_at"], last_sync_job_id=row["last_sync_job_id"],
-        error_code=row["error_code"], error_message=row["error_message"],
+        id=row["id"],
+        owner_id=row["owner_id"],
+        provider=row["provider"],
+        state=AccountState(row["state"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        external_id=row["external_id"],
+        display_name=row["display_name"],
+        cursor=row["cursor"],
+        sync_interval=row["sync_interval"],
+        next_sync_at=row["next_sync_at"],
+        last_synced_at=row["last_synced_at"],
+        last_sync_job_id=row["last_sync_job_id"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
     )
 
 
 def _stored(row: Any) -> StoredItem:
     return StoredItem(
-        id=row["id"], account_id=row["account_id"], external_id=row["external_id"],
-        kind=row["kind"], title=row["title"], text=row["text"], author=row["author"],
-        published_at=row["published_at"], metrics=row["metrics"], raw=row["raw"],
-        content_hash=row["content_hash"], first_seen_at=row["first_seen_at"],
-        last_modified_at=row["last_modified_at"], deleted_at=row["deleted_at"],
+        id=row["id"],
+        account_id=row["account_id"],
+        external_id=row["external_id"],
+        kind=row["kind"],
+        title=row["title"],
+        text=row["text"],
+        author=row["author"],
+        published_at=row["published_at"],
+        metrics=row["metrics"],
+        raw=row["raw"],
+        content_hash=row["content_hash"],
+        first_seen_at=row["first_seen_at"],
+        last_modified_at=row["last_modified_at"],
+        deleted_at=row["deleted_at"],
         analysis_state=row["analysis_state"],
     )
 
 
 def _item_values(account_id: str, item: Item, digest: str, now: datetime) -> dict[str, Any]:
     return {
-        "account_id": account_id, "external_id": item.external_id, "kind": item.kind,
-        "title": item.title, "text": item.text, "author": item.author,
-        "published_at": item.published_at, "metrics": dict(item.metrics),
-        "raw": dict(item.raw), "content_hash": digest, "first_seen_at": now,
-        "last_modified_at": now, "last_seen_at": now, "deleted_at": None,
+        "account_id": account_id,
+        "external_id": item.external_id,
+        "kind": item.kind,
+        "title": item.title,
+        "text": item.text,
+        "author": item.author,
+        "published_at": item.published_at,
+        "metrics": dict(item.metrics),
+        "raw": dict(item.raw),
+        "content_hash": digest,
+        "first_seen_at": now,
+        "last_modified_at": now,
+        "last_seen_at": now,
+        "deleted_at": None,
         "analysis_state": "queued",
     }
 
 
-_CHANGED_KEYS = ("title", "text", "kind", "author", "published_at", "metrics", "raw",
-                 "content_hash")
+_CHANGED_KEYS = (
+    "title",
+    "text",
+    "kind",
+    "author",
+    "published_at",
+    "metrics",
+    "raw",
+    "content_hash",
+)
 
 
 def _rejudge(it: Any) -> Any:
     """True when a changed item's title, text or author differ from the stored ones."""
-    return or_(it.c.title.is_distinct_from(bindparam("title")),
-               it.c.text.is_distinct_from(bindparam("text")),
-               it.c.author.is_distinct_from(bindparam("author")))
+    return or_(
+        it.c.title.is_distinct_from(bindparam("title")),
+        it.c.text.is_distinct_from(bindparam("text")),
+        it.c.author.is_distinct_from(bindparam("author")),
+    )
 
 
 class SQLAccountsMixin(SQLMixin):
@@ -91,27 +135,51 @@ class SQLAccountsMixin(SQLMixin):
         acc = self.tables.accounts
         with self.engine.begin() as conn:
             if external_id is not None:
-                row = conn.execute(select(acc).where(
-                    acc.c.owner_id == owner_id, acc.c.provider == provider,
-                    acc.c.external_id == external_id,
-                )).mappings().first()
+                row = (
+                    conn.execute(
+                        select(acc).where(
+                            acc.c.owner_id == owner_id,
+                            acc.c.provider == provider,
+                            acc.c.external_id == external_id,
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
                 if row is not None:
-                    return _account(conn.execute(
-                        update(acc).where(acc.c.id == row["id"]).values(
-                            state=AccountState.ACTIVE.value, error_code=None, error_message=None,
-                            display_name=display_name or row["display_name"],
-                            sync_interval=sync_interval, updated_at=now,
-                        ).returning(*acc.c)
-                    ).mappings().one())
+                    return _account(
+                        conn.execute(
+                            update(acc)
+                            .where(acc.c.id == row["id"])
+                            .values(
+                                state=AccountState.ACTIVE.value,
+                                error_code=None,
+                                error_message=None,
+                                display_name=display_name or row["display_name"],
+                                sync_interval=sync_interval,
+                                updated_at=now,
+                            )
+                            .returning(*acc.c)
+                        )
+                        .mappings()
+                        .one()
+                    )
             values = {
-                "id": str(uuid.uuid4()), "owner_id": owner_id, "provider": provider,
-                "external_id": external_id, "display_name": display_name,
-                "state": AccountState.ACTIVE.value, "cursor": None,
-                "sync_interval": sync_interval, "next_sync_at": now,
-                "created_at": now, "updated_at": now,
+                "id": str(uuid.uuid4()),
+                "owner_id": owner_id,
+                "provider": provider,
+                "external_id": external_id,
+                "display_name": display_name,
+                "state": AccountState.ACTIVE.value,
+                "cursor": None,
+                "sync_interval": sync_interval,
+                "next_sync_at": now,
+                "created_at": now,
+                "updated_at": now,
             }
-            return _account(conn.execute(insert(acc).values(values).returning(*acc.c))
-                            .mappings().one())
+            return _account(
+                conn.execute(insert(acc).values(values).returning(*acc.c)).mappings().one()
+            )
 
     def get_account(self, account_id: str) -> Account | None:
         """Return one account."""
@@ -151,7 +219,10 @@ class SQLAccountsMixin(SQLMixin):
     ) -> Account | None:
         """Change an account's state."""
         return self._update_account(
-            account_id, state=state.value, error_code=error_code, error_message=error_message,
+            account_id,
+            state=state.value,
+            error_code=error_code,
+            error_message=error_message,
             updated_at=now,
         )
 
@@ -162,9 +233,13 @@ class SQLAccountsMixin(SQLMixin):
     def _update_account(self, account_id: str, **values: Any) -> Account | None:
         acc = self.tables.accounts
         with self.engine.begin() as conn:
-            row = conn.execute(
-                update(acc).where(acc.c.id == account_id).values(**values).returning(*acc.c)
-            ).mappings().first()
+            row = (
+                conn.execute(
+                    update(acc).where(acc.c.id == account_id).values(**values).returning(*acc.c)
+                )
+                .mappings()
+                .first()
+            )
         return _account(row) if row is not None else None
 
     def known_items(
@@ -174,8 +249,11 @@ class SQLAccountsMixin(SQLMixin):
         if not external_ids:
             return set()
         it = self.tables.items
-        where = (it.c.account_id == account_id, it.c.external_id.in_(list(external_ids)),
-                 it.c.deleted_at.is_(None))
+        where = (
+            it.c.account_id == account_id,
+            it.c.external_id.in_(list(external_ids)),
+            it.c.deleted_at.is_(None),
+        )
         with self.engine.begin() as conn:
             found = {r[0] for r in conn.execute(select(it.c.external_id).where(*where))}
             conn.execute(update(it).where(*where).values(last_seen_at=now))
@@ -197,14 +275,19 @@ class SQLAccountsMixin(SQLMixin):
             deleted = 0
             if deleted_ids:
                 deleted = conn.execute(
-                    update(t.items).where(
+                    update(t.items)
+                    .where(
                         t.items.c.account_id == account_id,
                         t.items.c.external_id.in_(list(deleted_ids)),
                         t.items.c.deleted_at.is_(None),
-                    ).values(deleted_at=now, last_modified_at=now)
+                    )
+                    .values(deleted_at=now, last_modified_at=now)
                 ).rowcount
-            conn.execute(update(t.accounts).where(t.accounts.c.id == account_id)
-                         .values(cursor=cursor, updated_at=now))
+            conn.execute(
+                update(t.accounts)
+                .where(t.accounts.c.id == account_id)
+                .values(cursor=cursor, updated_at=now)
+            )
         return PageCounts(added=added, updated=updated, unchanged=unchanged, deleted=deleted)
 
     def _upsert_items(
@@ -215,7 +298,8 @@ class SQLAccountsMixin(SQLMixin):
         it = self.tables.items
         latest = {item.external_id: item for item in items}  # a page may repeat an id
         stored = {
-            r[0]: (r[1], r[2]) for r in conn.execute(
+            r[0]: (r[1], r[2])
+            for r in conn.execute(
                 select(it.c.external_id, it.c.content_hash, it.c.deleted_at).where(
                     it.c.account_id == account_id, it.c.external_id.in_(list(latest))
                 )
@@ -234,13 +318,23 @@ class SQLAccountsMixin(SQLMixin):
             conn.execute(self._insert_items(), new)
         if changed:
             conn.execute(
-                update(it).where(it.c.account_id == bindparam("b_account"),
-                                 it.c.external_id == bindparam("b_external")).values(
-                    title=bindparam("title"), text=bindparam("text"), kind=bindparam("kind"),
-                    author=bindparam("author"), published_at=bindparam("published_at"),
-                    metrics=bindparam("metrics"), raw=bindparam("raw"),
-                    content_hash=bindparam("content_hash"), last_modified_at=now,
-                    last_seen_at=now, deleted_at=None,
+                update(it)
+                .where(
+                    it.c.account_id == bindparam("b_account"),
+                    it.c.external_id == bindparam("b_external"),
+                )
+                .values(
+                    title=bindparam("title"),
+                    text=bindparam("text"),
+                    kind=bindparam("kind"),
+                    author=bindparam("author"),
+                    published_at=bindparam("published_at"),
+                    metrics=bindparam("metrics"),
+                    raw=bindparam("raw"),
+                    content_hash=bindparam("content_hash"),
+                    last_modified_at=now,
+                    last_seen_at=now,
+                    deleted_at=None,
                     # What an analyzer reads changed: queue the item to be judged again
                     # (SET expressions see the row as it was).
                     analysis_state=case((_rejudge(it), "queued"), else_=it.c.analysis_state),
@@ -248,12 +342,21 @@ class SQLAccountsMixin(SQLMixin):
                 ),
                 # Only the bound keys: any other column key would join the SET clause
                 # (and reset first_seen_at and analysis_state).
-                [{**{k: row[k] for k in _CHANGED_KEYS}, "b_account": account_id,
-                  "b_external": row["external_id"]} for row in changed],
+                [
+                    {
+                        **{k: row[k] for k in _CHANGED_KEYS},
+                        "b_account": account_id,
+                        "b_external": row["external_id"],
+                    }
+                    for row in changed
+                ],
             )
         if same:
-            conn.execute(update(it).where(it.c.account_id == account_id,
-                                          it.c.external_id.in_(same)).values(last_seen_at=now))
+            conn.execute(
+                update(it)
+                .where(it.c.account_id == account_id, it.c.external_id.in_(same))
+                .values(last_seen_at=now)
+            )
         return len(new), len(changed), len(same)
 
     def _insert_items(self) -> Any:
@@ -262,33 +365,63 @@ class SQLAccountsMixin(SQLMixin):
         # A concurrent or replayed page may have inserted the row meanwhile: update it then.
         return stmt.on_conflict_do_update(
             index_elements=[it.c.account_id, it.c.external_id],
-            set_={c: stmt.excluded[c] for c in (
-                "kind", "title", "text", "author", "published_at", "metrics", "raw",
-                "content_hash", "last_modified_at", "last_seen_at", "deleted_at",
-            )},
+            set_={
+                c: stmt.excluded[c]
+                for c in (
+                    "kind",
+                    "title",
+                    "text",
+                    "author",
+                    "published_at",
+                    "metrics",
+                    "raw",
+                    "content_hash",
+                    "last_modified_at",
+                    "last_seen_at",
+                    "deleted_at",
+                )
+            },
         )
 
     def sweep_unseen(self, account_id: str, *, since: datetime, now: datetime) -> int:
         """Mark deleted every live item not seen since ``since``."""
         it = self.tables.items
         with self.engine.begin() as conn:
-            return int(conn.execute(
-                update(it).where(it.c.account_id == account_id, it.c.deleted_at.is_(None),
-                                 it.c.last_seen_at < since)
-                .values(deleted_at=now, last_modified_at=now)
-            ).rowcount)
+            return int(
+                conn.execute(
+                    update(it)
+                    .where(
+                        it.c.account_id == account_id,
+                        it.c.deleted_at.is_(None),
+                        it.c.last_seen_at < since,
+                    )
+                    .values(deleted_at=now, last_modified_at=now)
+                ).rowcount
+            )
 
     def finish_sync(self, account_id: str, *, now: datetime, next_sync_at: datetime) -> None:
         """Record a successful sync."""
-        self._update_account(account_id, last_synced_at=now, next_sync_at=next_sync_at,
-                             error_code=None, error_message=None, updated_at=now)
+        self._update_account(
+            account_id,
+            last_synced_at=now,
+            next_sync_at=next_sync_at,
+            error_code=None,
+            error_message=None,
+            updated_at=now,
+        )
 
     def due_accounts(self, *, now: datetime, limit: int) -> list[Account]:
         """Active accounts due for a sync, most overdue first."""
         acc = self.tables.accounts
-        stmt = (select(acc).where(acc.c.state == AccountState.ACTIVE.value,
-                                  (acc.c.next_sync_at.is_(None)) | (acc.c.next_sync_at <= now))
-                .order_by(acc.c.next_sync_at.nulls_first(), acc.c.id).limit(limit))
+        stmt = (
+            select(acc)
+            .where(
+                acc.c.state == AccountState.ACTIVE.value,
+                (acc.c.next_sync_at.is_(None)) | (acc.c.next_sync_at <= now),
+            )
+            .order_by(acc.c.next_sync_at.nulls_first(), acc.c.id)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_account(r) for r in conn.execute(stmt).mappings()]
 
@@ -317,14 +450,25 @@ class SQLAccountsMixin(SQLMixin):
         """Record an in-app notification."""
         nt = self.tables.notifications
         with self.engine.begin() as conn:
-            row = conn.execute(insert(nt).values(
-                owner_id=owner_id, kind=kind, title=title, body=body, data=data, created_at=now
-            ).returning(*nt.c)).mappings().one()
+            row = (
+                conn.execute(
+                    insert(nt)
+                    .values(
+                        owner_id=owner_id,
+                        kind=kind,
+                        title=title,
+                        body=body,
+                        data=data,
+                        created_at=now,
+                    )
+                    .returning(*nt.c)
+                )
+                .mappings()
+                .one()
+            )
         return _notification(row)
 
-    def list_notifications(
-        self, *, owner_id: str, unread_only: bool = False
-    ) -> list[Notification]:
+    def list_notifications(self, *, owner_id: str, unread_only: bool = False) -> list[Notification]:
         """Return an owner's notifications, newest first."""
         nt = self.tables.notifications
         stmt = select(nt).where(nt.c.owner_id == owner_id)
@@ -337,7 +481,12 @@ class SQLAccountsMixin(SQLMixin):
 
 def _notification(row: Any) -> Notification:
     return Notification(
-        id=row["id"], owner_id=row["owner_id"], kind=row["kind"], title=row["title"],
-        body=row["body"], created_at=row["created_at"], data=row["data"],
+        id=row["id"],
+        owner_id=row["owner_id"],
+        kind=row["kind"],
+        title=row["title"],
+        body=row["body"],
+        created_at=row["created_at"],
+        data=row["data"],
         read_at=row["read_at"],
     )

@@ -38,17 +38,24 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # plan, which for the 50-id IN lookups of a sync page was 4x slower (bench/gmail_sync.py).
     # The hot-path statements in pgfast.py still prepare explicitly.
     return create_engine(
-        parsed, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800,
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
         connect_args={"prepare_threshold": None},
     )
 
 
 def _sqlite_engine(parsed: Any) -> Engine:
-    engine = create_engine(
-        parsed, connect_args={"check_same_thread": False, "timeout": 30.0}, pool_size=16,
-        max_overflow=16,
-    ) if parsed.database not in (None, "", ":memory:") else create_engine(
-        parsed, connect_args={"check_same_thread": False}
+    engine = (
+        create_engine(
+            parsed,
+            connect_args={"check_same_thread": False, "timeout": 30.0},
+            pool_size=16,
+            max_overflow=16,
+        )
+        if parsed.database not in (None, "", ":memory:")
+        else create_engine(parsed, connect_args={"check_same_thread": False})
     )
 
     @event.listens_for(engine, "connect")

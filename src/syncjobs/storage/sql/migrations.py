@@ -41,14 +41,26 @@ def _v3_upkeep(conn: Connection, t: Tables) -> None:
 
 #: The ``items`` columns of the analysis queue, added by v4 (v2 creates them on new databases).
 _V4_ITEM_COLUMNS = (
-    "analysis_priority", "review_flag", "analysis_attempts", "analysis_claimed_at",
+    "analysis_priority",
+    "review_flag",
+    "analysis_attempts",
+    "analysis_claimed_at",
     "analysis_error",
 )
 
 
 def _v4_insights(conn: Connection, t: Tables) -> None:
-    for table in (t.analyses, t.preferences, t.trust_scores, t.provider_usage, t.usage,
-                  t.rollup_runs, t.deliveries, t.breakers, t.digests):
+    for table in (
+        t.analyses,
+        t.preferences,
+        t.trust_scores,
+        t.provider_usage,
+        t.usage,
+        t.rollup_runs,
+        t.deliveries,
+        t.breakers,
+        t.digests,
+    ):
         table.create(conn, checkfirst=True)
     items = t.items
     have = {c["name"] for c in inspect(conn).get_columns(items.name)}

@@ -101,7 +101,8 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         # Single-statement changes and reads need no BEGIN/COMMIT round trips on PostgreSQL.
         self._auto = (
             self.engine.execution_options(isolation_level="AUTOCOMMIT")
-            if self.is_postgres else self.engine
+            if self.is_postgres
+            else self.engine
         )
         self._fast = PgFastPath(self._auto, table_prefix) if self.is_postgres else None
         if check:
@@ -122,9 +123,7 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
 
     def _notify(self, conn: Connection, job_id: str, status: str) -> None:
         if self.is_postgres:
-            conn.execute(
-                select(func.pg_notify(self._channel(job_id), status))
-            )
+            conn.execute(select(func.pg_notify(self._channel(job_id), status)))
 
     def _changed(self, conn: Connection, stmt: Any, job_id: str) -> Job | None:
         """Run an UPDATE … RETURNING on one job and notify watchers when it matched."""
@@ -153,19 +152,23 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
                     {"k": self.tables.prefix + new.owner_id},
                 )
             if new.idempotency_key is not None:
-                existing = conn.execute(
-                    select(jobs).where(
-                        jobs.c.owner_id == new.owner_id,
-                        jobs.c.idempotency_key == new.idempotency_key,
+                existing = (
+                    conn.execute(
+                        select(jobs).where(
+                            jobs.c.owner_id == new.owner_id,
+                            jobs.c.idempotency_key == new.idempotency_key,
+                        )
                     )
-                ).mappings().first()
+                    .mappings()
+                    .first()
+                )
                 if existing is not None:
                     return _job(existing), False
             if active_limit is not None:
                 active = conn.execute(
-                    select(func.count()).select_from(jobs).where(
-                        jobs.c.owner_id == new.owner_id, jobs.c.status.in_(_ACTIVE)
-                    )
+                    select(func.count())
+                    .select_from(jobs)
+                    .where(jobs.c.owner_id == new.owner_id, jobs.c.status.in_(_ACTIVE))
                 ).scalar_one()
                 if active >= active_limit:
                     raise ConcurrencyLimitError(
@@ -196,26 +199,45 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
 
     def _fast_create(self, new: NewJob, active_limit: int | None) -> tuple[Job, bool]:
         assert self._fast is not None
-        row = self._fast.insert_job({
-            "id": new.id, "owner": new.owner_id, "job_type": new.job_type, "queue": new.queue,
-            "priority": new.priority, "params": jsonb(new.params), "max_retries": new.max_retries,
-            "scheduled_for": new.scheduled_for, "expires_at": new.expires_at,
-            "key": new.idempotency_key, "parent_id": new.parent_id, "now": new.created_at,
-            "limit": active_limit,
-        })
+        row = self._fast.insert_job(
+            {
+                "id": new.id,
+                "owner": new.owner_id,
+                "job_type": new.job_type,
+                "queue": new.queue,
+                "priority": new.priority,
+                "params": jsonb(new.params),
+                "max_retries": new.max_retries,
+                "scheduled_for": new.scheduled_for,
+                "expires_at": new.expires_at,
+                "key": new.idempotency_key,
+                "parent_id": new.parent_id,
+                "now": new.created_at,
+                "limit": active_limit,
+            }
+        )
         if row is not None:
             return _job(row), True
         jobs = self.tables.jobs
         with self._auto.connect() as conn:
             if new.idempotency_key is not None:
-                existing = conn.execute(select(jobs).where(
-                    jobs.c.owner_id == new.owner_id, jobs.c.idempotency_key == new.idempotency_key
-                )).mappings().first()
+                existing = (
+                    conn.execute(
+                        select(jobs).where(
+                            jobs.c.owner_id == new.owner_id,
+                            jobs.c.idempotency_key == new.idempotency_key,
+                        )
+                    )
+                    .mappings()
+                    .first()
+                )
                 if existing is not None:
                     return _job(existing), False
-            active = conn.execute(select(func.count()).select_from(jobs).where(
-                jobs.c.owner_id == new.owner_id, jobs.c.status.in_(_ACTIVE)
-            )).scalar_one()
+            active = conn.execute(
+                select(func.count())
+                .select_from(jobs)
+                .where(jobs.c.owner_id == new.owner_id, jobs.c.status.in_(_ACTIVE))
+            ).scalar_one()
         raise ConcurrencyLimitError(
             f"owner already has {active} active jobs (limit {active_limit})"
         )
@@ -271,9 +293,11 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
             jobs.c.status == JobStatus.PENDING.value,
             or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
         )
-        crashed = and_(
-            jobs.c.status == JobStatus.PROCESSING.value, jobs.c.heartbeat_at < stale_before
-        ) if stale_before is not None else None
+        crashed = (
+            and_(jobs.c.status == JobStatus.PROCESSING.value, jobs.c.heartbeat_at < stale_before)
+            if stale_before is not None
+            else None
+        )
         stmt = (
             update(jobs)
             .where(jobs.c.id == job_id, or_(pending, crashed) if crashed is not None else pending)
@@ -301,8 +325,13 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         """Record progress of a processing job; return its cancel flag."""
         if self._fast is not None:
             row = self._fast.change(
-                self._fast.progress_sql, job_id, done=done, total=total, percent=percent,
-                message=message, now=now,
+                self._fast.progress_sql,
+                job_id,
+                done=done,
+                total=total,
+                percent=percent,
+                message=message,
+                now=now,
             )
             return bool(row and row["cancel_requested"])
         jobs = self.tables.jobs
@@ -335,8 +364,10 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         """Read the cancel flag."""
         if self._fast is not None:
             found = self._fast.one(self._fast.cancel_flag_sql, {"id": job_id})
-            return found is None or bool(found["cancel_requested"]) or (
-                found["status"] == JobStatus.CANCELLED.value
+            return (
+                found is None
+                or bool(found["cancel_requested"])
+                or (found["status"] == JobStatus.CANCELLED.value)
             )
         jobs = self.tables.jobs
         with self._auto.connect() as conn:
@@ -360,8 +391,13 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         if self._fast is not None and not dead_letter:
             completed = status is JobStatus.COMPLETED
             row = self._fast.change(
-                self._fast.finish_sql, job_id, status=status.value, now=now, code=error_code,
-                message=error_message, completed=completed,
+                self._fast.finish_sql,
+                job_id,
+                status=status.value,
+                now=now,
+                code=error_code,
+                message=error_message,
+                completed=completed,
                 result=jsonb(result) if completed else None,
             )
             return _job(row) if row is not None else None
@@ -375,11 +411,7 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         }
         if status is JobStatus.COMPLETED:
             values.update(result=result, progress_percent=100.0)
-        stmt = (
-            update(jobs)
-            .where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE))
-            .values(values)
-        )
+        stmt = update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(_ACTIVE)).values(values)
         if not dead_letter:
             return self._change(stmt, job_id)
         with self.engine.begin() as conn:
@@ -412,8 +444,13 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         """Put a processing job back to pending until ``run_at``."""
         if self._fast is not None:
             row = self._fast.change(
-                self._fast.reschedule_sql, job_id, run_at=run_at, now=now, code=error_code,
-                message=error_message, retry=1 if count_retry else 0,
+                self._fast.reschedule_sql,
+                job_id,
+                run_at=run_at,
+                now=now,
+                code=error_code,
+                message=error_message,
+                retry=1 if count_retry else 0,
                 give_back=0 if count_retry else 1,
             )
             return _job(row) if row is not None else None
@@ -480,9 +517,9 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
                 )
             if active_limit is not None:
                 active = conn.execute(
-                    select(func.count()).select_from(jobs).where(
-                        jobs.c.owner_id == row[0], jobs.c.status.in_(_ACTIVE)
-                    )
+                    select(func.count())
+                    .select_from(jobs)
+                    .where(jobs.c.owner_id == row[0], jobs.c.status.in_(_ACTIVE))
                 ).scalar_one()
                 if active >= active_limit:
                     raise ConcurrencyLimitError(
@@ -538,8 +575,13 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         )
         with self.engine.connect() as conn:
             return [
-                LogLine(id=r["id"], job_id=r["job_id"], at=r["at"], level=r["level"],
-                        message=r["message"])
+                LogLine(
+                    id=r["id"],
+                    job_id=r["job_id"],
+                    at=r["at"],
+                    level=r["level"],
+                    message=r["message"],
+                )
                 for r in conn.execute(stmt).mappings()
             ]
 
@@ -554,9 +596,14 @@ class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
         with self.engine.connect() as conn:
             return [
                 DeadLetter(
-                    id=r["id"], job_id=r["job_id"], owner_id=r["owner_id"],
-                    job_type=r["job_type"], params=r["params"], error_code=r["error_code"],
-                    error_message=r["error_message"], attempts=r["attempts"],
+                    id=r["id"],
+                    job_id=r["job_id"],
+                    owner_id=r["owner_id"],
+                    job_type=r["job_type"],
+                    params=r["params"],
+                    error_code=r["error_code"],
+                    error_message=r["error_message"],
+                    attempts=r["attempts"],
                     failed_at=r["failed_at"],
                 )
                 for r in conn.execute(stmt).mappings()

@@ -208,8 +208,13 @@ def build_tables(prefix: str) -> Tables:
         Column("analysis_error", Text),
         UniqueConstraint("account_id", "external_id", name=f"{prefix}items_ext_uq"),
         Index(f"{prefix}items_analysis_ix", "analysis_state", "first_seen_at"),
-        Index(f"{prefix}items_queue_ix", "analysis_state", "review_flag", "analysis_priority",
-              "first_seen_at"),
+        Index(
+            f"{prefix}items_queue_ix",
+            "analysis_state",
+            "review_flag",
+            "analysis_priority",
+            "first_seen_at",
+        ),
     )
     notifications = Table(
         f"{prefix}notifications",
@@ -241,8 +246,19 @@ def build_tables(prefix: str) -> Tables:
     )
     insights = _insight_tables(prefix, md)
     return Tables(
-        prefix, md, schema_version, jobs, job_log, dead_letters, accounts, credentials, items,
-        notifications, workers, schedules, *insights,
+        prefix,
+        md,
+        schema_version,
+        jobs,
+        job_log,
+        dead_letters,
+        accounts,
+        credentials,
+        items,
+        notifications,
+        workers,
+        schedules,
+        *insights,
     )
 
 
@@ -361,5 +377,14 @@ def _insight_tables(prefix: str, md: MetaData) -> tuple[Table, ...]:
         Column("period_key", String(64), primary_key=True),
         Column("sent_at", UTCDateTime, nullable=False),
     )
-    return (analyses, preferences, trust_scores, provider_usage, usage, rollup_runs,
-            deliveries, breakers, digests)
+    return (
+        analyses,
+        preferences,
+        trust_scores,
+        provider_usage,
+        usage,
+        rollup_runs,
+        deliveries,
+        breakers,
+        digests,
+    )

@@ -30,10 +30,14 @@ class SQLUpkeepMixin(SQLMixin):
                 {"id": worker_id, "kind": kind, "started_at": now, "seen_at": now},
             )
             if job_ids:
-                conn.execute(update(t.jobs).where(
-                    t.jobs.c.id.in_(list(job_ids)),
-                    t.jobs.c.status == JobStatus.PROCESSING.value,
-                ).values(heartbeat_at=now))
+                conn.execute(
+                    update(t.jobs)
+                    .where(
+                        t.jobs.c.id.in_(list(job_ids)),
+                        t.jobs.c.status == JobStatus.PROCESSING.value,
+                    )
+                    .values(heartbeat_at=now)
+                )
 
     def last_heartbeats(self) -> dict[str, datetime]:
         """The latest heartbeat per kind."""
@@ -56,46 +60,76 @@ class SQLUpkeepMixin(SQLMixin):
         sc = self.tables.schedules
         with self.engine.begin() as conn:
             if previous is None:
-                ins = self._insert(sc).values(
-                    name=name, last_slot=slot, updated_at=now
-                ).on_conflict_do_nothing(index_elements=["name"]).returning(sc.c.name)
+                ins = (
+                    self._insert(sc)
+                    .values(name=name, last_slot=slot, updated_at=now)
+                    .on_conflict_do_nothing(index_elements=["name"])
+                    .returning(sc.c.name)
+                )
                 return conn.execute(ins).first() is not None
-            return bool(conn.execute(update(sc).where(
-                sc.c.name == name, sc.c.last_slot == previous
-            ).values(last_slot=slot, updated_at=now)).rowcount)
+            return bool(
+                conn.execute(
+                    update(sc)
+                    .where(sc.c.name == name, sc.c.last_slot == previous)
+                    .values(last_slot=slot, updated_at=now)
+                ).rowcount
+            )
 
     def stale_jobs(self, *, stale_before: datetime, limit: int) -> list[Job]:
         """Processing jobs whose heartbeat is older than ``stale_before``."""
         from .repository import _job
 
         jobs = self.tables.jobs
-        stmt = select(jobs).where(
-            jobs.c.status == JobStatus.PROCESSING.value, jobs.c.heartbeat_at < stale_before
-        ).order_by(jobs.c.heartbeat_at).limit(limit)
+        stmt = (
+            select(jobs)
+            .where(jobs.c.status == JobStatus.PROCESSING.value, jobs.c.heartbeat_at < stale_before)
+            .order_by(jobs.c.heartbeat_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(stmt).mappings()]
 
     def recover_job(
-        self, job_id: str, *, stale_before: datetime, run_at: datetime, now: datetime,
-        error_code: str, error_message: str,
+        self,
+        job_id: str,
+        *,
+        stale_before: datetime,
+        run_at: datetime,
+        now: datetime,
+        error_code: str,
+        error_message: str,
     ) -> Job | None:
         """Stale processing → pending, if it is still stale."""
         from .repository import _job
 
         jobs = self.tables.jobs
-        stmt = update(jobs).where(
-            jobs.c.id == job_id, jobs.c.status == JobStatus.PROCESSING.value,
-            jobs.c.heartbeat_at < stale_before,
-        ).values(
-            status=JobStatus.PENDING.value, scheduled_for=run_at, worker_id=None,
-            error_code=error_code, error_message=error_message, updated_at=now,
-        ).returning(*jobs.c)
+        stmt = (
+            update(jobs)
+            .where(
+                jobs.c.id == job_id,
+                jobs.c.status == JobStatus.PROCESSING.value,
+                jobs.c.heartbeat_at < stale_before,
+            )
+            .values(
+                status=JobStatus.PENDING.value,
+                scheduled_for=run_at,
+                worker_id=None,
+                error_code=error_code,
+                error_message=error_message,
+                updated_at=now,
+            )
+            .returning(*jobs.c)
+        )
         with self.engine.begin() as conn:
             row = conn.execute(stmt).mappings().first()
             if row is not None and self.is_postgres:
-                conn.execute(select(func.pg_notify(
-                    f"{self.tables.prefix}j{job_id.replace('-', '')}", row["status"]
-                )))
+                conn.execute(
+                    select(
+                        func.pg_notify(
+                            f"{self.tables.prefix}j{job_id.replace('-', '')}", row["status"]
+                        )
+                    )
+                )
         return _job(row) if row is not None else None
 
     def unsent_jobs(self, *, idle_before: datetime, now: datetime, limit: int) -> list[Job]:
@@ -103,10 +137,16 @@ class SQLUpkeepMixin(SQLMixin):
         from .repository import _job
 
         jobs = self.tables.jobs
-        stmt = select(jobs).where(
-            jobs.c.status == JobStatus.PENDING.value, jobs.c.updated_at < idle_before,
-            or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
-        ).order_by(jobs.c.created_at).limit(limit)
+        stmt = (
+            select(jobs)
+            .where(
+                jobs.c.status == JobStatus.PENDING.value,
+                jobs.c.updated_at < idle_before,
+                or_(jobs.c.scheduled_for.is_(None), jobs.c.scheduled_for <= now),
+            )
+            .order_by(jobs.c.created_at)
+            .limit(limit)
+        )
         with self.engine.connect() as conn:
             return [_job(r) for r in conn.execute(stmt).mappings()]
 
@@ -114,36 +154,55 @@ class SQLUpkeepMixin(SQLMixin):
         """Mark a pending job as just (re)sent."""
         jobs = self.tables.jobs
         with self.engine.begin() as conn:
-            conn.execute(update(jobs).where(
-                jobs.c.id == job_id, jobs.c.status == JobStatus.PENDING.value
-            ).values(updated_at=now))
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status == JobStatus.PENDING.value)
+                .values(updated_at=now)
+            )
 
     def expire_jobs(self, *, now: datetime, limit: int) -> int:
         """Fail pending jobs past their expiry."""
         jobs = self.tables.jobs
-        ids = select(jobs.c.id).where(
-            jobs.c.status == JobStatus.PENDING.value, jobs.c.expires_at < now,
-            jobs.c.attempts == 0,
-        ).limit(limit).scalar_subquery()
+        ids = (
+            select(jobs.c.id)
+            .where(
+                jobs.c.status == JobStatus.PENDING.value,
+                jobs.c.expires_at < now,
+                jobs.c.attempts == 0,
+            )
+            .limit(limit)
+            .scalar_subquery()
+        )
         with self.engine.begin() as conn:
-            return int(conn.execute(update(jobs).where(
-                jobs.c.id.in_(ids), jobs.c.status == JobStatus.PENDING.value
-            ).values(
-                status=JobStatus.FAILED.value, error_code="expired",
-                error_message="the job expired before a worker took it", completed_at=now,
-                updated_at=now,
-            )).rowcount)
+            return int(
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id.in_(ids), jobs.c.status == JobStatus.PENDING.value)
+                    .values(
+                        status=JobStatus.FAILED.value,
+                        error_code="expired",
+                        error_message="the job expired before a worker took it",
+                        completed_at=now,
+                        updated_at=now,
+                    )
+                ).rowcount
+            )
 
-    def purge_jobs(
-        self, *, finished_before: datetime, failed_before: datetime, limit: int
-    ) -> int:
+    def purge_jobs(self, *, finished_before: datetime, failed_before: datetime, limit: int) -> int:
         """Delete one batch of jobs past retention, with their log lines and dead letters."""
         t = self.tables
         jobs = t.jobs
-        doomed = select(jobs.c.id).where(or_(
-            (jobs.c.status.in_(_FINISHED)) & (jobs.c.completed_at < finished_before),
-            (jobs.c.status == JobStatus.FAILED.value) & (jobs.c.completed_at < failed_before),
-        )).limit(limit)
+        doomed = (
+            select(jobs.c.id)
+            .where(
+                or_(
+                    (jobs.c.status.in_(_FINISHED)) & (jobs.c.completed_at < finished_before),
+                    (jobs.c.status == JobStatus.FAILED.value)
+                    & (jobs.c.completed_at < failed_before),
+                )
+            )
+            .limit(limit)
+        )
         with self.engine.begin() as conn:
             ids = [r[0] for r in conn.execute(doomed)]
             if not ids:
@@ -159,8 +218,9 @@ class SQLUpkeepMixin(SQLMixin):
         out: dict[str, dict[str, Any]] = {}
         with self.engine.connect() as conn:
             for job_type, status, n in conn.execute(
-                select(jobs.c.job_type, jobs.c.status, func.count())
-                .group_by(jobs.c.job_type, jobs.c.status)
+                select(jobs.c.job_type, jobs.c.status, func.count()).group_by(
+                    jobs.c.job_type, jobs.c.status
+                )
             ):
                 out.setdefault(job_type, _empty())[status] = int(n)
             for job_type, n in conn.execute(
@@ -169,7 +229,8 @@ class SQLUpkeepMixin(SQLMixin):
                 out.setdefault(job_type, _empty())["dead_lettered"] = int(n)
             for job_type, oldest in conn.execute(
                 select(jobs.c.job_type, func.min(jobs.c.created_at))
-                .where(jobs.c.status == JobStatus.PENDING.value).group_by(jobs.c.job_type)
+                .where(jobs.c.status == JobStatus.PENDING.value)
+                .group_by(jobs.c.job_type)
             ):
                 out.setdefault(job_type, _empty())["oldest_pending_at"] = _utc(oldest)
         return out
@@ -186,5 +247,3 @@ def _utc(value: Any) -> datetime:
 
     assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-

@@ -214,11 +214,15 @@ class FakeCompletions(WSGIFake):
                 400, "you must provide a model parameter", "invalid_request_error", param="model"
             )
         messages = body.get("messages")
-        valid = isinstance(messages, list) and messages and all(
-            isinstance(m, dict)
-            and m.get("role") in _ROLES
-            and isinstance(m.get("content"), str)
-            for m in messages
+        valid = (
+            isinstance(messages, list)
+            and messages
+            and all(
+                isinstance(m, dict)
+                and m.get("role") in _ROLES
+                and isinstance(m.get("content"), str)
+                for m in messages
+            )
         )
         if not valid:
             return None, openai_error(
