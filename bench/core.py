@@ -40,7 +40,7 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
 
         SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
         import bench.bare_actors as bare
-        from syncjobs import jobtypes  # noqa: F401
+        from syncjobs import builtin_jobs  # noqa: F401
         from syncjobs.factory import create_app
 
         app = create_app(Settings())

@@ -102,7 +102,7 @@ def _fanout(redis_url: str, pg_url: str, n: int, client: redis.Redis) -> dict[st
         "SYNCJOBS_TABLE_PREFIX": prefix,
     }
     os.environ.update(env)
-    from syncjobs import jobtypes  # noqa: F401
+    from syncjobs import builtin_jobs  # noqa: F401
     from syncjobs.factory import create_app
     from syncjobs.models import JobStatus
     from syncjobs.settings import Settings

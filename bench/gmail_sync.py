@@ -105,7 +105,7 @@ def _ours(spec: dict[str, Any]) -> dict[str, Any]:
     """Child: the real sync job, in-process, on the bench's PostgreSQL."""
     from dramatiq.brokers.stub import StubBroker
 
-    from syncjobs import jobtypes  # noqa: F401  (declares sync_account)
+    from syncjobs import builtin_jobs  # noqa: F401  (declares sync_account)
     from syncjobs.app import register_actors
     from syncjobs.factory import default_deps
     from syncjobs.models import JobStatus
@@ -124,9 +124,9 @@ def _ours(spec: dict[str, Any]) -> dict[str, Any]:
     broker = StubBroker()
     broker.emit_after("process_boot")
     app = register_actors(broker, default_deps(repo, settings), settings)
-    account = app.connect_account(OWNER, "gmail", spec["tokens"])
+    account = app.accounts.connect(OWNER, "gmail", spec["tokens"])
     began = time.perf_counter()
-    job = app.sync_account(account.id, owner_id=OWNER)
+    job = app.accounts.sync(account.id, owner_id=OWNER)
     with app.worker(threads=1):
         while not (job := app.status(job.id, owner_id=OWNER)).is_terminal:
             time.sleep(0.1)

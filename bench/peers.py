@@ -120,7 +120,7 @@ class Bench:
             "BENCH_REDIS_URL": redis_url,
         }
         os.environ.update(self.env)
-        from syncjobs import jobtypes  # noqa: F401
+        from syncjobs import builtin_jobs  # noqa: F401
         from syncjobs.factory import create_app
         from syncjobs.settings import Settings
         from syncjobs.storage.sql import SQLAlchemyRepository

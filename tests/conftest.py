@@ -13,12 +13,12 @@ import pytest
 import time_machine
 from dramatiq.brokers.stub import StubBroker
 
-import syncjobs.jobtypes  # noqa: F401  (built-in job types)
-from syncjobs import _current
+import syncjobs.builtin_jobs  # noqa: F401  (built-in job types)
 from syncjobs.app import Deps, SyncJobs, register_actors
+from syncjobs.core import current as _current
+from syncjobs.core.registry import Registry, default_registry
 from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
 from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifier
-from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
 

@@ -36,7 +36,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 import syncjobs
-import syncjobs.jobtypes  # declares the built-in job types: sync_account, ...
+import syncjobs.builtin_jobs  # declares the built-in job types: sync_account, ...
 from syncjobs.providers import provider_names
 
 __all__ = ["JobStreams", "app", "create_api"]
@@ -315,7 +315,7 @@ async def connect_account(body: ConnectAccount, owner: Owner, jobs: Jobs) -> dic
     if body.provider not in await run_in_threadpool(provider_names):
         raise HTTPException(422, f"unknown provider {body.provider!r}")
     account = await run_in_threadpool(
-        jobs.connect_account,
+        jobs.accounts.connect,
         owner,
         body.provider,
         body.tokens,
@@ -328,7 +328,7 @@ async def connect_account(body: ConnectAccount, owner: Owner, jobs: Jobs) -> dic
 @router.get("/accounts")
 async def list_accounts(owner: Owner, jobs: Jobs) -> list[dict[str, Any]]:
     """The user's connected accounts."""
-    return [a.to_dict() for a in await run_in_threadpool(jobs.accounts, owner)]
+    return [a.to_dict() for a in await run_in_threadpool(jobs.accounts.list, owner)]
 
 
 @router.post("/accounts/{account_id}/sync", status_code=202)
@@ -341,7 +341,7 @@ async def sync_account(
     full: bool = False,
 ) -> dict[str, Any]:
     """Queue a sync of the account now; follow it at ``status_url`` or ``events_url``."""
-    job = await run_in_threadpool(jobs.sync_account, account_id, owner_id=owner, full=full)
+    job = await run_in_threadpool(jobs.accounts.sync, account_id, owner_id=owner, full=full)
     return _accepted(request, response, job, "job_status", "job_events")
 
 

@@ -13,9 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._current import get_app
 from .app import Deps, SyncJobs, register_actors
-from .context import JobContext
+from .core.context import JobContext
+from .core.maintenance import Health
+from .core.registry import job_type
+from .core.scheduling import ScheduleInfo
 from .errors import (
     AccountNotFoundError,
     ConcurrencyLimitError,
@@ -34,7 +36,7 @@ from .errors import (
     SyncJobsError,
     UnexpectedResponseError,
 )
-from .factory import create_app
+from .factory import create_app, get_app
 from .models import (
     Account,
     AccountState,
@@ -53,10 +55,7 @@ from .models import (
 )
 from .protocols import Analyzer, Notifier
 from .providers.types import TokenSet
-from .registry import job_type
-from .scheduling import ScheduleInfo
 from .settings import Settings
-from .upkeep import Health
 
 __version__ = "0.1.0"
 
@@ -192,7 +191,7 @@ def connect_account(
     sync_interval: int | None = None,
 ) -> Account:
     """Connect an owner's YouTube, Gmail, Instagram or TikTok account; tokens stored encrypted."""
-    return get_app().connect_account(
+    return get_app().accounts.connect(
         owner_id,
         provider,
         tokens,
@@ -204,17 +203,17 @@ def connect_account(
 
 def accounts(owner_id: str) -> list[Account]:
     """List an owner's connected accounts."""
-    return get_app().accounts(owner_id)
+    return get_app().accounts.list(owner_id)
 
 
 def disconnect_account(account_id: str, *, owner_id: str) -> None:
     """Remove an account with its tokens and synced items."""
-    get_app().disconnect_account(account_id, owner_id=owner_id)
+    get_app().accounts.disconnect(account_id, owner_id=owner_id)
 
 
 def sync_account(account_id: str, *, owner_id: str, full: bool = False) -> Job:
     """Queue an incremental (or ``full``) sync of an account now; returns its job."""
-    return get_app().sync_account(account_id, owner_id=owner_id, full=full)
+    return get_app().accounts.sync(account_id, owner_id=owner_id, full=full)
 
 
 def health() -> Health:
@@ -231,32 +230,32 @@ def notify(
     owner_id: str, *, kind: str, title: str, body: str, data: dict[str, Any] | None = None
 ) -> Notification:
     """Record a notification for an owner and deliver it through every configured notifier."""
-    return get_app().notify(owner_id, kind=kind, title=title, body=body, data=data)
+    return get_app().insights.notify(owner_id, kind=kind, title=title, body=body, data=data)
 
 
 def notifications(owner_id: str, *, unread_only: bool = False) -> list[Notification]:
     """An owner's in-app notifications, newest first."""
-    return get_app().notifications(owner_id, unread_only=unread_only)
+    return get_app().insights.notifications(owner_id, unread_only=unread_only)
 
 
 def mark_read(owner_id: str, notification_ids: list[int] | None = None) -> int:
     """Mark an owner's notifications read (all unread ones when no ids are given)."""
-    return get_app().mark_read(owner_id, notification_ids)
+    return get_app().insights.mark_read(owner_id, notification_ids)
 
 
 def preferences(owner_id: str) -> Preferences:
     """An owner's analysis and digest preferences (defaults when none were set)."""
-    return get_app().preferences(owner_id)
+    return get_app().insights.preferences(owner_id)
 
 
 def set_preferences(owner_id: str, **changes: Any) -> Preferences:
     """Change some of an owner's preferences (blocked words, channels, age, timezone…)."""
-    return get_app().set_preferences(owner_id, **changes)
+    return get_app().insights.set_preferences(owner_id, **changes)
 
 
 def trust_scores(owner_id: str) -> list[TrustScore]:
     """An owner's per-channel trust scores (0..1), least trusted first."""
-    return get_app().trust_scores(owner_id)
+    return get_app().insights.trust_scores(owner_id)
 
 
 def usage(
@@ -267,4 +266,4 @@ def usage(
     end: datetime | None = None,
 ) -> list[UsageRecord]:
     """An owner's usage (items analysed, AI calls, tokens, API calls, quota) per period."""
-    return get_app().usage(owner_id, period=period, start=start, end=end)
+    return get_app().insights.usage(owner_id, period=period, start=start, end=end)

@@ -7,7 +7,6 @@ repository, binds every declared job type (the built-ins and the modules named i
 
 from __future__ import annotations
 
-from . import jobtypes as _builtin_jobs  # noqa: F401  (declares the built-in job types)
 from .factory import create_app
 
 app = create_app(set_global_broker=True)

@@ -50,8 +50,7 @@ def _user_errors() -> Iterator[None]:
 
 
 def _app() -> Any:
-    from . import jobtypes as _builtin  # noqa: F401
-    from ._current import get_app
+    from .factory import get_app
 
     return get_app()
 
@@ -349,7 +348,7 @@ def keygen() -> None:
 @accounts_app.command("list")
 def accounts_list(owner: Owner, as_json: AsJson = False) -> None:
     """List an owner's connected accounts."""
-    found = _guarded(lambda: _app().accounts(owner))
+    found = _guarded(lambda: _app().accounts.list(owner))
     if as_json:
         out.print_json(json.dumps([a.to_dict() for a in found]))
         return
@@ -385,7 +384,7 @@ def accounts_connect(
             raise InvalidInputError(f"--tokens is not valid JSON: {exc}") from None
         if not isinstance(parsed, dict):
             raise InvalidInputError("--tokens must be a JSON object")
-        return _app().connect_account(owner, provider, parsed, external_id=external_id)
+        return _app().accounts.connect(owner, provider, parsed, external_id=external_id)
 
     account = _guarded(run)
     out.print_json(json.dumps(account.to_dict())) if as_json else out.print(
@@ -396,7 +395,7 @@ def accounts_connect(
 @accounts_app.command("disconnect")
 def accounts_disconnect(account_id: str, owner: Owner) -> None:
     """Remove an account, its tokens and its synced items."""
-    _guarded(lambda: _app().disconnect_account(account_id, owner_id=owner))
+    _guarded(lambda: _app().accounts.disconnect(account_id, owner_id=owner))
     out.print(f"disconnected {account_id}")
 
 
@@ -409,7 +408,7 @@ def sync_cmd(
 ) -> None:
     """Queue a sync of an account now."""
     _print_job(
-        _guarded(lambda: _app().sync_account(account_id, owner_id=owner, full=full)), as_json
+        _guarded(lambda: _app().accounts.sync(account_id, owner_id=owner, full=full)), as_json
     )
 
 
@@ -432,7 +431,7 @@ def _rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
 @app.command()
 def trust(owner: Owner, as_json: AsJson = False) -> None:
     """Show an owner's channel trust scores, least trusted first."""
-    scores = _guarded(lambda: _app().trust_scores(owner))
+    scores = _guarded(lambda: _app().insights.trust_scores(owner))
     _rows(
         "trust scores",
         [{k: v for k, v in s.to_dict().items() if k != "owner_id"} for s in scores],
@@ -447,7 +446,7 @@ def usage(
     as_json: AsJson = False,
 ) -> None:
     """Show an owner's usage per period: items analysed, AI calls, tokens, API calls, quota."""
-    records = _guarded(lambda: _app().usage(owner, period=period))
+    records = _guarded(lambda: _app().insights.usage(owner, period=period))
     _rows(
         f"usage per {period}",
         [{k: v for k, v in r.to_dict().items() if k != "owner_id"} for r in records],
@@ -462,7 +461,7 @@ def notifications(
     as_json: AsJson = False,
 ) -> None:
     """List an owner's notifications, newest first."""
-    found = _guarded(lambda: _app().notifications(owner, unread_only=unread))
+    found = _guarded(lambda: _app().insights.notifications(owner, unread_only=unread))
     _rows(
         "notifications",
         [

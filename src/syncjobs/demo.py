@@ -18,13 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from . import jobtypes as _builtin  # noqa: F401  (declares the built-in job types)
 from .app import SyncJobs, register_actors
+from .connections.service import PROVIDER_LABELS
 from .factory import create_broker, default_deps
 from .models import Job
 from .settings import ProviderSettings, Settings
 from .storage.sql import SQLAlchemyRepository
-from .sync import PROVIDER_LABELS
 
 __all__ = ["demo_app", "run_demo"]
 
@@ -82,7 +81,7 @@ def run_demo(console: Console, *, items: int = 750) -> None:
             f"in-memory broker, fake providers with {items} items each"
         )
         started = time.monotonic()
-        app.set_preferences(
+        app.insights.set_preferences(
             OWNER,
             blocked_words=list(DEMO_BLOCKED_WORDS),
             viewer_age=12,
@@ -90,14 +89,14 @@ def run_demo(console: Console, *, items: int = 750) -> None:
         )
         syncs: dict[str, Job] = {}
         for name in PROVIDER_LABELS:
-            account = app.connect_account(
+            account = app.accounts.connect(
                 OWNER,
                 name,
                 fakes[name].issue_tokens(),
                 external_id=f"demo-{name}",
                 display_name=f"demo {PROVIDER_LABELS[name]}",
             )
-            syncs[PROVIDER_LABELS[name]] = app.sync_account(account.id, owner_id=OWNER)
+            syncs[PROVIDER_LABELS[name]] = app.accounts.sync(account.id, owner_id=OWNER)
         with app.worker(threads=4):
             console.print("[bold]1. sync[/bold] all four accounts at once")
             synced = _follow(app, syncs, console)
@@ -173,7 +172,7 @@ def _seconds(job: Job) -> str:
 
 def _summary(app: SyncJobs, final: dict[str, Job], console: Console) -> None:
     """Items, API calls, quota units and decisions per provider."""
-    accounts, insights = app.deps.accounts, app.insights
+    accounts, insights = app.deps.accounts, app.insights.repository
     assert accounts is not None
     decisions: dict[str, Counter[str]] = {}
     for a in insights.list_analyses(owner_id=OWNER, limit=10_000_000):
@@ -237,7 +236,7 @@ def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
             shown = "nothing to do this time"
         table.add_row(label, job.status.value, shown or job.error_message or "-", _seconds(job))
     console.print(table)
-    scores = app.trust_scores(OWNER)
+    scores = app.insights.trust_scores(OWNER)
     trust = Table(
         "channel",
         "score",
@@ -266,7 +265,7 @@ def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
         "quota units",
         title="usage",
     )
-    for u in app.usage(OWNER, period="day")[-3:]:
+    for u in app.insights.usage(OWNER, period="day")[-3:]:
         usage.add_row(
             u.period_start.date().isoformat(),
             str(u.items_analysed),

@@ -8,12 +8,13 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from .app import Deps, SyncJobs, register_actors
+from .core.current import APP_LOCK, current_app
 from .credentials import SQLCredentialStore, TokenCipher
 from .errors import ConfigurationError
 from .settings import Settings
 from .storage.sql import SQLAlchemyRepository
 
-__all__ = ["create_app", "create_broker", "default_deps"]
+__all__ = ["create_app", "create_broker", "default_deps", "get_app"]
 
 
 def create_broker(settings: Settings) -> dramatiq.Broker:
@@ -64,3 +65,14 @@ def default_deps(repository: SQLAlchemyRepository, settings: Settings) -> Deps:
         repository=repository,
         credentials=SQLCredentialStore(repository.engine, repository.tables, cipher),
     )
+
+
+def get_app() -> SyncJobs:
+    """Return the current application, building the default one from settings if none."""
+    with APP_LOCK:
+        app = current_app()
+        if app is None:
+            app = create_app()  # makes itself current
+        if not isinstance(app, SyncJobs):
+            raise ConfigurationError("the current app was not built by register_actors")
+        return app

@@ -14,7 +14,7 @@ from types import ModuleType
 
 import pytest
 
-from syncjobs.registry import Registry, default_registry
+from syncjobs.core.registry import Registry, default_registry
 from tests.integration.conftest import client, env, workers  # noqa: F401  (fixtures)
 
 HOST_JOBS = "examples.host_jobs"

@@ -24,8 +24,9 @@ import uvicorn
 from examples.fastapi_app.app import TRIGGER_SECRET_ENV, JobStreams, create_api
 from fastapi import FastAPI
 
-from syncjobs import JobStatus, _current
+from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
+from syncjobs.core import current as _current
 from syncjobs.credentials import generate_key
 from syncjobs.testing.fakes import FakeTikTok, serve
 

@@ -8,8 +8,8 @@ from types import ModuleType
 import pytest
 
 from syncjobs import InvalidInputError, JobStatus
-from syncjobs.registry import Registry
-from syncjobs.scheduling import Scheduler
+from syncjobs.core.registry import Registry
+from syncjobs.core.scheduling import Scheduler
 from syncjobs.settings import ScheduleSettings
 from syncjobs.storage import InMemoryRepository
 
@@ -85,6 +85,6 @@ def test_bad_params_are_refused_before_anything_is_created(
 
 
 def test_the_job_types_do_not_leak_out_of_the_fixture() -> None:
-    from syncjobs.registry import default_registry
+    from syncjobs.core.registry import default_registry
 
     assert "example.nightly_report" not in default_registry

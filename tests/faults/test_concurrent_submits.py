@@ -24,7 +24,7 @@ LIMIT = 5
 
 def job_ids_sent(app: SyncJobs, job_type: str) -> list[str]:
     """The job id of every message waiting on the stub broker's queue of ``job_type``."""
-    queue = app.broker.queues[app.actor(job_type).queue_name].queue
+    queue = app.broker.queues[app.binding.actor(job_type).queue_name].queue
     return [str(Message.decode(data).args[0]) for data in list(queue)]
 
 

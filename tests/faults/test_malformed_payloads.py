@@ -40,8 +40,8 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
         transport=fakes.transport(),
         **{provider: dataclasses.asdict(fakes.config(provider, ROOT))},
     )
-    account = app.connect_account("u1", provider, fake.issue_tokens())
-    first = app.sync_account(account.id, owner_id="u1")
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
+    first = app.accounts.sync(account.id, owner_id="u1")
     run_until_idle(app)
     assert app.status(first.id, owner_id="u1").status is JobStatus.COMPLETED
     assert holding(app, account.id, fake) == (0, 0)
@@ -51,7 +51,7 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
     for full in (False, True):
         fake.add_items(2)
         fake.reset_counters()
-        probe = app.sync_account(account.id, owner_id="u1", full=full)
+        probe = app.accounts.sync(account.id, owner_id="u1", full=full)
         run_until_idle(app)
         assert app.status(probe.id, owner_id="u1").status is JobStatus.COMPLETED
         calls[full] = sorted(name for name in fake.calls if name != "token")
@@ -71,7 +71,7 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
         fake.add_items(3)  # so that the re-sync has pages and details to read
         fake.reset_counters()
         fake.inject("malformed", count=50, variant=variant, endpoint=endpoint)
-        job = app.sync_account(account.id, owner_id="u1", full=full)
+        job = app.accounts.sync(account.id, owner_id="u1", full=full)
         run_until_idle(app)
         done = app.status(job.id, owner_id="u1")
         taken = 50 - fake.injected_remaining("malformed")
@@ -94,7 +94,7 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
             problems.append(f"{case}: the failed sync changed what was stored")
 
     # Once the provider answers properly again, the next sync catches up exactly.
-    final = app.sync_account(account.id, owner_id="u1")
+    final = app.accounts.sync(account.id, owner_id="u1")
     run_until_idle(app)
     jobs += 4  # the first, the two probes and the final sync
     done = app.status(final.id, owner_id="u1")
@@ -109,5 +109,5 @@ def test_malformed_payloads_fail_clearly_and_keep_stored_data(
     )
     assert problems == []
     assert done.status is JobStatus.COMPLETED, done.error_message
-    assert cursor_problem(provider, app.accounts("u1")[0].cursor, fake) is None
+    assert cursor_problem(provider, app.accounts.list("u1")[0].cursor, fake) is None
     assert (lost, duplicated) == (0, 0)

@@ -50,7 +50,7 @@ def issued_tokens(fakes: CombinedFakes) -> set[str]:
 
 
 def sync_all(app: SyncJobs, accounts: list[Any], timeout: float = 90) -> list[Any]:
-    jobs = [app.sync_account(acc.id, owner_id=acc.owner_id) for acc in accounts]
+    jobs = [app.accounts.sync(acc.id, owner_id=acc.owner_id) for acc in accounts]
     deadline = time.monotonic() + timeout
     done = []
     for job in jobs:
@@ -122,7 +122,7 @@ def test_no_token_anywhere(
     fakes.youtube.inject("unauthorized")  # rejected: refreshed once, then resent
     fakes.tiktok.inject("unauthorized")
     faults += 4
-    accounts = [app.connect_account("u1", name, tokens[name]) for name in PROVIDERS]
+    accounts = [app.accounts.connect("u1", name, tokens[name]) for name in PROVIDERS]
     first = sync_all(app, accounts)
     assert [j.status for j in first] == [JobStatus.COMPLETED] * 4, [j.error_message for j in first]
     assert all(fakes[name].refreshes >= 1 for name in PROVIDERS), {
@@ -134,7 +134,7 @@ def test_no_token_anywhere(
         fakes[name].inject("unauthorized")
         fakes[name].inject("invalid_grant")
         faults += 1
-    expired = app.connect_account(
+    expired = app.accounts.connect(
         "u2", "instagram", fakes.instagram.issue_tokens(expires_in=60, age=3600)
     )
     faults += 1

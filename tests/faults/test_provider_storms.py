@@ -69,14 +69,14 @@ def test_provider_storms_never_retry_earlier_than_asked(
     fakes, recorder, root = stormy
     app = make(make_app, sqlite_repo, fakes, root)
     accounts = {
-        name: app.connect_account("u1", name, fakes[name].issue_tokens()) for name in PROVIDERS
+        name: app.accounts.connect("u1", name, fakes[name].issue_tokens()) for name in PROVIDERS
     }
     jobs = []
     for round_ in range(2):  # a full sync, then an incremental one after new items
         if round_:
             for name in PROVIDERS:
                 fakes[name].add_items(12)
-        ids = [app.sync_account(acc.id, owner_id="u1").id for acc in accounts.values()]
+        ids = [app.accounts.sync(acc.id, owner_id="u1").id for acc in accounts.values()]
         run_until_idle(app, timeout=60)
         jobs += [app.status(i, owner_id="u1") for i in ids]
 
@@ -90,7 +90,7 @@ def test_provider_storms_never_retry_earlier_than_asked(
     for name, acc in accounts.items():
         missing, dups = holding(app, acc.id, fakes[name])
         lost, duplicated = lost + missing, duplicated + dups
-        [now] = [a for a in app.accounts("u1") if a.id == acc.id]
+        [now] = [a for a in app.accounts.list("u1") if a.id == acc.id]
         problem = cursor_problem(name, now.cursor, fakes[name])
         if problem:
             problems.append(problem)
@@ -115,9 +115,9 @@ def test_a_rate_limited_gmail_batch_part_is_not_retried_before_retry_after(
     fakes, recorder, root = stormy
     recorder.plan = lambda provider, n: None
     app = make(make_app, sqlite_repo, fakes, root)
-    account = app.connect_account("u1", "gmail", fakes.gmail.issue_tokens())
+    account = app.accounts.connect("u1", "gmail", fakes.gmail.issue_tokens())
     fakes.gmail.inject("rate_limit", count=3, retry_after=RETRY_AFTER, endpoint="messages.get")
-    job = app.sync_account(account.id, owner_id="u1")
+    job = app.accounts.sync(account.id, owner_id="u1")
     run_until_idle(app, timeout=60)
     done = app.status(job.id, owner_id="u1")
     lost, duplicated = holding(app, account.id, fakes.gmail)

@@ -98,7 +98,9 @@ def test_webhook_deliveries_through_a_receiver_storm_arrive_exactly_once(
         hooks.fail_next(503, count=6)
         hooks.fail_next(429, count=3, retry_after=0.05)
         hooks.fail_next(500, count=6)
-        sent = [app.notify(f"u{i % 3}", kind="k", title=f"t{i}", body="b") for i in range(40)]
+        sent = [
+            app.insights.notify(f"u{i % 3}", kind="k", title=f"t{i}", body="b") for i in range(40)
+        ]
         run_until_idle(app, timeout=90)
         lost = sum(str(n.id) not in hooks.by_delivery for n in sent)
         duplicated = sum(count - 1 for count in hooks.by_delivery.values())

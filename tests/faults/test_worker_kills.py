@@ -84,7 +84,7 @@ def wait_for_victims(
             for name in PROVIDERS:
                 fakes[name].add_items(30)
             for acc in accounts:
-                app.sync_account(acc.id, owner_id=acc.owner_id)
+                app.accounts.sync(acc.id, owner_id=acc.owner_id)
             continue
         running = busy(jobs, since)
         spared = [
@@ -106,14 +106,14 @@ def test_worker_sigkilled_five_times_during_syncs(
     fakes, _ = served
     app: SyncJobs = client()
     accounts = [
-        app.connect_account(owner, name, fakes[name].issue_tokens())
+        app.accounts.connect(owner, name, fakes[name].issue_tokens())
         for owner in OWNERS
         for name in PROVIDERS
     ]
     started = utcnow()
     worker = file_workers.start(queues="sync")
     for acc in accounts:
-        app.sync_account(acc.id, owner_id=acc.owner_id)
+        app.accounts.sync(acc.id, owner_id=acc.owner_id)
 
     interruptions = 0  # syncs running on a worker at the moment it was killed
     for _ in range(KILLS):
@@ -152,7 +152,7 @@ def test_worker_sigkilled_five_times_during_syncs(
     for acc in accounts:
         missing, dups = holding(app, acc.id, fakes[acc.provider])
         lost, duplicated = lost + missing, duplicated + dups
-        [now] = [a for a in app.accounts(acc.owner_id) if a.id == acc.id]
+        [now] = [a for a in app.accounts.list(acc.owner_id) if a.id == acc.id]
         problem = cursor_problem(acc.provider, now.cursor, fakes[acc.provider])
         if problem:
             problems.append(f"{acc.owner_id} {problem}")

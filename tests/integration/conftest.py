@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import redis
 
-from syncjobs import _current
 from syncjobs.app import SyncJobs
+from syncjobs.core import current as _current
 from syncjobs.factory import create_app
 from syncjobs.settings import Settings
 from syncjobs.storage import SQLAlchemyRepository

@@ -125,7 +125,8 @@ def test_notifications_reach_the_webhook_once_each_through_failures(
     hooks.fail_next(503, count=3)
     workers.start(queues=QUEUES)
     sent = [
-        app.notify("u1", kind="news", title=f"n{i}", body="hello", data={"i": i}) for i in range(20)
+        app.insights.notify("u1", kind="news", title=f"n{i}", body="hello", data={"i": i})
+        for i in range(20)
     ]
     wait_for(lambda: len(hooks.by_delivery) == 20, 90)
     assert hooks.duplicates() == {} and hooks.rejected == 0
@@ -175,4 +176,4 @@ def test_a_job_failing_for_good_notifies_the_operator_over_the_webhook(
     wait_for(lambda: any(b["kind"] == "dead_letter" for b in hooks.received), 60)
     posted = next(b for b in hooks.received if b["kind"] == "dead_letter")
     assert posted["owner_id"] == "operator" and posted["data"]["job_id"] == job.id
-    assert [n.kind for n in app.notifications("operator")] == ["dead_letter"]
+    assert [n.kind for n in app.insights.notifications("operator")] == ["dead_letter"]

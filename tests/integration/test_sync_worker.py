@@ -49,9 +49,9 @@ def test_a_sync_killed_mid_run_resumes_and_holds_exactly_the_dataset(
     fake = fakes[provider]
     fake.latency = 0.08  # a multi-page sync that takes a few seconds
     app = client(**{k: v for k, v in sync_env.items() if k.startswith("SYNCJOBS_")})
-    account = app.connect_account("u1", provider, fake.issue_tokens())
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
     first = workers.start(queues="sync")
-    job = app.sync_account(account.id, owner_id="u1")
+    job = app.accounts.sync(account.id, owner_id="u1")
     wait_for(lambda: (app.status(job.id, owner_id="u1").progress_done or 0) >= 150, 90)
     workers.kill(first)
     killed = app.status(job.id, owner_id="u1")
@@ -65,7 +65,7 @@ def test_a_sync_killed_mid_run_resumes_and_holds_exactly_the_dataset(
     stored = app.deps.accounts.list_items(account.id, limit=10_000)
     assert sorted(i.external_id for i in stored) == sorted(fake.dataset())  # none missing,
     assert len(stored) == len({i.external_id for i in stored}) == 800  # none duplicated
-    cursor: Any = app.accounts("u1")[0].cursor
+    cursor: Any = app.accounts.list("u1")[0].cursor
     if provider == "gmail":
         assert cursor["history_id"] == fake.latest_cursor_value() and cursor["run"] is None
     else:

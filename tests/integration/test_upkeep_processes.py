@@ -13,7 +13,7 @@ import redis
 
 from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
-from syncjobs.scheduling import Scheduler
+from syncjobs.core.scheduling import Scheduler
 
 from .conftest import Workers, wait_for
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from syncjobs import _current
 from syncjobs.cli import app
+from syncjobs.core import current as _current
 
 runner = CliRunner()
 

@@ -27,8 +27,8 @@ from syncjobs import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from syncjobs.core.registry import Registry, job_type
 from syncjobs.models import utcnow
-from syncjobs.registry import Registry, job_type
 from syncjobs.storage import InMemoryRepository
 
 from ..conftest import AppFactory, run_until_idle
@@ -419,7 +419,7 @@ def test_eta_follows_the_progress_rate() -> None:
 
 def test_importing_syncjobs_creates_no_broker() -> None:
     code = (
-        "import dramatiq.broker as b, syncjobs, syncjobs.jobtypes, syncjobs.storage;"
+        "import dramatiq.broker as b, syncjobs, syncjobs.builtin_jobs, syncjobs.storage;"
         "assert b.global_broker is None, b.global_broker"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
@@ -494,7 +494,7 @@ def test_the_public_api_is_pinned() -> None:
     )
     for name in syncjobs.__all__:
         assert hasattr(syncjobs, name)
-    importlib.import_module("syncjobs.jobtypes")  # a subpackage must not shadow a function
+    importlib.import_module("syncjobs.builtin_jobs")  # a subpackage must not shadow a function
     assert callable(syncjobs.jobs) and callable(syncjobs.log)
 
 

@@ -9,8 +9,8 @@ import pytest
 from pydantic import BaseModel
 
 from syncjobs import ConfigurationError, JobContext, JobStatus
-from syncjobs.registry import Registry, job_type
-from syncjobs.scheduling import Schedule, Scheduler, next_slot, slots_between
+from syncjobs.core.registry import Registry, job_type
+from syncjobs.core.scheduling import Schedule, Scheduler, next_slot, slots_between
 from syncjobs.settings import ScheduleSettings
 from syncjobs.storage import InMemoryRepository
 

@@ -15,8 +15,9 @@ from pydantic import BaseModel
 from syncjobs import JobContext, job_type
 from syncjobs.analysis import OpenAICompatibleAnalyzer
 from syncjobs.app import SyncJobs
+from syncjobs.core.registry import Registry
 from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
-from syncjobs.jobtypes.trust import trust_score
+from syncjobs.insights.jobs.trust import trust_score
 from syncjobs.models import (
     Account,
     Decision,
@@ -29,7 +30,6 @@ from syncjobs.models import (
 )
 from syncjobs.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.providers.types import Item
-from syncjobs.registry import Registry
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.contract import new_job
 from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver
@@ -96,7 +96,7 @@ def test_keyword_analysis_judges_items_by_the_owners_preferences(
             video(5, "A horror night", channel="Other"),
         ],
     )
-    app.set_preferences(
+    app.insights.set_preferences(
         OWNER,
         blocked_words=["gore"],
         allowed_channels=["trusted kids tv"],
@@ -265,7 +265,7 @@ def test_trust_scores_follow_the_analyses_and_a_rerun_changes_nothing(
         + [video(10 + n, "gore fest", channel="Loud") for n in range(2)]
         + [video(20, "nice", channel="Loud")],
     )
-    app.set_preferences(OWNER, blocked_words=["gore"])
+    app.insights.set_preferences(OWNER, blocked_words=["gore"])
     app.submit("analyze_items", owner_id="system")
     run_until_idle(app)
     job = app.submit("update_trust_scores", owner_id="system")
@@ -275,17 +275,22 @@ def test_trust_scores_follow_the_analyses_and_a_rerun_changes_nothing(
         "owners": 1,
         "written": 2,
     }
-    scores = {s.channel: s for s in app.trust_scores(OWNER)}
+    scores = {s.channel: s for s in app.insights.trust_scores(OWNER)}
     assert scores["Calm"].score == trust_score(6, 0, 0, 6 * 80) == 0.8
     assert scores["Calm"].videos_analysed == 6
     loud = scores["Loud"]
     assert (loud.allow, loud.block, loud.videos_analysed) == (1, 2, 3)
     assert loud.score == trust_score(1, 2, 0, 80 + 70 + 70) == 0.0
-    assert [s.channel for s in app.trust_scores(OWNER)] == ["Loud", "Calm"]  # least trusted first
-    before = [(s.channel, s.score, s.videos_analysed) for s in app.trust_scores(OWNER)]
+    assert [s.channel for s in app.insights.trust_scores(OWNER)] == [
+        "Loud",
+        "Calm",
+    ]  # least trusted first
+    before = [(s.channel, s.score, s.videos_analysed) for s in app.insights.trust_scores(OWNER)]
     app.submit("update_trust_scores", owner_id="system")
     run_until_idle(app)
-    assert [(s.channel, s.score, s.videos_analysed) for s in app.trust_scores(OWNER)] == before
+    assert [
+        (s.channel, s.score, s.videos_analysed) for s in app.insights.trust_scores(OWNER)
+    ] == before
 
 
 # -- aggregate_usage -------------------------------------------------------------------------
@@ -322,25 +327,25 @@ def test_usage_counts_analyses_and_provider_calls_and_a_rerun_changes_nothing(
     done = app.status(job.id, owner_id="system")
     assert done.status is JobStatus.COMPLETED, done.error_message
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
-    day = app.usage(OWNER, period="day")
+    day = app.insights.usage(OWNER, period="day")
     assert [
         (d.period_start, d.items_analysed, d.ai_calls, d.tokens, d.api_calls, d.quota_units)
         for d in day
     ] == [(today, 3, 3, 3 * 800, 7, 9)]
-    hours = app.usage(OWNER, period=UsagePeriod.HOUR)
+    hours = app.insights.usage(OWNER, period=UsagePeriod.HOUR)
     assert sum(h.items_analysed for h in hours) == 3 and sum(h.api_calls for h in hours) == 7
-    week = app.usage(OWNER, period="week")
+    week = app.insights.usage(OWNER, period="week")
     assert len(week) == 1 and week[0].period_start.weekday() == 0 and week[0].tokens == 2400
-    month = app.usage(OWNER, period="month")
+    month = app.insights.usage(OWNER, period="month")
     assert len(month) == 1 and month[0].period_start.day == 1 and month[0].api_calls == 7
     runs = sql_repo.list_rollup_runs()
     assert sorted(r.period.value for r in runs) == ["day", "hour", "month", "week"]
     assert all(r.errors == 0 and r.job_id == job.id for r in runs)
     assert {r.period: r.records for r in runs}[UsagePeriod.DAY] == 4  # 3 analyses + 1 sync
-    snapshot = [app.usage(OWNER, period=p) for p in UsagePeriod]
+    snapshot = [app.insights.usage(OWNER, period=p) for p in UsagePeriod]
     app.submit("aggregate_usage", owner_id="system")
     run_until_idle(app)
-    assert [app.usage(OWNER, period=p) for p in UsagePeriod] == snapshot
+    assert [app.insights.usage(OWNER, period=p) for p in UsagePeriod] == snapshot
     assert len(sql_repo.list_rollup_runs()) == 8
 
 
@@ -362,9 +367,9 @@ def test_usage_backfills_a_past_day_with_until(
     )
     app.submit("aggregate_usage", owner_id="system", params={"until": day.isoformat(), "days": 1})
     run_until_idle(app)
-    hours = app.usage(OWNER, period="hour")
+    hours = app.insights.usage(OWNER, period="hour")
     assert [(h.period_start, h.api_calls) for h in hours] == [(at.replace(minute=0), 3)]
-    months = app.usage(OWNER, period="month")
+    months = app.insights.usage(OWNER, period="month")
     assert [(m.period_start, m.quota_units) for m in months] == [
         (datetime(day.year, day.month, 1, tzinfo=UTC), 15)
     ]
@@ -381,7 +386,7 @@ def test_cleanup_deletes_what_is_past_retention_and_never_blocked_or_unread(
     acc = seed(sql_repo, [video(n, "nice") for n in range(5)] + [video(9, "gore!")], now=old)
     seed(sql_repo, [video(100, "new and nice")], name="Second")
     seed(sql_repo, [video(200, "never analysed")], name="Third", now=old)
-    app.set_preferences(OWNER, blocked_words=["gore"])
+    app.insights.set_preferences(OWNER, blocked_words=["gore"])
     # The six old items of the first account go first (oldest, then lowest id).
     app.submit("analyze_items", owner_id="system", params={"max_items": 6})
     run_until_idle(app)
@@ -441,7 +446,7 @@ def test_a_notification_is_delivered_once_signed_and_retried_on_failure(
 ) -> None:
     app, receiver = _webhook_app(make_app, sql_repo)
     receiver.fail_next(503, count=2)
-    note = app.notify(OWNER, kind="hello", title="Hi", body="there", data={"x": 1})
+    note = app.insights.notify(OWNER, kind="hello", title="Hi", body="there", data={"x": 1})
     run_until_idle(app)
     assert [b["id"] for b in receiver.received] == [note.id]
     assert receiver.received[0]["data"] == {"x": 1} and receiver.rejected == 0
@@ -465,7 +470,7 @@ def test_the_circuit_breaker_stops_calling_a_notifier_that_keeps_failing(
 ) -> None:
     app, receiver = _webhook_app(make_app, sql_repo, breaker_threshold=2, breaker_cooldown=0.6)
     receiver.fail_next(500, count=1000)
-    notes = [app.notify(OWNER, kind="k", title=f"n{i}", body="b") for i in range(4)]
+    notes = [app.insights.notify(OWNER, kind="k", title=f"n{i}", body="b") for i in range(4)]
     time.sleep(0.05)
     with app.worker(threads=1):
         deadline = time.monotonic() + 10
@@ -499,7 +504,7 @@ def test_a_dead_lettered_job_notifies_the_operator(
     job = app.submit("t.doomed", owner_id="u9")
     run_until_idle(app)
     assert app.status(job.id, owner_id="u9").status is JobStatus.FAILED
-    notes = app.notifications("operator")
+    notes = app.insights.notifications("operator")
     assert len(notes) == 1 and notes[0].kind == "dead_letter"
     assert notes[0].data["job_id"] == job.id and "garbage" in notes[0].body
 
@@ -515,15 +520,17 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
     yesterday = at - timedelta(hours=12)
     for n in range(120):  # 120 owners with something new: three batches of 50
         seed(sql_repo, [video(1, "hello")], owner=f"o{n:03d}", now=yesterday)
-        app.set_preferences(f"o{n:03d}", digest="daily", timezone="Europe/London")
+        app.insights.set_preferences(f"o{n:03d}", digest="daily", timezone="Europe/London")
     seed(sql_repo, [], owner="quiet")
-    app.set_preferences("quiet", digest="daily")  # nothing to report: skipped
+    app.insights.set_preferences("quiet", digest="daily")  # nothing to report: skipped
     seed(sql_repo, [video(1, "x")], owner="tokyo", now=yesterday)
-    app.set_preferences("tokyo", digest="daily", timezone="Asia/Tokyo")  # 18:30 there: due
+    app.insights.set_preferences("tokyo", digest="daily", timezone="Asia/Tokyo")  # 18:30 there: due
     seed(sql_repo, [video(1, "x")], owner="la", now=yesterday)
-    app.set_preferences("la", digest="daily", timezone="America/Los_Angeles")  # 01:30: not yet
+    app.insights.set_preferences(
+        "la", digest="daily", timezone="America/Los_Angeles"
+    )  # 01:30: not yet
     seed(sql_repo, [video(1, "x")], owner="weekly", now=yesterday)
-    app.set_preferences("weekly", digest="weekly")  # Monday: due
+    app.insights.set_preferences("weekly", digest="weekly")  # Monday: due
     seed(sql_repo, [video(1, "x")], owner="nobody", now=yesterday)  # default: off
     job = app.submit("send_digests", owner_id="system", params={"at": at.isoformat()})
     run_until_idle(app)
@@ -531,16 +538,16 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
     assert done.status is JobStatus.COMPLETED, done.error_message
     assert done.result["owners"] == 125
     assert done.result["sent"] == 122 and done.result["empty"] == 1
-    digest = app.notifications("o007")
+    digest = app.insights.notifications("o007")
     assert [n.kind for n in digest] == ["digest_daily"]
     assert digest[0].data["items_synced"] == 1 and digest[0].data["period"] == "2026-11-23"
-    assert [n.kind for n in app.notifications("weekly")] == ["digest_weekly"]
-    assert app.notifications("la") == [] and app.notifications("quiet") == []
-    assert app.notifications("nobody") == []
+    assert [n.kind for n in app.insights.notifications("weekly")] == ["digest_weekly"]
+    assert app.insights.notifications("la") == [] and app.insights.notifications("quiet") == []
+    assert app.insights.notifications("nobody") == []
     again = app.submit("send_digests", owner_id="system", params={"at": at.isoformat()})
     run_until_idle(app)
     assert app.status(again.id, owner_id="system").result["sent"] == 0
-    assert len(app.notifications("o007")) == 1
+    assert len(app.insights.notifications("o007")) == 1
 
 
 # -- chaining --------------------------------------------------------------------------------
@@ -583,8 +590,8 @@ def test_preferences_are_validated_and_round_trip(
     make_app: AppFactory, sql_repo: SQLAlchemyRepository
 ) -> None:
     app = make_app(sql_repo)
-    assert app.preferences("new").digest.value == "daily"
-    prefs = app.set_preferences(
+    assert app.insights.preferences("new").digest.value == "daily"
+    prefs = app.insights.set_preferences(
         "new",
         blocked_words=["a", "A", " b "],
         viewer_age=9,
@@ -592,7 +599,7 @@ def test_preferences_are_validated_and_round_trip(
         digest="weekly",
     )
     assert prefs.blocked_words == ("a", "b") and prefs.viewer_age == 9
-    assert app.preferences("new") == prefs
+    assert app.insights.preferences("new") == prefs
     for bad in (
         {"viewer_age": -1},
         {"timezone": "Mars/Base"},
@@ -603,6 +610,6 @@ def test_preferences_are_validated_and_round_trip(
         {"blocked_words": "gore"},
     ):
         with pytest.raises(InvalidInputError):
-            app.set_preferences("new", **bad)
-    assert app.preferences("new") == prefs  # nothing changed by the bad calls
+            app.insights.set_preferences("new", **bad)
+    assert app.insights.preferences("new") == prefs  # nothing changed by the bad calls
     assert json.dumps(prefs.to_dict())

@@ -63,7 +63,7 @@ def items_of(app: SyncJobs, account_id: str) -> set[str]:
 
 
 def sync(app: SyncJobs, account_id: str, **kw: Any) -> Any:
-    job = app.sync_account(account_id, owner_id="u1", **kw)
+    job = app.accounts.sync(account_id, owner_id="u1", **kw)
     run_until_idle(app)
     return app.status(job.id, owner_id="u1")
 
@@ -73,7 +73,7 @@ def test_first_sync_stores_exactly_the_providers_items_and_a_resync_is_one_call(
     app: SyncJobs, fakes: CombinedFakes, provider: str
 ) -> None:
     fake = fakes[provider]
-    account = app.connect_account("u1", provider, fake.issue_tokens())
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
     first = sync(app, account.id)
     assert first.status is JobStatus.COMPLETED, first.error_message
     assert first.result["added"] == len(fake.dataset()) == 120
@@ -93,7 +93,7 @@ def test_added_and_deleted_items_are_picked_up_incrementally(
     app: SyncJobs, fakes: CombinedFakes, provider: str
 ) -> None:
     fake = fakes[provider]
-    account = app.connect_account("u1", provider, fake.issue_tokens())
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
     sync(app, account.id)
     added = fake.add_items(3)
     newest_old = sorted(set(fake.dataset()) - set(added))
@@ -113,8 +113,8 @@ def test_a_cancelled_sync_resumes_from_its_last_page_without_refetching(
     gmail.latency = 0.05  # slow enough to cancel between pages
     configs = {"gmail": dataclasses.asdict(fakes.config("gmail", ROOT))}
     app = make_app(app.repository, transport=fakes.transport(), **configs)
-    account = app.connect_account("u1", "gmail", gmail.issue_tokens())
-    job = app.sync_account(account.id, owner_id="u1")
+    account = app.accounts.connect("u1", "gmail", gmail.issue_tokens())
+    job = app.accounts.sync(account.id, owner_id="u1")
     with app.worker(threads=1):
         for snapshot in app.watch(job.id, owner_id="u1", timeout=60):
             if (snapshot.progress_done or 0) >= 100 and not snapshot.cancel_requested:
@@ -133,20 +133,20 @@ def test_a_revoked_connection_pauses_the_account_and_tells_its_owner(
     app: SyncJobs, fakes: CombinedFakes, provider: str
 ) -> None:
     fake = fakes[provider]
-    account = app.connect_account("u1", provider, fake.issue_tokens())
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
     fake.inject("unauthorized")
     fake.inject("invalid_grant")
     failed = sync(app, account.id)
     assert failed.status is JobStatus.FAILED
     assert failed.error_code == "reauthorization_required" and failed.attempts == 1
-    [acc] = app.accounts("u1")
+    [acc] = app.accounts.list("u1")
     assert acc.state is AccountState.REAUTH_REQUIRED
-    [note] = app.notifications("u1")
+    [note] = app.insights.notifications("u1")
     label = {"youtube": "YouTube", "gmail": "Gmail", "tiktok": "TikTok"}[provider]
     assert note.title == f"{label} connection expired" and note.data["account_id"] == account.id
     again = sync(app, account.id)  # a paused account is not synced, nor notified twice
-    assert again.status is JobStatus.FAILED and len(app.notifications("u1")) == 1
-    reconnected = app.connect_account(
+    assert again.status is JobStatus.FAILED and len(app.insights.notifications("u1")) == 1
+    reconnected = app.accounts.connect(
         "u1", provider, fake.issue_tokens(), external_id=acc.external_id
     )
     assert reconnected.state is AccountState.ACTIVE
@@ -156,17 +156,17 @@ def test_an_expired_instagram_token_needs_reauthorization(
     app: SyncJobs, fakes: CombinedFakes
 ) -> None:
     tokens = fakes.instagram.issue_tokens(expires_in=60, age=3600)
-    account = app.connect_account("u1", "instagram", tokens)
+    account = app.accounts.connect("u1", "instagram", tokens)
     failed = sync(app, account.id)
     assert (failed.status, failed.error_code) == (JobStatus.FAILED, "reauthorization_required")
-    assert app.accounts("u1")[0].state is AccountState.REAUTH_REQUIRED
+    assert app.accounts.list("u1")[0].state is AccountState.REAUTH_REQUIRED
 
 
 def test_a_401_refreshes_the_token_and_the_sync_goes_on(
     app: SyncJobs, fakes: CombinedFakes, credentials: InMemoryCredentialStore
 ) -> None:
     tokens = fakes.tiktok.issue_tokens()
-    account = app.connect_account("u1", "tiktok", tokens)
+    account = app.accounts.connect("u1", "tiktok", tokens)
     fakes.tiktok.inject("unauthorized")
     done = sync(app, account.id)
     assert done.status is JobStatus.COMPLETED and fakes.tiktok.refreshes == 1
@@ -178,7 +178,7 @@ def test_a_401_refreshes_the_token_and_the_sync_goes_on(
 def test_rate_limits_are_waited_out_without_spending_retries(
     app: SyncJobs, fakes: CombinedFakes
 ) -> None:
-    account = app.connect_account("u1", "tiktok", fakes.tiktok.issue_tokens())
+    account = app.accounts.connect("u1", "tiktok", fakes.tiktok.issue_tokens())
     fakes.tiktok.inject("rate_limit", count=2, retry_after=0.2)
     done = sync(app, account.id)
     assert done.status is JobStatus.COMPLETED and done.retry_count == 0
@@ -193,9 +193,9 @@ def test_exhausted_youtube_quota_parks_the_sync_until_midnight_pacific(
     from datetime import datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    account = app.connect_account("u1", "youtube", fakes.youtube.issue_tokens())
+    account = app.accounts.connect("u1", "youtube", fakes.youtube.issue_tokens())
     fakes.youtube.inject("quota_exceeded")
-    job = app.sync_account(account.id, owner_id="u1")
+    job = app.accounts.sync(account.id, owner_id="u1")
     with app.worker(threads=1):
         parked = next(
             j
@@ -213,7 +213,7 @@ def test_exhausted_youtube_quota_parks_the_sync_until_midnight_pacific(
 def test_server_errors_are_retried_and_malformed_payloads_fail_keeping_stored_data(
     app: SyncJobs, fakes: CombinedFakes
 ) -> None:
-    account = app.connect_account("u1", "instagram", fakes.instagram.issue_tokens())
+    account = app.accounts.connect("u1", "instagram", fakes.instagram.issue_tokens())
     fakes.instagram.inject("server_error", count=2)
     ok = sync(app, account.id)
     assert ok.status is JobStatus.COMPLETED and ok.retry_count == 2
@@ -227,11 +227,11 @@ def test_server_errors_are_retried_and_malformed_payloads_fail_keeping_stored_da
 
 
 def test_sync_requests_coalesce_while_one_waits(app: SyncJobs, fakes: CombinedFakes) -> None:
-    account = app.connect_account("u1", "gmail", fakes.gmail.issue_tokens())
-    first = app.sync_account(account.id, owner_id="u1")
-    assert app.sync_account(account.id, owner_id="u1").id == first.id
+    account = app.accounts.connect("u1", "gmail", fakes.gmail.issue_tokens())
+    first = app.accounts.sync(account.id, owner_id="u1")
+    assert app.accounts.sync(account.id, owner_id="u1").id == first.id
     run_until_idle(app)
-    second = app.sync_account(account.id, owner_id="u1")
+    second = app.accounts.sync(account.id, owner_id="u1")
     assert second.id != first.id and second.status is JobStatus.PENDING
 
 
@@ -239,7 +239,7 @@ def test_sync_due_accounts_fans_out_to_every_due_account(
     app: SyncJobs, fakes: CombinedFakes
 ) -> None:
     for name in ("youtube", "gmail", "tiktok"):
-        app.connect_account("u1", name, fakes[name].issue_tokens())
+        app.accounts.connect("u1", name, fakes[name].issue_tokens())
     fan = app.submit("sync_due_accounts", owner_id="system", params={})
     run_until_idle(app)
     assert app.status(fan.id, owner_id="system").result == {"due": 3, "submitted": 3}
@@ -253,15 +253,15 @@ def test_sync_due_accounts_fans_out_to_every_due_account(
 def test_accounts_are_private_to_their_owner_and_disconnect_removes_everything(
     app: SyncJobs, fakes: CombinedFakes, credentials: InMemoryCredentialStore
 ) -> None:
-    account = app.connect_account("u1", "youtube", fakes.youtube.issue_tokens())
+    account = app.accounts.connect("u1", "youtube", fakes.youtube.issue_tokens())
     sync(app, account.id)
     with pytest.raises(AccountNotFoundError):
-        app.sync_account(account.id, owner_id="u2")
+        app.accounts.sync(account.id, owner_id="u2")
     with pytest.raises(AccountNotFoundError):
-        app.disconnect_account(account.id, owner_id="u2")
-    assert app.accounts("u2") == []
-    app.disconnect_account(account.id, owner_id="u1")
-    assert app.accounts("u1") == [] and items_of(app, account.id) == set()
+        app.accounts.disconnect(account.id, owner_id="u2")
+    assert app.accounts.list("u2") == []
+    app.accounts.disconnect(account.id, owner_id="u1")
+    assert app.accounts.list("u1") == [] and items_of(app, account.id) == set()
     assert credentials.load_tokens(account.id) is None
 
 
@@ -276,7 +276,7 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
     for name in PROVIDERS:
         tokens = fakes[name].issue_tokens()
         secrets |= {tokens.access_token, tokens.refresh_token or tokens.access_token}
-        account = app.connect_account("u1", name, tokens)
+        account = app.accounts.connect("u1", name, tokens)
         fakes[name].inject("unauthorized")
         sync(app, account.id)
         refreshed = credentials.load_tokens(account.id)
@@ -284,11 +284,11 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
         secrets |= {refreshed.access_token, refreshed.refresh_token or refreshed.access_token}
     fakes.gmail.inject("unauthorized")
     fakes.gmail.inject("invalid_grant")
-    sync(app, app.accounts("u1")[1].id)
+    sync(app, app.accounts.list("u1")[1].id)
     seen = [
         caplog.text,
-        repr(app.accounts("u1")),
-        repr(app.notifications("u1")),
+        repr(app.accounts.list("u1")),
+        repr(app.insights.notifications("u1")),
         repr(app.dead_letters()),
         *(repr(s) for s in credentials.sealed.values()),
     ]
@@ -302,14 +302,14 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
 
 def test_a_follow_up_sync_waits_for_the_running_one(app: SyncJobs, fakes: CombinedFakes) -> None:
     fakes.gmail.latency = 0.02
-    account = app.connect_account("u1", "gmail", fakes.gmail.issue_tokens())
-    first = app.sync_account(account.id, owner_id="u1")
+    account = app.accounts.connect("u1", "gmail", fakes.gmail.issue_tokens())
+    first = app.accounts.sync(account.id, owner_id="u1")
     with app.worker(threads=2):
         next(
             j for j in app.watch(first.id, owner_id="u1", timeout=30) if (j.progress_done or 0) > 0
         )  # running, and recorded on the account
-        assert app.accounts("u1")[0].last_sync_job_id == first.id
-        second = app.sync_account(account.id, owner_id="u1")  # queued while one runs
+        assert app.accounts.list("u1")[0].last_sync_job_id == first.id
+        second = app.accounts.sync(account.id, owner_id="u1")  # queued while one runs
         assert second.id != first.id
         list(app.watch(second.id, owner_id="u1", timeout=60))
     a, b = app.status(first.id, owner_id="u1"), app.status(second.id, owner_id="u1")
@@ -322,9 +322,9 @@ def test_a_follow_up_sync_waits_for_the_running_one(app: SyncJobs, fakes: Combin
 def test_a_sync_of_a_disconnected_account_fails_at_once(
     app: SyncJobs, fakes: CombinedFakes
 ) -> None:
-    account = app.connect_account("u1", "youtube", fakes.youtube.issue_tokens())
-    job = app.sync_account(account.id, owner_id="u1")
-    app.disconnect_account(account.id, owner_id="u1")
+    account = app.accounts.connect("u1", "youtube", fakes.youtube.issue_tokens())
+    job = app.accounts.sync(account.id, owner_id="u1")
+    app.accounts.disconnect(account.id, owner_id="u1")
     run_until_idle(app)
     failed = app.status(job.id, owner_id="u1")
     assert (failed.status, failed.error_code, failed.attempts) == (

@@ -93,7 +93,7 @@ def test_a_duplicate_message_never_runs_a_job_twice(
 ) -> None:
     from pydantic import BaseModel
 
-    from syncjobs.registry import job_type
+    from syncjobs.core.registry import job_type
 
     class P(BaseModel):
         pass
@@ -135,7 +135,7 @@ def test_health_needs_recent_worker_and_scheduler_heartbeats(
     assert well.jobs["syncjobs.noop"]["completed"] == 1
     waiting = well.jobs["syncjobs.count"]
     assert waiting["pending"] == 1 and waiting["oldest_pending_age"] is not None
-    from syncjobs.upkeep import health
+    from syncjobs.core.maintenance import health
 
     stale = health(app, now=utcnow() + timedelta(hours=1))
     assert not stale.healthy and stale.problems[0].startswith("no worker heartbeat for")

@@ -14,15 +14,13 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigurationError
-from .models import Job
-from .protocols import UpkeepRepository
-
-if TYPE_CHECKING:
-    from .app import SyncJobs
+from ..errors import ConfigurationError
+from ..models import Job
+from ..protocols import UpkeepRepository
+from .app import SYSTEM_OWNER, JobApp
 
 __all__ = ["Schedule", "ScheduleInfo", "Scheduler", "next_slot", "slots_between"]
 
@@ -123,7 +121,7 @@ def next_slot(schedule: Schedule, after: datetime) -> datetime | None:
     return next(_minutes(after, after + _HORIZON, schedule.spec(), schedule.zone()), None)
 
 
-def effective_schedules(app: SyncJobs) -> list[Schedule]:
+def effective_schedules(app: JobApp) -> list[Schedule]:
     """Every job type with a schedule, declared or set in settings."""
     found = []
     for jt in app.registry:
@@ -152,7 +150,7 @@ def _slot_key(job_type: str, slot: datetime) -> str:
 class Scheduler:
     """Fires due schedule slots once each, given the time (injectable for tests)."""
 
-    def __init__(self, app: SyncJobs) -> None:
+    def __init__(self, app: JobApp) -> None:
         self.app = app
         repo = app.repository
         if not isinstance(repo, UpkeepRepository):
@@ -209,8 +207,6 @@ class Scheduler:
 
     def fire(self, job_type: str, slot: datetime, *, key: str | None = None) -> Job:
         """Submit the job of one slot (idempotent per slot)."""
-        from .app import SYSTEM_OWNER
-
         return self.app.submit(
             job_type,
             owner_id=SYSTEM_OWNER,

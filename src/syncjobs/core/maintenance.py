@@ -15,31 +15,30 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import ConfigurationError
-from .models import Job, JobStatus, utcnow
-from .protocols import UpkeepRepository
+from ..errors import ConfigurationError
+from ..models import Job, JobStatus, utcnow
+from ..protocols import UpkeepRepository
+from .app import JobApp
 
-if TYPE_CHECKING:
-    from .app import SyncJobs
-
-__all__ = ["Health", "Heartbeat", "health", "maintain"]
+__all__ = ["Health", "Heartbeat", "health", "maintain", "upkeep_store"]
 
 logger = logging.getLogger("syncjobs.upkeep")
 
 
-def _repo(app: SyncJobs) -> UpkeepRepository:
+def upkeep_store(app: JobApp) -> UpkeepRepository:
+    """The app's repository as an upkeep store, or ConfigurationError."""
     repo = app.repository
     if not isinstance(repo, UpkeepRepository):
         raise ConfigurationError("upkeep needs a repository that implements UpkeepRepository")
     return repo
 
 
-def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
+def maintain(app: JobApp, now: datetime | None = None) -> dict[str, int]:
     """Run one round of upkeep; return how many jobs each step touched."""
     now = now or utcnow()
-    s, repo = app.settings, _repo(app)
+    s, repo = app.settings, upkeep_store(app)
     done = {"recovered": 0, "failed": 0, "skipped": 0, "resent": 0, "expired": 0, "purged": 0}
     stale_before = now - timedelta(seconds=s.job_stale_after)
     for job in repo.stale_jobs(stale_before=stale_before, limit=s.upkeep_batch):
@@ -58,7 +57,7 @@ def maintain(app: SyncJobs, now: datetime | None = None) -> dict[str, int]:
     return done
 
 
-def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: str) -> str:
+def _reap(app: JobApp, job: Job, stale_before: datetime, now: datetime, why: str) -> str:
     """Re-queue a crashed or stuck job, or fail it once out of attempts; return the outcome."""
     if job.attempts >= job.max_retries + 1:
         failed = app.finish_job(
@@ -70,7 +69,7 @@ def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: s
             dead_letter=True,
         )
         return "skipped" if failed is None else "failed"
-    back = _repo(app).recover_job(
+    back = upkeep_store(app).recover_job(
         job.id,
         stale_before=stale_before,
         run_at=now,
@@ -84,12 +83,12 @@ def _reap(app: SyncJobs, job: Job, stale_before: datetime, now: datetime, why: s
     return "recovered"
 
 
-def _overdue(app: SyncJobs, now: datetime) -> list[Job]:
+def _overdue(app: JobApp, now: datetime) -> list[Job]:
     """Processing jobs running past their time limit plus grace (stuck on a live worker)."""
     s = app.settings
     found = []
     for job in app.repository.list_jobs(status=JobStatus.PROCESSING, limit=s.upkeep_batch):
-        jt = app.job_type_for_actor(job.job_type)
+        jt = app.registry.find(job.job_type)
         limit = jt.time_limit if jt and jt.time_limit else s.default_time_limit
         if job.started_at is not None and (now - job.started_at).total_seconds() > (
             limit + s.time_limit_grace
@@ -98,7 +97,7 @@ def _overdue(app: SyncJobs, now: datetime) -> list[Job]:
     return found
 
 
-def _purge(app: SyncJobs, repo: UpkeepRepository, now: datetime) -> int:
+def _purge(app: JobApp, repo: UpkeepRepository, now: datetime) -> int:
     s, total = app.settings, 0
     for _ in range(100):  # small batches, so no lock is held long
         n = repo.purge_jobs(
@@ -115,7 +114,7 @@ def _purge(app: SyncJobs, repo: UpkeepRepository, now: datetime) -> int:
 class Heartbeat:
     """A worker process's heartbeat thread: it and its running jobs are alive."""
 
-    def __init__(self, app: SyncJobs) -> None:
+    def __init__(self, app: JobApp) -> None:
         self.app = app
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
         self.running: set[str] = set()
@@ -190,10 +189,10 @@ class Health:
         }
 
 
-def health(app: SyncJobs, now: datetime | None = None) -> Health:
+def health(app: JobApp, now: datetime | None = None) -> Health:
     """Healthy when a worker heartbeat and a scheduler tick are recent; per-type job counts."""
     now = now or utcnow()
-    repo = _repo(app)
+    repo = upkeep_store(app)
     beats = repo.last_heartbeats()
     limit = timedelta(seconds=app.settings.health_max_age)
     problems = []

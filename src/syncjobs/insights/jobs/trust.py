@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
-from ..context import JobContext
-from ..models import ChannelStats, TrustScore, utcnow
-from ..registry import job_type
+from ...core.context import JobContext
+from ...core.registry import job_type
+from ...models import ChannelStats, TrustScore, utcnow
+from ..service import Insights
 
 __all__ = ["DAMPING_BELOW", "TrustParams", "trust_score", "update_trust_scores"]
 
@@ -61,7 +62,7 @@ def score_of(stats: ChannelStats) -> TrustScore:
 )
 def update_trust_scores(ctx: JobContext, params: TrustParams) -> dict[str, int]:
     """Recompute every channel's trust score from all of its analyses."""
-    insights = ctx.app.insights
+    insights = Insights.of(ctx.app).repository
     stats = insights.channel_stats(owner_id=params.owner_id)
     ctx.progress(0, len(stats), f"{len(stats)} channels to score")
     written = 0

@@ -6,19 +6,17 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .context import JobContext
+from ..errors import ConfigurationError
 
 __all__ = ["JobType", "Registry", "default_registry", "job_type"]
 
 P = TypeVar("P", bound=BaseModel)
-JobFunc = Callable[["JobContext", Any], Any]
+#: A job body: called with the job's ``JobContext`` and its validated params.
+JobFunc = Callable[[Any, Any], Any]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
@@ -67,6 +65,10 @@ class Registry:
         except KeyError:
             known = ", ".join(sorted(self._types)) or "none"
             raise ConfigurationError(f"unknown job type {name!r} (known: {known})") from None
+
+    def find(self, name: str) -> JobType | None:
+        """Return the job type called ``name``, or None."""
+        return self._types.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._types

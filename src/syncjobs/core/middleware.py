@@ -2,7 +2,7 @@
 
 Before a message runs it claims the job (``pending → processing``, counting the attempt) or
 skips the message (cancelled, finished, expired, out of attempts); after it runs it records
-completion, failure, the next retry, or the dead letter, by DESIGN.md's error tree:
+completion, failure, the next retry, or the dead letter, by the error tree (docs/architecture.md):
 
 - ``JobCancelledError`` → cancelled;
 - ``RateLimitedError`` → pending again after exactly ``retry_after``, the attempt given back;
@@ -19,16 +19,14 @@ import random
 import socket
 import threading
 import time
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic_core import to_jsonable_python
 
-from .context import JobContext, _set_current, current_context
-from .errors import (
+from ..errors import (
     AccountNotFoundError,
     ConfigurationError,
     FatalError,
@@ -37,17 +35,17 @@ from .errors import (
     RateLimitedError,
     SyncJobsError,
 )
-from .models import Job, JobStatus, utcnow
+from ..models import Job, JobStatus, utcnow
+from .app import JobApp
+from .context import JobContext, Outcome, current_context, set_current_context
+from .maintenance import Heartbeat
+from .registry import JobType
+from .scheduling import Scheduler
 
-if TYPE_CHECKING:
-    from .app import SyncJobs
-
-__all__ = ["TICK_ACTOR", "Outcome", "TrackingMiddleware"]
+__all__ = ["TrackingMiddleware", "backoff_seconds", "describe", "worker_id"]
 
 logger = logging.getLogger("syncjobs.tracking")
 
-#: The actor periodiq sends every minute; each tick runs the scheduler once.
-TICK_ACTOR = "syncjobs.tick"
 #: Seconds before a message whose job could not be claimed (database down) is tried again.
 _DB_RETRY_SECONDS = 5
 #: Waits between attempts to record an outcome while the database is unreachable.
@@ -55,14 +53,6 @@ _RECORD_WAITS = (0.5, 1, 2, 4, 8, 15, 30)
 #: Redis refuses delays of 7 days or more; longer waits are re-sent by maintenance.
 _MAX_DELAY_MS = 7 * 24 * 3600 * 1000 - 60_000
 _FAIL_AT_ONCE = (FatalError, InvalidInputError, ConfigurationError, AccountNotFoundError)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a job body produced: its return value, or the exception it raised."""
-
-    value: Any = None
-    error: BaseException | None = None
 
 
 def _with_db_retries(write: Any) -> None:
@@ -102,17 +92,16 @@ def describe(exc: BaseException) -> tuple[str, str]:
 class TrackingMiddleware(Middleware):
     """Claims jobs before they run and records how they ended."""
 
-    def __init__(self, app: SyncJobs) -> None:
-        from .upkeep import Heartbeat
-
+    def __init__(self, app: JobApp) -> None:
         self.app = app
         self.heartbeat = Heartbeat(app)
+        #: The job type behind each actor this middleware tracks, by actor name.
+        self.job_types: dict[str, JobType] = {}
 
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Claim the job or skip the message; a minute tick runs the scheduler instead."""
-        jt = self.app.job_type_for_actor(message.actor_name)
-        if jt is None:
+        if message.actor_name not in self.job_types:
             return
         job_id = str(message.args[0]) if message.args else ""
         try:
@@ -124,19 +113,17 @@ class TrackingMiddleware(Middleware):
                 _DB_RETRY_SECONDS,
                 exc_info=True,
             )
-            self.app.actor(jt.name).send_with_options(
+            broker.get_actor(message.actor_name).send_with_options(
                 args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
             )
             raise SkipMessage(f"job {job_id} deferred: database unavailable") from None
         if ctx is None:
             raise SkipMessage(f"job {job_id} is not runnable")
         self.heartbeat.add(job_id)
-        _set_current(ctx)
+        set_current_context(ctx)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Start heartbeating; run the schedules marked ``on_startup``."""
-        from .scheduling import Scheduler
-
         self.heartbeat.start()
         try:
             Scheduler(self.app).startup(utcnow())
@@ -211,9 +198,9 @@ class TrackingMiddleware(Middleware):
     ) -> None:
         """Record completion, retry, failure or cancellation."""
         ctx = current_context()
-        if ctx is None or self.app.job_type_for_actor(message.actor_name) is None:
+        if ctx is None or message.actor_name not in self.job_types:
             return
-        _set_current(None)
+        set_current_context(None)
         if exception is None and ctx.outcome is not None:
             outcome = ctx.outcome
         else:
@@ -229,7 +216,7 @@ class TrackingMiddleware(Middleware):
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Forget the context of a skipped message."""
-        _set_current(None)
+        set_current_context(None)
 
     def record(self, job: Job, outcome: Outcome) -> None:
         """Write the outcome of one attempt of ``job`` to the ledger."""

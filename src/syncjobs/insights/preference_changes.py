@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .errors import InvalidInputError
-from .models import DigestFrequency, Preferences
+from ..errors import InvalidInputError
+from ..models import DigestFrequency, Preferences
 
 __all__ = ["apply_changes", "valid_timezone"]
 

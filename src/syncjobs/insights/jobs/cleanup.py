@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 
-from ..context import JobContext
-from ..models import utcnow
-from ..registry import job_type
-from ..upkeep import _repo
+from ...core.context import JobContext
+from ...core.maintenance import upkeep_store
+from ...core.registry import job_type
+from ...models import utcnow
+from ..service import Insights
 
 __all__ = ["CleanupParams", "cleanup_old_data"]
 
@@ -32,7 +33,7 @@ def cleanup_old_data(ctx: JobContext, params: CleanupParams) -> dict[str, int]:
     Kept for ever: items judged BLOCK or REVIEW, items never analysed, unread notifications.
     """
     app, now = ctx.app, utcnow()
-    s, insights, ledger = app.settings, app.insights, _repo(app)
+    s, insights, ledger = app.settings, Insights.of(app).repository, upkeep_store(app)
     batch = s.cleanup_batch_size
     days = timedelta(days=1)
     rules: list[tuple[str, Callable[[], int]]] = [

@@ -12,15 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..analysis import item_channels
-from ..context import JobContext
-from ..errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
-from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
-from ..registry import job_type
-from ..tracking import describe
+from ...analysis import item_channels
+from ...core.context import JobContext
+from ...core.middleware import describe
+from ...core.registry import job_type
+from ...errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
+from ...models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
+from ..service import Insights
 
 if TYPE_CHECKING:
-    from ..protocols import Analyzer
+    from ...protocols import Analyzer
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
 
@@ -65,6 +66,7 @@ class AnalysisRun:
 
     def __init__(self, ctx: JobContext, max_items: int) -> None:
         self.ctx, self.app = ctx, ctx.app
+        self.insights = Insights.of(ctx.app)
         self.settings = ctx.app.settings
         self.max_items = max_items
         self.counts: Counter[str] = Counter()
@@ -72,8 +74,8 @@ class AnalysisRun:
 
     def run(self) -> dict[str, Any]:
         """Claim and analyse batches until the queue is empty or the run's budget is spent."""
-        app, s = self.app, self.settings
-        insights, analyzer = app.insights, app.analyzer
+        s = self.settings
+        insights, analyzer = self.insights.repository, self.insights.analyzer
         saved = self.ctx.saved_checkpoint  # totals of earlier attempts (rate limits)
         if isinstance(saved, dict) and isinstance(saved.get("counts"), dict):
             self.counts.update({k: int(v) for k, v in saved["counts"].items()})
@@ -125,7 +127,7 @@ class AnalysisRun:
 
     def _preferences(self, owner_id: str) -> Preferences:
         if owner_id not in self._prefs:
-            self._prefs[owner_id] = self.app.preferences(owner_id)
+            self._prefs[owner_id] = self.insights.preferences(owner_id)
         return self._prefs[owner_id]
 
     def _batch(self, batch: list[QueuedItem], analyzer: Analyzer, pool: ThreadPoolExecutor) -> int:
@@ -160,7 +162,7 @@ class AnalysisRun:
                     f"could not be analysed: {code}: {message}",
                     level="warning",
                 )
-        self.app.insights.save_analyses(
+        self.insights.repository.save_analyses(
             results=results,
             skipped=sorted(skipped),
             failed=failed,

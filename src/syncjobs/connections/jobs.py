@@ -6,9 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..context import JobContext
-from ..registry import job_type
-from ..sync import AccountSync, due_syncs
+from ..core.context import JobContext
+from ..core.registry import job_type
+from .service import Accounts
+from .sync import AccountSync
 
 __all__ = ["DueParams", "SyncParams", "sync_account", "sync_due_accounts"]
 
@@ -35,6 +36,6 @@ def sync_account(ctx: JobContext, params: SyncParams) -> dict[str, Any]:
 @job_type("sync_due_accounts", params=DueParams, queue="sync", schedule="*/30 * * * *")
 def sync_due_accounts(ctx: JobContext, params: DueParams) -> dict[str, int]:
     """Queue a sync of every active account whose interval has passed."""
-    due, submitted = due_syncs(ctx.app, limit=params.limit)
+    due, submitted = Accounts.of(ctx.app).due_syncs(limit=params.limit)
     ctx.progress(due, due, f"{submitted} syncs queued for {due} due accounts")
     return {"due": due, "submitted": submitted}

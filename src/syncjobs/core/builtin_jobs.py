@@ -1,4 +1,4 @@
-"""Small built-in job types: a no-op (benchmarks, health checks) and a timed demo job."""
+"""The job core's own job types: a no-op, a timed demo job, and ``maintain_jobs``."""
 
 from __future__ import annotations
 
@@ -6,14 +6,19 @@ import time
 
 from pydantic import BaseModel, Field
 
-from ..context import JobContext
-from ..registry import job_type
+from .context import JobContext
+from .maintenance import maintain
+from .registry import job_type
 
-__all__ = ["CountParams", "NoopParams", "count", "noop"]
+__all__ = ["CountParams", "MaintainParams", "NoopParams", "count", "maintain_jobs", "noop"]
 
 
 class NoopParams(BaseModel):
     """No parameters."""
+
+
+class MaintainParams(BaseModel):
+    """No parameters: everything comes from settings."""
 
 
 class CountParams(BaseModel):
@@ -37,3 +42,11 @@ def count(ctx: JobContext, params: CountParams) -> dict[str, int]:
             time.sleep(params.step)
         ctx.progress(i, params.to, f"counted {i} of {params.to}")
     return {"counted": params.to}
+
+
+@job_type(
+    "maintain_jobs", params=MaintainParams, queue="syncjobs", schedule="*/5 * * * *", max_retries=0
+)
+def maintain_jobs(ctx: JobContext, params: MaintainParams) -> dict[str, int]:
+    """Re-queue crashed jobs, re-send lost messages, expire stale jobs, purge old ones."""
+    return maintain(ctx.app)

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from ..context import JobContext
-from ..errors import FatalError, InvalidInputError, RateLimitedError, RetriableError
-from ..models import DigestFrequency, OwnerActivity, Preferences, utcnow
-from ..preferences import valid_timezone
-from ..registry import job_type
-from ..tracking import describe
+from ...core.context import JobContext
+from ...core.middleware import describe
+from ...core.registry import job_type
+from ...errors import FatalError, InvalidInputError, RateLimitedError, RetriableError
+from ...models import DigestFrequency, OwnerActivity, Preferences, utcnow
+from ..preference_changes import valid_timezone
+from ..service import Insights
 
 __all__ = ["DeliverParams", "DigestParams", "deliver_notification", "digest_due", "send_digests"]
 
@@ -31,12 +32,12 @@ class DeliverParams(BaseModel):
 )
 def deliver_notification(ctx: JobContext, params: DeliverParams) -> dict[str, Any]:
     """Deliver one notification once, behind its notifier's circuit breaker."""
-    app, s = ctx.app, ctx.app.settings
-    insights = app.insights
+    extras, s = Insights.of(ctx.app), ctx.app.settings
+    insights = extras.repository
     note = insights.get_notification(params.notification_id)
     if note is None or note.owner_id != ctx.owner_id:
         raise InvalidInputError(f"no notification {params.notification_id} for this owner")
-    notifier = app.notifier(params.notifier)
+    notifier = extras.notifier(params.notifier)
     done = insights.get_delivery(note.id, notifier.name)
     if done is not None and done.delivered:
         return {"delivered": True, "already": True, "attempts": done.attempts}
@@ -123,8 +124,8 @@ def digest_due(
 )
 def send_digests(ctx: JobContext, params: DigestParams) -> dict[str, int]:
     """Send each due owner's daily or weekly digest, 50 owners a batch, skipping empty ones."""
-    app, s = ctx.app, ctx.app.settings
-    insights = app.insights
+    extras, s = Insights.of(ctx.app), ctx.app.settings
+    insights = extras.repository
     now = params.at or utcnow()
     counts = {"owners": 0, "due": 0, "sent": 0, "empty": 0, "already": 0, "errors": 0}
     after: str | None = None
@@ -135,7 +136,7 @@ def send_digests(ctx: JobContext, params: DigestParams) -> dict[str, int]:
             break
         for owner_id, stored in batch:
             counts["owners"] += 1
-            prefs = stored or app.default_preferences(owner_id)
+            prefs = stored or extras.default_preferences(owner_id)
             if params.frequency and prefs.digest.value != params.frequency:
                 continue
             due = digest_due(prefs, now, hour=s.digest_hour, weekday=s.digest_weekday)
@@ -165,7 +166,8 @@ def _send_one(
     ctx: JobContext, owner_id: str, kind: str, key: str, since: datetime, until: datetime
 ) -> str:
     """Send one owner's digest once per period; return which count it adds to."""
-    insights = ctx.app.insights
+    extras = Insights.of(ctx.app)
+    insights = extras.repository
     if not insights.claim_digest(owner_id, kind, key, now=utcnow()):
         return "already"
     try:
@@ -173,7 +175,7 @@ def _send_one(
         if activity.is_empty:
             return "empty"  # the claim stays: nothing to say for this period
         label = "Daily" if kind == "digest_daily" else "Weekly"
-        ctx.app.notify(
+        extras.notify(
             owner_id,
             kind=kind,
             title=f"{label} digest for {key}",

@@ -10,11 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ..context import JobContext
-from ..errors import RetriableError
-from ..models import UsageEvent, UsagePeriod, UsageRecord, utcnow
-from ..registry import job_type
-from ..tracking import describe
+from ...core.context import JobContext
+from ...core.middleware import describe
+from ...core.registry import job_type
+from ...errors import RetriableError
+from ...models import UsageEvent, UsagePeriod, UsageRecord, utcnow
+from ..service import Insights
 
 __all__ = ["UsageParams", "aggregate_usage", "bucket_start", "rollup"]
 
@@ -88,7 +89,7 @@ class UsageAggregation:
     """One run of ``aggregate_usage``: four rollups, each recorded as a rollup run."""
 
     def __init__(self, ctx: JobContext, params: UsageParams) -> None:
-        self.ctx, self.insights = ctx, ctx.app.insights
+        self.ctx, self.insights = ctx, Insights.of(ctx.app).repository
         s = ctx.app.settings
         self.estimate = s.estimated_tokens_per_item
         end_day = params.until or utcnow().date()

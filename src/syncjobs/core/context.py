@@ -5,16 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from .errors import InvalidInputError, JobCancelledError
-from .models import Job, utcnow
+from ..errors import InvalidInputError, JobCancelledError
+from ..models import Job, utcnow
+from .app import JobApp
 
-if TYPE_CHECKING:
-    from .app import SyncJobs
-    from .tracking import Outcome
-
-__all__ = ["JobContext", "current_context"]
+__all__ = ["JobContext", "Outcome", "current_context", "set_current_context"]
 
 logger = logging.getLogger("syncjobs.job")
 _local = threading.local()
@@ -25,14 +23,23 @@ def current_context() -> JobContext | None:
     return getattr(_local, "context", None)
 
 
-def _set_current(ctx: JobContext | None) -> None:
+def set_current_context(ctx: JobContext | None) -> None:
+    """Make ``ctx`` the context of the job running on this thread (None: no job)."""
     _local.context = ctx
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a job body produced: its return value, or the exception it raised."""
+
+    value: Any = None
+    error: BaseException | None = None
 
 
 class JobContext:
     """Handed to every job body: progress, log lines, cancellation checks and checkpoints."""
 
-    def __init__(self, app: SyncJobs, job: Job) -> None:
+    def __init__(self, app: JobApp, job: Job) -> None:
         self.app = app
         #: The job as it was when this attempt started.
         self.job = job

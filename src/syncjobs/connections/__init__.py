@@ -1,0 +1,1 @@
+"""Connected accounts: their store, credentials, synced items, and their sync."""
