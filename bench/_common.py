@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import redis
-
-from syncjobs.testing.services import PostgresServer, RedisServer
+from tests.servers import PostgresServer, RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "latest.json"

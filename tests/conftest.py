@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -22,9 +21,8 @@ from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifie
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
 
-pytest_plugins = (
-    ["syncjobs.testing.fixtures"] if importlib.util.find_spec("syncjobs.testing.fixtures") else []
-)
+#: The session's Redis and PostgreSQL servers (``redis_server``, ``postgres_server``).
+pytest_plugins = ["tests.servers.fixtures"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

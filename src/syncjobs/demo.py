@@ -24,6 +24,7 @@ from .factory import create_broker, default_deps
 from .models import Job
 from .settings import ProviderSettings, Settings
 from .storage.sql import SQLAlchemyRepository
+from .testing.fakes import CombinedFakes, serve
 
 __all__ = ["demo_app", "run_demo"]
 
@@ -57,10 +58,8 @@ def demo_app(settings: Settings | None = None, **overrides: Any) -> SyncJobs:
 
 
 @contextmanager
-def fake_providers(items: int) -> Iterator[tuple[Any, dict[str, ProviderSettings]]]:
+def fake_providers(items: int) -> Iterator[tuple[CombinedFakes, dict[str, ProviderSettings]]]:
     """Serve the four fake providers on loopback; yield them and their provider settings."""
-    from .testing.fakes import CombinedFakes, serve
-
     fakes = CombinedFakes(items_per_provider=items, seed=2026)
     with serve(fakes) as root:
         yield (

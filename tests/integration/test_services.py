@@ -10,7 +10,7 @@ import psycopg
 import pytest
 import redis
 
-from syncjobs.testing.services import PostgresServer, RedisServer, free_port
+from tests.servers import PostgresServer, RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 

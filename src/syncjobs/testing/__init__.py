@@ -1,1 +1,1 @@
-"""Testing support for syncjobs and host apps: fake providers, contract suites, fixtures."""
+"""Testing support for syncjobs and host apps: fake providers and contract suites."""

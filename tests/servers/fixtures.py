@@ -1,8 +1,8 @@
 """Pytest fixtures starting a real Redis and PostgreSQL for the test session.
 
-Load with ``pytest_plugins = ["syncjobs.testing.fixtures"]``. Setting
-``SYNCJOBS_TEST_REDIS_URL`` / ``SYNCJOBS_TEST_POSTGRES_URL`` (a SQLAlchemy URL) uses that
-server instead of starting one.
+``tests/conftest.py`` loads them as a plugin. Setting ``SYNCJOBS_TEST_REDIS_URL`` /
+``SYNCJOBS_TEST_POSTGRES_URL`` (a SQLAlchemy URL) uses that server instead of starting one.
+A server that cannot start fails the run; it is never a skip.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from syncjobs.testing.services import PostgresServer, RedisServer
+from tests.servers.postgres_server import PostgresServer
+from tests.servers.redis_server import RedisServer
 
 __all__ = [
     "POSTGRES_URL_ENV",

@@ -1,0 +1,5 @@
+"""``python -m syncjobs.cli``: the ``syncjobs`` command line."""
+
+from . import main
+
+main()
