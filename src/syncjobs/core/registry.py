@@ -111,20 +111,7 @@ def job_type(
     Raises:
         ConfigurationError: When a name, queue or limit is invalid.
     """
-    if not _NAME.match(name):
-        raise ConfigurationError(f"invalid job type name {name!r}")
-    if not _QUEUE.match(queue):
-        raise ConfigurationError(f"invalid queue name {queue!r}")
-    if not 1 <= priority <= 10:
-        raise ConfigurationError(f"priority must be 1..10, got {priority}")
-    if not (isinstance(params, type) and issubclass(params, BaseModel)):
-        raise ConfigurationError("params must be a pydantic BaseModel subclass")
-    if max_retries is not None and max_retries < 0:
-        raise ConfigurationError("max_retries must be >= 0")
-    if time_limit is not None and time_limit <= 0:
-        raise ConfigurationError("time_limit must be > 0")
-    if schedule is not None:
-        _check_cron(schedule)
+    _check_declaration(name, params, queue, priority, time_limit, max_retries, schedule)
 
     def decorate(func: F) -> F:
         (registry or default_registry).add(
@@ -144,6 +131,31 @@ def job_type(
         return func
 
     return decorate
+
+
+def _check_declaration(
+    name: str,
+    params: type[BaseModel],
+    queue: str,
+    priority: int,
+    time_limit: float | None,
+    max_retries: int | None,
+    schedule: str | None,
+) -> None:
+    if not _NAME.match(name):
+        raise ConfigurationError(f"invalid job type name {name!r}")
+    if not _QUEUE.match(queue):
+        raise ConfigurationError(f"invalid queue name {queue!r}")
+    if not 1 <= priority <= 10:
+        raise ConfigurationError(f"priority must be 1..10, got {priority}")
+    if not (isinstance(params, type) and issubclass(params, BaseModel)):
+        raise ConfigurationError("params must be a pydantic BaseModel subclass")
+    if max_retries is not None and max_retries < 0:
+        raise ConfigurationError("max_retries must be >= 0")
+    if time_limit is not None and time_limit <= 0:
+        raise ConfigurationError("time_limit must be > 0")
+    if schedule is not None:
+        _check_cron(schedule)
 
 
 def _check_cron(spec: str) -> None:
