@@ -1,4 +1,4 @@
-"""The fake providers behave like the real APIs in PROVIDERS.md, driven with plain httpx."""
+"""The fake providers behave like the real APIs (docs/providers.md), driven with plain httpx."""
 
 from __future__ import annotations
 

@@ -484,7 +484,7 @@ def test_the_public_api_is_pinned() -> None:
             "status",
             "submit",
             "watch",
-            # the seed jobs (issue 4): analysis, trust, usage, notifications
+            # the extras: analysis, trust, usage, notifications
             "Analyzer",
             "Notifier",
             "Decision",

@@ -1,4 +1,4 @@
-"""Schema v4 (the seed jobs' tables and the analysis-queue columns of ``items``) upgrades a
+"""Schema v4 (the extras' tables and the analysis-queue columns of ``items``) upgrades a
 v3 database in place, keeping its rows, on SQLite and PostgreSQL."""
 
 from __future__ import annotations

@@ -363,7 +363,7 @@ def test_gmail_retries_failed_batch_parts_once() -> None:
         assert h.matches()
         assert h.fake.calls["batch"] == 3  # list pages of 20 and 10, plus one retry batch
         # The adapter counts 5 units for every part it sends; the fake does not charge the
-        # two parts it throttled (PROVIDERS.md leaves that open), so we count 10 more.
+        # two parts it throttled (the API does not say), so we count 10 more.
         assert h.provider.quota_units == h.fake.quota_units + 10
 
 

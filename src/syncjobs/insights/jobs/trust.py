@@ -23,7 +23,7 @@ class TrustParams(BaseModel):
 
 
 def trust_score(allow: int, block: int, review: int, confidence_sum: float) -> float:
-    """The seed PRD-05 formula: a channel's trust, 0..1.
+    """A channel's trust, 0..1, from its analyses' verdicts and confidence.
 
     ``(allow ratio - block ratio - review ratio / 2) * mean confidence / 100``, multiplied by
     ``n / 5`` when fewer than 5 videos were analysed, clamped to 0..1. No analyses: 0.

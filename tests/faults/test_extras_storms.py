@@ -1,4 +1,4 @@
-"""Storms against the seed jobs: a flaky AI endpoint, a flaky webhook receiver."""
+"""Storms against the extras' job types: a flaky AI endpoint, a flaky webhook receiver."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed jobs on real worker processes: Redis, PostgreSQL, fake AI and webhook over HTTP."""
+"""The extras' job types on real worker processes: Redis, PostgreSQL, fake AI and webhook over HTTP."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed jobs end to end on SQLite and PostgreSQL: analysis, trust, usage, cleanup, notify."""
+"""The extras' job types end to end on SQLite and PostgreSQL: analysis, trust, usage, cleanup, notify."""
 
 from __future__ import annotations
 
