@@ -23,12 +23,13 @@ services:
 # The unit and contract suites run twice: with the real clock, then with the wall clock
 # moved CLOCK_AHEAD_DAYS ahead, so a test bound to today's date fails the day it is written.
 CLOCK_AHEAD_DAYS ?= 400
-LINTED := src tests bench $(wildcard examples/*.py examples/*/)
+LINTED := src tests bench scripts $(wildcard examples/*.py examples/*/)
 
 test: $(STAMP) services
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 	$(BIN)/pytest tests/unit tests/contract --clock-ahead $(CLOCK_AHEAD_DAYS) -q
 
