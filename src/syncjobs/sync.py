@@ -26,7 +26,7 @@ from .errors import (
 from .models import Account, AccountState, Job, JobStatus, utcnow
 from .protocols import AccountRepository, CredentialStore
 from .providers import get_provider, provider_names
-from .providers.base import lock_for
+from .providers.util import lock_for
 from .providers.types import Provider, ProviderConfig, TokenSet
 
 if TYPE_CHECKING:
