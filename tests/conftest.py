@@ -17,7 +17,9 @@ import syncjobs.jobtypes  # noqa: F401  (built-in job types)
 from syncjobs import _current
 from syncjobs.app import Deps, SyncJobs, register_actors
 from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
-from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifier
+from syncjobs.insights.analyzers import Analyzer
+from syncjobs.insights.notifiers import Notifier
+from syncjobs.protocols import CredentialStore, JobRepository
 from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository

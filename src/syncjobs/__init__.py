@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ._current import get_app
+from ._version import __version__
 from .app import Deps, SyncJobs, register_actors
 from .context import JobContext
 from .errors import (
@@ -35,6 +36,8 @@ from .errors import (
     UnexpectedResponseError,
 )
 from .factory import create_app
+from .insights.analyzers import Analyzer
+from .insights.notifiers import Notifier
 from .models import (
     Account,
     AccountState,
@@ -51,14 +54,11 @@ from .models import (
     UsageRecord,
     Verdict,
 )
-from .protocols import Analyzer, Notifier
 from .providers.types import TokenSet
 from .registry import job_type
 from .scheduling import ScheduleInfo
 from .settings import Settings
 from .upkeep import Health
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Account",

@@ -23,6 +23,8 @@ from .errors import (
     InvalidInputError,
     JobNotFoundError,
 )
+from .insights.analyzers import Analyzer, build_analyzer
+from .insights.notifiers import Notifier, build_notifiers
 from .models import (
     Account,
     DeadLetter,
@@ -40,11 +42,9 @@ from .models import (
 )
 from .protocols import (
     AccountRepository,
-    Analyzer,
     CredentialStore,
     InsightsRepository,
     JobRepository,
-    Notifier,
 )
 from .providers.types import TokenSet
 from .registry import JobType, Registry, default_registry
@@ -365,8 +365,6 @@ class SyncJobs:
         """The analyzer ``analyze_items`` uses (built from settings on first use)."""
         with self._services_lock:
             if self.deps.analyzer is None:
-                from .analysis import build_analyzer
-
                 self.deps.analyzer = build_analyzer(self.settings, self.deps.transport)
             return self.deps.analyzer
 
@@ -375,8 +373,6 @@ class SyncJobs:
         """Every notifier a notification goes through (built from settings on first use)."""
         with self._services_lock:
             if self.deps.notifiers is None:
-                from .notifiers import build_notifiers
-
                 self.deps.notifiers = build_notifiers(self.settings, self.deps.transport)
             return self.deps.notifiers
 

@@ -26,8 +26,8 @@ from .errors import (
 from .models import Account, AccountState, Job, JobStatus, utcnow
 from .protocols import AccountRepository, CredentialStore
 from .providers import get_provider, provider_names
-from .providers.util import lock_for
 from .providers.types import Provider, ProviderConfig, TokenSet
+from .providers.util import lock_for
 
 if TYPE_CHECKING:
     from .app import SyncJobs

@@ -13,9 +13,10 @@ import pytest
 from pydantic import BaseModel
 
 from syncjobs import JobContext, job_type
-from syncjobs.analysis import OpenAICompatibleAnalyzer
 from syncjobs.app import SyncJobs
 from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
+from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
+from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.jobtypes.trust import trust_score
 from syncjobs.models import (
     Account,
@@ -27,7 +28,6 @@ from syncjobs.models import (
     Verdict,
     utcnow,
 )
-from syncjobs.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.providers.types import Item
 from syncjobs.registry import Registry
 from syncjobs.storage import SQLAlchemyRepository

@@ -180,6 +180,14 @@ class ErrorMap:
             types=self.types,
         )
 
+    def raise_for(
+        self, response: httpx.Response, *, label: str, reason: str | None = None, detail: str = ""
+    ) -> None:
+        """Raise the error ``response`` means (see :meth:`error`); return on a 2xx answer."""
+        error = self.error(response, label=label, reason=reason, detail=detail)
+        if error is not None:
+            raise error
+
 
 def parse_retry_after(value: str | None, default: float, now: datetime | None = None) -> float:
     """Seconds a ``Retry-After`` header asks for (seconds or HTTP date), else ``default``."""

@@ -12,15 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..analysis import item_channels
 from ..context import JobContext
 from ..errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
+from ..insights.analyzers import item_channels
 from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
 from ..registry import job_type
 from ..tracking import describe
 
 if TYPE_CHECKING:
-    from ..protocols import Analyzer
+    from ..insights.analyzers import Analyzer
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
 
