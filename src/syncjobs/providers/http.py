@@ -1,9 +1,10 @@
 """The HTTP base of the built-in adapters.
 
-One place for what every adapter needs: the ``httpx.Client``, the OAuth ``httpx.Auth`` flow
-(refresh when due, refresh once after a rejection, under a per-account lock), the mapping of
-answers to the error tree (the shared mapper of :mod:`syncjobs._http` with the provider
-hooks of :mod:`.error_bodies`), and call and quota metering with pagination-loop detection.
+One place for what every adapter needs: the ``httpx.Client``; the OAuth ``httpx.Auth`` flow
+(:class:`ProviderAuth`: refresh when due, refresh once after a rejection, with the token
+handling of :mod:`.oauth`); the mapping of answers to the error tree (the shared mapper of
+:mod:`syncjobs._http` with the provider hooks of :mod:`.error_bodies`); call and quota
+metering; and pagination-loop detection.
 """
 
 from __future__ import annotations
