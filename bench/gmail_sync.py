@@ -10,7 +10,7 @@ the same durable PostgreSQL, one after the other, against the same fake:
   on a ``StubBroker``), ``connect_account`` + ``sync_account``, run by ``app.worker(threads=1)``
   until the job completes. Rate = N / (the job's ``completed_at`` - ``started_at``).
 - the loop ("the limit on this machine"): httpx ``messages.list`` pages of 500, multipart
-  batch ``messages.get?format=metadata`` of 50 (the adapter's ``_split_batch`` parses the
+  batch ``messages.get?format=metadata`` of 50 (the adapter's ``split_batch`` parses the
   answers; the request is built by hand), then per list page psycopg ``COPY`` into a temp
   table and one ``INSERT … ON CONFLICT`` into a table with the items table's columns
   (the same DDL), one commit per list page. Rate = N / (first request -> last commit).
@@ -184,7 +184,8 @@ def _loop(spec: dict[str, Any]) -> dict[str, Any]:
     import httpx
     import psycopg
 
-    from syncjobs.providers.gmail import _split_batch, batch_url_for
+    from syncjobs.providers.gmail import batch_url_for
+    from syncjobs.providers.gmail_batch import split_batch
     from syncjobs.storage.sql import SQLAlchemyRepository
 
     repo = SQLAlchemyRepository(spec["pg_url"], table_prefix=spec["prefix"], check=False)
@@ -223,7 +224,7 @@ def _loop(spec: dict[str, Any]) -> dict[str, Any]:
                     content=body,
                     headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
                 ).raise_for_status()
-                parts = _split_batch(answer)
+                parts = split_batch(answer)
                 if parts is None or len(parts) != len(chunk):
                     raise RuntimeError("unexpected batch answer")
                 for _, part in parts:

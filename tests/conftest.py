@@ -17,7 +17,9 @@ from syncjobs.app import Deps, SyncJobs, register_actors
 from syncjobs.core import current as _current
 from syncjobs.core.registry import Registry, default_registry
 from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
-from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifier
+from syncjobs.insights.analyzers import Analyzer
+from syncjobs.insights.notifiers import Notifier
+from syncjobs.protocols import CredentialStore, JobRepository
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
 

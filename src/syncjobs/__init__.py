@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import (
     AccountNotFoundError,
     ConcurrencyLimitError,
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     from .core.context import JobContext
     from .core.registry import job_type
     from .factory import create_app
+    from .insights.analyzers import Analyzer
+    from .insights.notifiers import Notifier
     from .models import (
         Account,
         AccountState,
@@ -73,11 +76,8 @@ if TYPE_CHECKING:
         UsageRecord,
         Verdict,
     )
-    from .protocols import Analyzer, Notifier
     from .providers.types import TokenSet
     from .settings import Settings
-
-__version__ = "0.1.0"
 
 #: Where each lazily imported public name lives.
 _LAZY: dict[str, str] = {
@@ -129,7 +129,8 @@ _LAZY: dict[str, str] = {
         ],
         ".models",
     ),
-    **dict.fromkeys(["Analyzer", "Notifier"], ".protocols"),
+    "Analyzer": ".insights.analyzers",
+    "Notifier": ".insights.notifiers",
     "TokenSet": ".providers.types",
     "Settings": ".settings",
 }

@@ -22,16 +22,11 @@ from .core.current import set_app
 from .core.maintenance import Health, health, maintain
 from .core.registry import Registry, default_registry
 from .core.scheduling import ScheduleInfo, Scheduler
+from .insights.analyzers import Analyzer
+from .insights.notifiers import Notifier
 from .insights.service import Insights
 from .models import utcnow
-from .protocols import (
-    AccountRepository,
-    Analyzer,
-    CredentialStore,
-    InsightsRepository,
-    JobRepository,
-    Notifier,
-)
+from .protocols import AccountRepository, CredentialStore, InsightsRepository, JobRepository
 from .settings import Settings
 
 __all__ = ["Deps", "SyncJobs", "register_actors"]

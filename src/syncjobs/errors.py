@@ -16,8 +16,11 @@
         │   └── ProviderUnavailableError   5xx, timeouts, connection errors
         └── FatalError                  no retry
             ├── ReauthorizationRequiredError   account paused, owner notified
+            │   └── TokenRejectedError         the API rejected the token after a refresh
             ├── PermissionDeniedError
             └── UnexpectedResponseError        payload failed validation
+                ├── StaleCursorError           a stored page token or history id expired
+                └── ResourceNotFoundError      404 for one resource (deleted meanwhile)
 """
 
 from __future__ import annotations
@@ -37,9 +40,12 @@ __all__ = [
     "ProviderUnavailableError",
     "RateLimitedError",
     "ReauthorizationRequiredError",
+    "ResourceNotFoundError",
     "RetriableError",
     "SchemaOutdatedError",
+    "StaleCursorError",
     "SyncJobsError",
+    "TokenRejectedError",
     "UnexpectedResponseError",
 ]
 
@@ -178,3 +184,19 @@ class UnexpectedResponseError(FatalError):
     """Raised when a provider's payload fails validation."""
 
     code = "unexpected_response"
+
+
+class TokenRejectedError(ReauthorizationRequiredError):
+    """Raised when the API rejects the access token even after the one refresh allowed."""
+
+
+class StaleCursorError(UnexpectedResponseError):
+    """Raised when the provider no longer accepts a stored page token or history id."""
+
+    code = "stale_cursor"
+
+
+class ResourceNotFoundError(UnexpectedResponseError):
+    """Raised when the provider answers 404 for a resource (e.g. a message deleted meanwhile)."""
+
+    code = "not_found"

@@ -29,17 +29,14 @@ from .models import (
     UsageEvent,
     UsagePeriod,
     UsageRecord,
-    Verdict,
 )
 from .providers.types import Item, TokenSet
 
 __all__ = [
     "AccountRepository",
-    "Analyzer",
     "CredentialStore",
     "InsightsRepository",
     "JobRepository",
-    "Notifier",
     "Subscription",
     "UpkeepRepository",
 ]
@@ -574,41 +571,4 @@ class InsightsRepository(Protocol):
 
     def delete_job_logs(self, *, before: datetime, limit: int) -> int:
         """Delete up to ``limit`` job log lines written before ``before``."""
-        ...
-
-
-@runtime_checkable
-class Analyzer(Protocol):
-    """Judges one item for its owner: ALLOW, BLOCK or REVIEW, with a confidence.
-
-    Raise ``RateLimitedError`` (the whole batch waits), ``RetriableError`` or
-    ``UnexpectedResponseError`` (this item fails, the batch goes on), or ``FatalError`` /
-    ``ConfigurationError`` (the run stops: nothing would succeed). ``analyze`` is called
-    from several threads at once.
-    """
-
-    name: str
-
-    def analyze(self, item: QueuedItem, preferences: Preferences) -> Verdict:
-        """Judge ``item`` under its owner's ``preferences``."""
-        ...
-
-    def close(self) -> None:
-        """Release connections."""
-        ...
-
-
-@runtime_checkable
-class Notifier(Protocol):
-    """Delivers a notification somewhere (in-app rows, a webhook, e-mail…).
-
-    Raise ``RetriableError`` (or ``RateLimitedError``) when delivery may work later and
-    ``FatalError`` when it never will. Delivery must be safe to repeat: the notification
-    id is the idempotency key a receiver dedupes on.
-    """
-
-    name: str
-
-    def deliver(self, notification: Notification, preferences: Preferences | None) -> bool:
-        """Deliver; return False when this notifier does not apply to the owner."""
         ...

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from syncjobs.analysis import OpenAICompatibleAnalyzer
+from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
+from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.models import JobStatus, utcnow
-from syncjobs.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.providers.types import Item
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver, serve

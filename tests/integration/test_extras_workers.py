@@ -1,4 +1,4 @@
-"""The extras' job types on real worker processes: Redis, PostgreSQL, fake AI and webhook over HTTP."""
+"""The extras' job types on real workers: Redis, PostgreSQL, fake AI and webhook over HTTP."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 
 from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
+from syncjobs.insights.notifiers import verify_webhook
 from syncjobs.models import utcnow
-from syncjobs.notifiers import verify_webhook
 from syncjobs.providers.types import Item
 from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver, serve
 

@@ -13,13 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from syncjobs.analysis import (
-    KeywordAnalyzer,
-    OpenAICompatibleAnalyzer,
-    build_analyzer,
-    parse_retry_after,
-    system_prompt,
-)
 from syncjobs.errors import (
     ConfigurationError,
     FatalError,
@@ -28,8 +21,15 @@ from syncjobs.errors import (
     RetriableError,
     UnexpectedResponseError,
 )
+from syncjobs.insights.analyzers import (
+    Analyzer,
+    KeywordAnalyzer,
+    OpenAICompatibleAnalyzer,
+    build_analyzer,
+    parse_retry_after,
+    system_prompt,
+)
 from syncjobs.models import Decision, Preferences, QueuedItem, Verdict
-from syncjobs.protocols import Analyzer
 from syncjobs.settings import AnalyzerSettings, Settings
 from syncjobs.testing.fakes import FakeCompletions, serve
 

@@ -1,4 +1,4 @@
-"""The extras' job types end to end on SQLite and PostgreSQL: analysis, trust, usage, cleanup, notify."""
+"""The extras' job types end to end on SQLite and PostgreSQL: analysis, trust, usage, notify."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import pytest
 from pydantic import BaseModel
 
 from syncjobs import JobContext, job_type
-from syncjobs.analysis import OpenAICompatibleAnalyzer
 from syncjobs.app import SyncJobs
 from syncjobs.core.registry import Registry
 from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
+from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
 from syncjobs.insights.jobs.trust import trust_score
+from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.models import (
     Account,
     Decision,
@@ -28,7 +29,6 @@ from syncjobs.models import (
     Verdict,
     utcnow,
 )
-from syncjobs.notifiers import InAppNotifier, WebhookNotifier
 from syncjobs.providers.types import Item
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.contract import new_job

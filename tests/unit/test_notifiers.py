@@ -21,16 +21,16 @@ from syncjobs.errors import (
     RateLimitedError,
     RetriableError,
 )
-from syncjobs.models import Notification, Preferences
-from syncjobs.notifiers import (
+from syncjobs.insights.notifiers import (
     InAppNotifier,
+    Notifier,
     WebhookNotifier,
     build_notifiers,
     notification_body,
     sign_webhook,
     verify_webhook,
 )
-from syncjobs.protocols import Notifier
+from syncjobs.models import Notification, Preferences
 from syncjobs.settings import Settings
 from syncjobs.testing.fakes import FakeWebhookReceiver, serve
 

@@ -19,6 +19,9 @@ from syncjobs.errors import (
     ProviderUnavailableError,
     RateLimitedError,
     ReauthorizationRequiredError,
+    ResourceNotFoundError,
+    StaleCursorError,
+    TokenRejectedError,
     UnexpectedResponseError,
 )
 from syncjobs.providers import (
@@ -28,20 +31,12 @@ from syncjobs.providers import (
     get_provider,
     provider_names,
 )
-from syncjobs.providers.base import (
-    HTTPProvider,
-    ResourceNotFoundError,
-    StaleCursorError,
-    TokenRejectedError,
-    lock_for,
-    parse_time,
-    seconds_until_pacific_midnight,
-    to_int,
-)
 from syncjobs.providers.gmail import GmailProvider, batch_url_for
+from syncjobs.providers.http import HTTPProvider
 from syncjobs.providers.instagram import InstagramProvider
 from syncjobs.providers.tiktok import TikTokProvider
 from syncjobs.providers.types import Page, Provider, ProviderConfig, TokenSet
+from syncjobs.providers.util import lock_for, parse_time, seconds_until_pacific_midnight, to_int
 from syncjobs.providers.youtube import YouTubeProvider
 from syncjobs.testing.fakes import FAKES
 

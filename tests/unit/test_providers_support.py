@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from syncjobs.providers import get_provider
-from syncjobs.providers.base import HTTPProvider
+from syncjobs.providers.http import HTTPProvider
 from syncjobs.providers.types import Page, TokenSet
 from syncjobs.testing.fakes import FAKES, FakeProvider, serve
 

@@ -17,8 +17,8 @@ from ..core.context import JobContext
 from ..errors import InvalidInputError, RateLimitedError, ReauthorizationRequiredError
 from ..models import AccountState, JobStatus, utcnow
 from ..providers import get_provider
-from ..providers.base import lock_for
 from ..providers.types import Provider
+from ..providers.util import lock_for
 from .service import PROVIDER_LABELS, Accounts, ProviderUsage
 
 __all__ = ["AccountSync"]

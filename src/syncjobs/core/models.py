@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from ..clock import utcnow
 
 __all__ = [
     "ACTIVE_STATUSES",
@@ -18,11 +20,6 @@ __all__ = [
     "iso",
     "utcnow",
 ]
-
-
-def utcnow() -> datetime:
-    """Return the current time as an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 class JobStatus(enum.StrEnum):

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 
 from .._validate import integer, text
-from ..analysis import build_analyzer
 from ..connections.service import PROVIDER_LABELS, Accounts, ProviderUsage
 from ..core.app import JobApp
 from ..core.checks import check_owner
@@ -33,8 +32,9 @@ from ..models import (
     UsageRecord,
     utcnow,
 )
-from ..notifiers import build_notifiers
-from ..protocols import AccountRepository, Analyzer, InsightsRepository, Notifier
+from ..protocols import AccountRepository, InsightsRepository
+from .analyzers import Analyzer, build_analyzer
+from .notifiers import Notifier, build_notifiers
 from .preference_changes import apply_changes
 
 __all__ = ["Insights"]

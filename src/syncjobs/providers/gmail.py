@@ -11,7 +11,6 @@ as ``messages.list`` (without ``includeSpamTrash``) does not list them either.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -22,11 +21,12 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from ..errors import RateLimitedError, RetriableError
+from ..errors import RateLimitedError, ResourceNotFoundError, RetriableError, StaleCursorError
 from . import DEFAULT_BASE_URLS, GMAIL_BATCH_URL
-from .base import ResourceNotFoundError, StaleCursorError, chunks, to_int
+from .gmail_batch import split_batch
 from .google_auth import GoogleProvider
 from .types import Item, KnownItems, Page
+from .util import chunks, to_int
 
 __all__ = ["GmailProvider", "batch_url_for"]
 
@@ -313,12 +313,12 @@ class GmailProvider(GoogleProvider):
             content=("".join(parts) + f"--{boundary}--\r\n").encode(),
             headers={"Content-Type": f"multipart/mixed; boundary={boundary}"},
         )
-        answers = _split_batch(response)
+        answers = split_batch(response)
         if answers is None or len(answers) != len(ids):
-            raise self._unexpected("batch", "the multipart answer does not match the request")
+            raise self.unexpected("batch", "the multipart answer does not match the request")
         by_index = dict(answers)
         if sorted(by_index) != list(range(len(ids))):
-            raise self._unexpected("batch", "the multipart answer's Content-IDs do not match")
+            raise self.unexpected("batch", "the multipart answer's Content-IDs do not match")
         return [(message_id, by_index[n]) for n, message_id in enumerate(ids)]
 
     def _item(self, raw: Mapping[str, Any]) -> Item:
@@ -351,58 +351,3 @@ def _changes(records: Sequence[_Record]) -> tuple[list[str], list[str], list[str
     new = [i for i in added if i not in deleted]
     changed = [i for i in relabelled if i not in deleted and i not in added]
     return new, changed, list(deleted)
-
-
-_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.IGNORECASE)
-_PART_ID = re.compile(r"item(\d+)")
-
-
-def _split_batch(response: httpx.Response) -> list[tuple[int, httpx.Response]] | None:
-    """Split a ``multipart/mixed`` batch answer into (part index, inner response) pairs."""
-    found = _BOUNDARY.search(response.headers.get("content-type", ""))
-    if found is None:
-        return None
-    delimiter = b"--" + found.group(1).encode()
-    answers = []
-    for position, chunk in enumerate(response.content.split(delimiter)[1:]):
-        if chunk.startswith(b"--"):
-            break
-        part_head, inner = _split_head(chunk.lstrip(b"\r\n"))
-        if inner is None:
-            return None
-        numbered = _PART_ID.search(part_head.get("content-id", ""))
-        inner_response = _parse_http(inner)
-        if inner_response is None:
-            return None
-        answers.append((int(numbered.group(1)) if numbered else position, inner_response))
-    return answers
-
-
-def _split_head(data: bytes) -> tuple[dict[str, str], bytes | None]:
-    """Split a header block from what follows the blank line (CRLF or LF)."""
-    match = re.search(rb"\r?\n\r?\n", data)
-    if match is None:
-        return {}, None
-    headers: dict[str, str] = {}
-    for line in data[: match.start()].decode("latin-1").splitlines():
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return headers, data[match.end() :]
-
-
-def _parse_http(data: bytes) -> httpx.Response | None:
-    """Parse one ``application/http`` response (status line, headers, body)."""
-    status_line, _, rest = data.partition(b"\n")
-    words = status_line.decode("latin-1").split()
-    if len(words) < 2 or not words[1].isdigit():
-        return None
-    headers: dict[str, str] = {}
-    if rest.startswith((b"\r\n", b"\n")):  # no headers at all
-        body = rest.split(b"\n", 1)[1]
-    else:
-        headers, parsed = _split_head(rest)
-        body = parsed if parsed is not None else b""
-    length = to_int(headers.pop("content-length", None))
-    content = body[:length] if length is not None else body.rstrip(b"\r\n")
-    return httpx.Response(int(words[1]), headers=headers, content=content)

@@ -18,7 +18,7 @@ from google.oauth2.credentials import Credentials
 
 from ..errors import ProviderError, ProviderUnavailableError, ReauthorizationRequiredError
 from . import DEFAULT_TOKEN_URLS
-from .base import HTTPProvider
+from .http import HTTPProvider
 from .types import TokenSet
 
 __all__ = ["GoogleProvider", "HttpxRequest", "HttpxResponse"]

@@ -18,8 +18,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from . import DEFAULT_BASE_URLS, DEFAULT_TOKEN_URLS
-from .base import Entry, FeedPage, FeedProvider, FeedState, metrics_of
+from .feed import Entry, FeedPage, FeedProvider, FeedState
 from .types import Item, TokenSet
+from .util import metrics_of
 
 __all__ = ["InstagramProvider"]
 
@@ -123,7 +124,7 @@ class InstagramProvider(FeedProvider):
         paging = body.paging
         after = paging.cursors.after if paging and paging.next and paging.cursors else None
         if paging and paging.next and not after:
-            raise self._unexpected("media", "paging.next without paging.cursors.after")
+            raise self.unexpected("media", "paging.next without paging.cursors.after")
         total = self._total if state.run is not None and state.run.full else None
         return FeedPage(entries, after, total)
 

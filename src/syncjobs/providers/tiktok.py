@@ -28,8 +28,9 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from . import DEFAULT_BASE_URLS, DEFAULT_TOKEN_URLS
-from .base import Entry, FeedPage, FeedProvider, FeedState, FeedStep, chunks, metrics_of
+from .feed import Entry, FeedPage, FeedProvider, FeedState, FeedStep
 from .types import Item, Page, TokenSet
+from .util import chunks, metrics_of
 
 __all__ = ["TikTokProvider"]
 
@@ -165,7 +166,7 @@ class TikTokProvider(FeedProvider):
             stable_of=lambda r: {k: v for k, v in r.items() if k not in _VOLATILE},
         )
         if data.has_more and data.cursor is None:
-            raise self._unexpected("video.list", "has_more without a cursor")
+            raise self.unexpected("video.list", "has_more without a cursor")
         return FeedPage(entries, str(data.cursor) if data.has_more else None)
 
     # -- refresh of recent videos ------------------------------------------------------------

@@ -18,9 +18,10 @@ from pydantic import BaseModel
 
 from ..errors import PermissionDeniedError
 from . import DEFAULT_BASE_URLS
-from .base import Entry, FeedPage, FeedProvider, FeedState, chunks, metrics_of
+from .feed import Entry, FeedPage, FeedProvider, FeedState
 from .google_auth import GoogleProvider
 from .types import Item
+from .util import chunks, metrics_of
 
 __all__ = ["YouTubeProvider"]
 

@@ -8,20 +8,17 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, Field
 
-from ...analysis import item_channels
 from ...core.context import JobContext
 from ...core.middleware import describe
 from ...core.registry import job_type
 from ...errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
 from ...models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
+from ..analyzers import Analyzer, item_channels
 from ..service import Insights
-
-if TYPE_CHECKING:
-    from ...protocols import Analyzer
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]
 

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from syncjobs.notifiers import verify_webhook
+from syncjobs.insights.notifiers import verify_webhook
 from syncjobs.testing.fakes._base import (
     FaultBook,
     Request,

@@ -1,4 +1,4 @@
-"""The built-in notifiers: in-app rows, and a signed webhook.
+"""The Notifier protocol and the built-in notifiers: in-app rows, and a signed webhook.
 
 A webhook delivery is a ``POST`` of the notification as compact JSON with headers::
 
@@ -11,30 +11,30 @@ Receivers check it with :func:`verify_webhook`.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import hmac
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 import httpx
 
-from ._http import parse_retry_after, post
-from .errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
-from .models import Notification, Preferences
+from .._http import ErrorMap, Meaning, install_log_redaction, post
+from .._version import __version__
+from ..errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
+from ..models import Notification, Preferences
 
 if TYPE_CHECKING:
-    from .protocols import Notifier
-    from .settings import Settings
+    from ..settings import Settings
 
 __all__ = [
     "DELIVERY_HEADER",
     "SIGNATURE_HEADER",
     "TIMESTAMP_HEADER",
     "InAppNotifier",
+    "Notifier",
     "WebhookNotifier",
     "build_notifiers",
     "notification_body",
@@ -46,14 +46,40 @@ DELIVERY_HEADER = "X-Syncjobs-Delivery"
 TIMESTAMP_HEADER = "X-Syncjobs-Timestamp"
 SIGNATURE_HEADER = "X-Syncjobs-Signature"
 _SCHEME = "sha256="
+_USER_AGENT = f"syncjobs/{__version__}"
+
+#: How a receiver's answers map to errors: 429 waits, 408/425/5xx retry, the rest is fatal.
+_ERRORS = ErrorMap(
+    provider="webhook",
+    default_retry_after=60.0,
+    phrases={
+        Meaning.RATE_LIMITED: "rate limited",
+        Meaning.UNAVAILABLE: "the receiver is unavailable",
+        Meaning.UNEXPECTED: "the receiver refused it",
+    },
+    types={
+        Meaning.RATE_LIMITED: RateLimitedError,
+        Meaning.UNAVAILABLE: ProviderUnavailableError,
+        Meaning.UNEXPECTED: FatalError,
+    },
+    unavailable=frozenset({408, 425}),
+)
 
 
-@functools.cache
-def _user_agent() -> str:
-    """``syncjobs/<version>`` (imported lazily: the package imports this module's users)."""
-    from . import __version__
+@runtime_checkable
+class Notifier(Protocol):
+    """Delivers a notification somewhere (in-app rows, a webhook, e-mail…).
 
-    return f"syncjobs/{__version__}"
+    Raise ``RetriableError`` (or ``RateLimitedError``) when delivery may work later and
+    ``FatalError`` when it never will. Delivery must be safe to repeat: the notification
+    id is the idempotency key a receiver dedupes on.
+    """
+
+    name: str
+
+    def deliver(self, notification: Notification, preferences: Preferences | None) -> bool:
+        """Deliver; return False when this notifier does not apply to the owner."""
+        ...
 
 
 def sign_webhook(secret: str, body: bytes, timestamp: str | int) -> str:
@@ -140,6 +166,7 @@ class WebhookNotifier:
         self._secret = secret
         self.default_url = default_url or None
         self._clock = clock
+        install_log_redaction()
         self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
 
     def __repr__(self) -> str:
@@ -155,7 +182,7 @@ class WebhookNotifier:
         timestamp = str(int(self._clock()))
         headers = {
             "Content-Type": "application/json",
-            "User-Agent": _user_agent(),
+            "User-Agent": _USER_AGENT,
             DELIVERY_HEADER: str(notification.id),
             TIMESTAMP_HEADER: timestamp,
             SIGNATURE_HEADER: sign_webhook(self._secret, body, timestamp),
@@ -191,22 +218,8 @@ class WebhookNotifier:
         return host
 
     def _outcome(self, response: httpx.Response, host: str) -> bool:
-        status = response.status_code
-        if 200 <= status < 300:
-            return True
-        common: dict[str, Any] = {"provider": self.name, "status_code": status}
-        if status == 429:
-            wait = parse_retry_after(response.headers.get("Retry-After"), 60.0)
-            raise RateLimitedError(
-                f"webhook {host}: rate limited (HTTP 429), retry in {wait:g}s",
-                retry_after=wait,
-                **common,
-            )
-        if status in (408, 425) or status >= 500:
-            raise ProviderUnavailableError(
-                f"webhook {host}: the receiver is unavailable (HTTP {status})", **common
-            )
-        raise FatalError(f"webhook {host}: the receiver refused it (HTTP {status})", **common)
+        _ERRORS.raise_for(response, label=f"webhook {host}")
+        return True
 
 
 def build_notifiers(
