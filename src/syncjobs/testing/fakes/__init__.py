@@ -8,6 +8,13 @@ All four behind one root: ``CombinedFakes`` mounts them at ``/youtube``, ``/gmai
 Not providers (and not in ``FAKES``): ``FakeCompletions``, an OpenAI-compatible
 ``/v1/chat/completions`` endpoint, and ``FakeWebhookReceiver``, a signature-checking webhook
 receiver; both work in-process (``fake.transport()``) and under ``serve``.
+
+Layout: ``messages`` (requests, responses), ``routing`` (routes, the WSGI base class),
+``faults`` (injected faults, malformed answers), ``tokens`` (issued tokens), ``paging`` (the
+item index, page tokens), ``corpus`` (seeded titles, ids, timestamps), ``provider``
+(``FakeProvider``: the request pipeline), ``google`` (what YouTube and Gmail share), and one
+package per provider whose data (``youtube.channel``, ``gmail.mailbox``,
+``instagram.account``, ``tiktok.creator``) sits apart from its ``api``.
 """
 
 from syncjobs.testing.fakes.completions import FakeCompletions

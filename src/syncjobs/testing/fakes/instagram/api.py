@@ -281,10 +281,10 @@ class FakeInstagram(FakeProvider):
     def add_items(self, n: int) -> list[str]:
         """Publish ``n`` new posts."""
         with self._lock:
-            index = self.account.index
-            added = [
-                self.account.add(self._rng, index.next_key(int(self.clock()))) for _ in range(n)
-            ]
+            added = []
+            for _ in range(n):
+                key = self.account.index.next_key(int(self.clock()))
+                added.append(self.account.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:

@@ -153,9 +153,8 @@ class FakeTikTok(FakeProvider):
             return self._invalid("cursor must be a non-negative integer.")
         index = self.creator.index
         before = None if cursor is None else -(-cursor // 1000)
-        videos = [
-            self.creator.videos[i] for i in index.older(before, self._page_size(cursor, max_count))
-        ]
+        ids = index.older(before, self._page_size(cursor, max_count))
+        videos = [self.creator.videos[video_id] for video_id in ids]
         if videos:
             next_cursor = videos[-1].key * 1000
             has_more = index.count_between(None, videos[-1].key) > 0
@@ -247,10 +246,10 @@ class FakeTikTok(FakeProvider):
     def add_items(self, n: int) -> list[str]:
         """Post ``n`` new videos."""
         with self._lock:
-            index = self.creator.index
-            added = [
-                self.creator.add(self._rng, index.next_key(int(self.clock()))) for _ in range(n)
-            ]
+            added = []
+            for _ in range(n):
+                key = self.creator.index.next_key(int(self.clock()))
+                added.append(self.creator.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:

@@ -300,10 +300,10 @@ class FakeYouTube(GoogleFake):
     def add_items(self, n: int) -> list[str]:
         """Upload ``n`` new videos (newest first in the uploads playlist)."""
         with self._lock:
-            index = self.channel.index
-            added = [
-                self.channel.add(self._rng, index.next_key(int(self.clock()))) for _ in range(n)
-            ]
+            added = []
+            for _ in range(n):
+                key = self.channel.index.next_key(int(self.clock()))
+                added.append(self.channel.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:
