@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from syncjobs.testing.fakes import FakeGmail, FakeProvider, FakeYouTube, serve
-from syncjobs.testing.fakes._base import Request
+from syncjobs.testing.fakes.messages import Request
 
 Schema = dict[str, Any]
 ROOT = "http://fake.test"

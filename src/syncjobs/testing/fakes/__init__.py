@@ -1,4 +1,4 @@
-"""Stateful fake servers for the four providers (WSGI apps; see PROVIDERS.md).
+"""Stateful fake servers for the four providers: WSGI apps that answer like the real APIs.
 
 In-process: ``httpx.Client(transport=fake.transport(), base_url=...)`` with
 ``fake.config("http://fake")``. Over loopback: ``with serve(fake) as root: fake.config(root)``.
@@ -8,12 +8,20 @@ All four behind one root: ``CombinedFakes`` mounts them at ``/youtube``, ``/gmai
 Not providers (and not in ``FAKES``): ``FakeCompletions``, an OpenAI-compatible
 ``/v1/chat/completions`` endpoint, and ``FakeWebhookReceiver``, a signature-checking webhook
 receiver; both work in-process (``fake.transport()``) and under ``serve``.
+
+Layout: ``messages`` (requests, responses), ``routing`` (routes, the WSGI base class),
+``faults`` (injected faults, malformed answers), ``tokens`` (issued tokens), ``paging`` (the
+item index, page tokens), ``corpus`` (seeded titles, ids, timestamps), ``provider``
+(``FakeProvider``: the request pipeline), ``google`` (what YouTube and Gmail share), and one
+package per provider whose data (``youtube.channel``, ``gmail.mailbox``,
+``instagram.account``, ``tiktok.creator``) sits apart from its ``api``.
 """
 
-from syncjobs.testing.fakes._base import FAULT_KINDS, MALFORMED_VARIANTS, FakeProvider
 from syncjobs.testing.fakes.completions import FakeCompletions
+from syncjobs.testing.fakes.faults import FAULT_KINDS, MALFORMED_VARIANTS
 from syncjobs.testing.fakes.gmail import FakeGmail
 from syncjobs.testing.fakes.instagram import FakeInstagram
+from syncjobs.testing.fakes.provider import FakeProvider
 from syncjobs.testing.fakes.server import CombinedFakes, serve
 from syncjobs.testing.fakes.tiktok import FakeTikTok
 from syncjobs.testing.fakes.webhook import FakeWebhookReceiver

@@ -20,14 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from syncjobs.testing.fakes._base import (
-    FaultBook,
-    Request,
-    Response,
-    WSGIFake,
-    json_response,
-    set_retry_after,
-)
+from syncjobs.testing.fakes.faults import FaultBook
+from syncjobs.testing.fakes.messages import Request, Response, json_response, set_retry_after
+from syncjobs.testing.fakes.routing import WSGIFake
 
 __all__ = ["MALFORMED_REPLIES", "FakeCompletions"]
 

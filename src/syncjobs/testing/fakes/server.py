@@ -14,9 +14,10 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 import httpx
 
 from syncjobs.providers.types import ProviderConfig
-from syncjobs.testing.fakes._base import Environ, FakeProvider, StartResponse
 from syncjobs.testing.fakes.gmail import FakeGmail
 from syncjobs.testing.fakes.instagram import FakeInstagram
+from syncjobs.testing.fakes.messages import Environ, StartResponse
+from syncjobs.testing.fakes.provider import FakeProvider
 from syncjobs.testing.fakes.tiktok import FakeTikTok
 from syncjobs.testing.fakes.youtube import FakeYouTube
 

@@ -16,14 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from syncjobs.insights.notifiers import verify_webhook
-from syncjobs.testing.fakes._base import (
-    FaultBook,
-    Request,
-    Response,
-    WSGIFake,
-    json_response,
-    set_retry_after,
-)
+from syncjobs.testing.fakes.faults import FaultBook
+from syncjobs.testing.fakes.messages import Request, Response, json_response, set_retry_after
+from syncjobs.testing.fakes.routing import WSGIFake
 
 __all__ = ["FakeWebhookReceiver"]
 

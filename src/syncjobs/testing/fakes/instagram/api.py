@@ -12,72 +12,32 @@ from __future__ import annotations
 
 import random
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from syncjobs.providers.types import ProviderConfig
-from syncjobs.testing.fakes._base import (
-    FakeProvider,
-    Request,
-    Response,
-    Route,
-    SortedIndex,
-    TokenBook,
-    decode_token,
-    encode_token,
-    json_response,
-    make_sentence,
-    make_title,
-    parse_int,
-    pick_ids,
-    random_id,
-    route,
-    spread_keys,
+from syncjobs.testing.fakes.corpus import pick_ids, spread_keys
+from syncjobs.testing.fakes.instagram.account import (
+    MEDIA_FIELDS,
+    METRICS,
+    SPAN,
+    USER_FIELDS,
+    Account,
+    graph_time,
 )
+from syncjobs.testing.fakes.messages import Request, Response, json_response, parse_int
+from syncjobs.testing.fakes.paging import decode_token, encode_token
+from syncjobs.testing.fakes.provider import FakeProvider
+from syncjobs.testing.fakes.routing import Route, route
+from syncjobs.testing.fakes.tokens import TokenBook
 
-__all__ = ["FakeInstagram"]
+__all__ = ["API_VERSION", "FakeInstagram"]
 
+#: The Graph API version in the configured base URL.
 API_VERSION = "v21.0"
 _VERSION = r"(?:/v\d+\.\d+)?"
 _LONG_LIVED = 60 * 86400
 _MIN_REFRESH_AGE = 86400
-_SPAN = 3 * 365 * 86400
-_USER_FIELDS = frozenset(
-    {
-        "id",
-        "user_id",
-        "username",
-        "name",
-        "account_type",
-        "profile_picture_url",
-        "followers_count",
-        "follows_count",
-        "media_count",
-        "biography",
-        "website",
-    }
-)
-_MEDIA_FIELDS = frozenset(
-    {
-        "id",
-        "caption",
-        "media_type",
-        "media_product_type",
-        "media_url",
-        "thumbnail_url",
-        "permalink",
-        "shortcode",
-        "timestamp",
-        "like_count",
-        "comments_count",
-        "username",
-        "is_comment_enabled",
-        "owner",
-    }
-)
-_METRICS = ("views", "reach", "likes", "comments", "shares", "saved", "total_interactions")
 _RATE_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
@@ -92,24 +52,6 @@ _AUTH_MESSAGES = {
         460,
     ),
 }
-_SHORTCODE_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
-
-
-@dataclass(slots=True)
-class _Media:
-    id: str
-    key: int  # epoch seconds
-    caption: str
-    media_type: str
-    product_type: str
-    shortcode: str
-    likes: int
-    comments: int
-
-
-def graph_time(epoch: int) -> str:
-    """``2019-04-05T07:56:32+0000``, the Graph timestamp format."""
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
 class FakeInstagram(FakeProvider):
@@ -146,31 +88,12 @@ class FakeInstagram(FakeProvider):
 
     def seed_data(self, items: int, rng: random.Random) -> None:
         """A business account with ``items`` posts and reels over three years."""
-        self.user_id = "17841" + str(rng.randrange(10**11, 10**12))
-        self.app_user_id = "2" + str(rng.randrange(10**15, 10**16))
-        self.username = f"syncjobs.tester{self.seed}"
-        self._media: dict[str, _Media] = {}
-        self._index = SortedIndex()
-        for key in spread_keys(rng, items, int(self.clock()) - 600, _SPAN):
-            self._add(rng, key)
-
-    def _add(self, rng: random.Random, key: int) -> str:
-        media_id = "179" + str(rng.randrange(10**13, 10**14))
-        while media_id in self._media or media_id == self.user_id:
-            media_id = "179" + str(rng.randrange(10**13, 10**14))
-        kind = rng.choice(["IMAGE", "IMAGE", "VIDEO", "CAROUSEL_ALBUM"])
-        self._media[media_id] = _Media(
-            id=media_id,
-            key=key,
-            caption=f"{make_title(rng)} {make_sentence(rng, rng.randint(3, 14))} #syncjobs",
-            media_type=kind,
-            product_type="REELS" if kind == "VIDEO" else "FEED",
-            shortcode=random_id(rng, 11, _SHORTCODE_CHARS),
-            likes=rng.randint(0, 25_000),
-            comments=rng.randint(0, 800),
-        )
-        self._index.add(key, media_id)
-        return media_id
+        self.account = Account(rng, self.seed)
+        self.user_id = self.account.user_id
+        self.app_user_id = self.account.app_user_id
+        self.username = self.account.username
+        for key in spread_keys(rng, items, int(self.clock()) - 600, SPAN):
+            self.account.add(rng, key)
 
     def config(self, root_url: str) -> ProviderConfig:
         """``base_url = {root}/v21.0``, ``token_url = {root}/refresh_access_token``."""
@@ -245,66 +168,25 @@ class FakeInstagram(FakeProvider):
             return self.graph_error(400, 100, message)
         return list(dict.fromkeys(fields))
 
-    # -- resources -------------------------------------------------------------
-
-    def _user_json(self, fields: list[str]) -> dict[str, Any]:
-        values: dict[str, Any] = {
-            "id": self.app_user_id,
-            "user_id": self.user_id,
-            "username": self.username,
-            "name": "Syncjobs Tester",
-            "account_type": "BUSINESS",
-            "profile_picture_url": f"https://scontent.cdninstagram.com/v/{self.user_id}_a.jpg",
-            "followers_count": 4200 + self.seed,
-            "follows_count": 321,
-            "media_count": len(self._index),
-            "biography": "Testing sync jobs.",
-            "website": "https://example.com",
-        }
-        return {field: values[field] for field in fields}
-
-    def _media_json(self, media: _Media, fields: list[str]) -> dict[str, Any]:
-        cdn = f"https://scontent.cdninstagram.com/v/t51.29350-15/{media.id}_n"
-        video = media.media_type == "VIDEO"
-        path = "reel" if media.product_type == "REELS" else "p"
-        values: dict[str, Any] = {
-            "id": media.id,
-            "caption": media.caption,
-            "media_type": media.media_type,
-            "media_product_type": media.product_type,
-            "media_url": cdn + (".mp4" if video else ".jpg"),
-            "permalink": f"https://www.instagram.com/{path}/{media.shortcode}/",
-            "shortcode": media.shortcode,
-            "timestamp": graph_time(media.key),
-            "like_count": media.likes,
-            "comments_count": media.comments,
-            "username": self.username,
-            "is_comment_enabled": True,
-            "owner": {"id": self.user_id},
-        }
-        if video:
-            values["thumbnail_url"] = cdn + "_thumb.jpg"
-        return {field: values[field] for field in fields if field in values}
-
     # -- handlers --------------------------------------------------------------
 
     def _me(self, request: Request, match: re.Match[str]) -> Response:
-        fields = self._fields(request, _USER_FIELDS, "IGUser")
+        fields = self._fields(request, USER_FIELDS, "IGUser")
         if isinstance(fields, Response):
             return fields
-        return json_response(200, self._user_json(fields))
+        return json_response(200, self.account.user_json(fields))
 
     def _media_get(self, request: Request, match: re.Match[str]) -> Response:
-        media = self._media.get(match.group("media"))
+        media = self.account.media.get(match.group("media"))
         if media is None:
             return self.not_found(request)
-        fields = self._fields(request, _MEDIA_FIELDS, "IGMedia")
+        fields = self._fields(request, MEDIA_FIELDS, "IGMedia")
         if isinstance(fields, Response):
             return fields
-        return json_response(200, self._media_json(media, fields))
+        return json_response(200, self.account.media_json(media, fields))
 
     def _media_list(self, request: Request, match: re.Match[str]) -> Response:
-        fields = self._fields(request, _MEDIA_FIELDS, "IGMedia")
+        fields = self._fields(request, MEDIA_FIELDS, "IGMedia")
         if isinstance(fields, Response):
             return fields
         limit = parse_int(request.arg("limit"), 25)
@@ -316,8 +198,8 @@ class FakeInstagram(FakeProvider):
             return page
         if not page:
             return json_response(200, {"data": []})
-        items = [self._media[media_id] for media_id in page]
-        data = [self._media_json(item, fields) for item in items]
+        items = [self.account.media[media_id] for media_id in page]
+        data = [self.account.media_json(item, fields) for item in items]
         paging = self._paging(request, items[0].key, items[-1].key)
         return json_response(200, {"data": data, "paging": paging})
 
@@ -325,62 +207,40 @@ class FakeInstagram(FakeProvider):
         after, before = request.arg("after"), request.arg("before")
         cursor = after or before
         if cursor is None:
-            return self._index.older(None, limit)
+            return self.account.index.older(None, limit)
         parts = decode_token(cursor, 2)
         if parts is None or parts[0] != "c" or not isinstance(parts[1], int):
             return self.graph_error(400, 100, "(#100) The cursor is invalid")
         if after:
-            return self._index.older(parts[1], limit)
-        return self._index.newer(parts[1], limit)
+            return self.account.index.older(parts[1], limit)
+        return self.account.index.newer(parts[1], limit)
 
     def _paging(self, request: Request, newest: int, oldest: int) -> dict[str, Any]:
         first, last = encode_token("c", newest), encode_token("c", oldest)
         paging: dict[str, Any] = {"cursors": {"before": first, "after": last}}
         query = {k: v[0] for k, v in request.query.items() if k not in ("after", "before")}
         path = re.sub(r"/me/media$", f"/{self.user_id}/media", request.path)
-        if self._index.count_between(None, oldest) > 0:
+        index = self.account.index
+        if index.count_between(None, oldest) > 0:
             paging["next"] = f"{request.root_url}{path}?{urlencode({**query, 'after': last})}"
         paged = request.arg("after") or request.arg("before")
-        if paged and self._index.count_between(newest, None) > 0:
+        if paged and index.count_between(newest, None) > 0:
             paging["previous"] = f"{request.root_url}{path}?{urlencode({**query, 'before': first})}"
         return paging
 
     def _insights(self, request: Request, match: re.Match[str]) -> Response:
-        media = self._media.get(match.group("media"))
+        media = self.account.media.get(match.group("media"))
         if media is None:
             return self.not_found(request)
         metrics = [m for m in (request.arg("metric") or "").split(",") if m]
-        bad = [i for i, metric in enumerate(metrics) if metric not in _METRICS]
+        bad = [i for i, metric in enumerate(metrics) if metric not in METRICS]
         if not metrics or bad:
             at = bad[0] if bad else 0
             message = (
-                f"(#100) metric[{at}] must be one of the following values: {', '.join(_METRICS)}"
+                f"(#100) metric[{at}] must be one of the following values: {', '.join(METRICS)}"
             )
             return self.graph_error(400, 100, message)
-        views = media.likes * 9 + media.comments * 31 + 17
-        values = {
-            "views": views,
-            "reach": views * 7 // 10,
-            "likes": media.likes,
-            "comments": media.comments,
-            "shares": media.likes // 40,
-            "saved": media.likes // 25,
-        }
-        values["total_interactions"] = sum(
-            values[m] for m in ("likes", "comments", "shares", "saved")
-        )
-        data = [
-            {
-                "name": metric,
-                "period": "lifetime",
-                "values": [{"value": values[metric]}],
-                "title": metric.replace("_", " ").capitalize(),
-                "description": f"The number of {metric.replace('_', ' ')} on this media.",
-                "id": f"{media.id}/insights/{metric}/lifetime",
-            }
-            for metric in metrics
-        ]
-        return json_response(200, {"data": data})
+        return json_response(200, {"data": Account.insights(media, metrics)})
 
     def _refresh(self, request: Request, match: re.Match[str]) -> Response:
         if request.arg("grant_type") != "ig_refresh_token":
@@ -407,14 +267,15 @@ class FakeInstagram(FakeProvider):
 
     def dataset(self) -> dict[str, dict[str, Any]]:
         """Live media by id, with every field ``/me/media`` can return."""
-        fields = sorted(_MEDIA_FIELDS)
+        fields = sorted(MEDIA_FIELDS)
         with self._lock:
-            return {i: self._media_json(self._media[i], fields) for i in self._index.ids()}
+            media = self.account.media
+            return {i: self.account.media_json(media[i], fields) for i in self.account.index.ids()}
 
     def latest_cursor_value(self) -> str | None:
         """The newest media ``timestamp`` (None when there is none)."""
         with self._lock:
-            newest = self._index.newest_key()
+            newest = self.account.index.newest_key()
             return graph_time(newest) if newest is not None else None
 
     def add_items(self, n: int) -> list[str]:
@@ -422,25 +283,20 @@ class FakeInstagram(FakeProvider):
         with self._lock:
             added = []
             for _ in range(n):
-                key = max(int(self.clock()), (self._index.newest_key() or 0) + 1)
-                added.append(self._add(self._rng, key))
+                key = self.account.index.next_key(int(self.clock()))
+                added.append(self.account.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:
         """Grow like/comment counts and edit the captions."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for media_id in chosen:
-                media = self._media[media_id]
-                media.likes += self._rng.randint(1, 500)
-                media.comments += self._rng.randint(1, 40)
-                media.caption = media.caption.split(" [edited")[0] + f" [edited {media.likes}]"
+            chosen = pick_ids(self._rng, list(self.account.index.ids()), ids)
+            self.account.change(self._rng, chosen)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:
         """Delete media: they vanish from ``/me/media``."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for media_id in chosen:
-                self._index.remove(self._media.pop(media_id).key)
+            chosen = pick_ids(self._rng, list(self.account.index.ids()), ids)
+            self.account.delete(chosen)
             return chosen

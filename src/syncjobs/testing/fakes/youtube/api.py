@@ -10,68 +10,26 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from syncjobs.providers.types import ProviderConfig
-from syncjobs.testing.fakes._base import (
-    GoogleFake,
-    Request,
-    Response,
-    Route,
-    SortedIndex,
-    decode_token,
-    encode_token,
-    google_error,
-    json_response,
-    make_sentence,
-    make_title,
-    parse_int,
-    parse_rfc3339,
-    pick_ids,
-    random_id,
-    rfc3339,
-    short_hash,
-    spread_keys,
-)
+from syncjobs.testing.fakes.corpus import parse_rfc3339, pick_ids, short_hash, spread_keys
+from syncjobs.testing.fakes.google import GoogleFake, google_error
+from syncjobs.testing.fakes.messages import Request, Response, json_response, parse_int
+from syncjobs.testing.fakes.paging import decode_token, encode_token
+from syncjobs.testing.fakes.routing import Route
+from syncjobs.testing.fakes.youtube.channel import SPAN, Channel, Video
 
 __all__ = ["FakeYouTube"]
 
-_ID_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-_SPAN = 4 * 365 * 86400
 _VIDEO_PARTS = frozenset({"id", "snippet", "contentDetails", "statistics", "status"})
 _PLAYLIST_PARTS = frozenset({"id", "snippet", "contentDetails", "status"})
 _CHANNEL_PARTS = frozenset({"id", "snippet", "contentDetails", "statistics", "status"})
-_THUMBNAILS = (
-    ("default", "default.jpg", 120, 90),
-    ("medium", "mqdefault.jpg", 320, 180),
-    ("high", "hqdefault.jpg", 480, 360),
-)
 _QUOTA_MESSAGE = (
     "The request cannot be completed because you have exceeded your "
     '<a href="/youtube/v3/getting-started#quota">quota</a>.'
 )
-
-
-@dataclass(slots=True)
-class _Video:
-    id: str
-    published: int
-    title: str
-    description: str
-    tags: list[str]
-    duration: int
-    views: int
-    likes: int
-    comments: int
-    version: int = 0
-
-
-def _duration(seconds: int) -> str:
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    text = "PT" + (f"{hours}H" if hours else "") + (f"{minutes}M" if minutes else "")
-    return text + (f"{secs}S" if secs or text == "PT" else "")
+_Page = tuple[list[Video], str | None, str | None]
 
 
 class FakeYouTube(GoogleFake):
@@ -128,37 +86,11 @@ class FakeYouTube(GoogleFake):
 
     def seed_data(self, items: int, rng: random.Random) -> None:
         """One channel with ``items`` uploads spread over four years."""
-        self._channel_id = "UC" + random_id(rng, 22, _ID_CHARS[:-2])
-        self.uploads_playlist_id = "UU" + self._channel_id[2:]
-        self._channel_title = f"Syncjobs Test Channel {self.seed}"
-        self._channel_published = int(self.clock()) - _SPAN - 86400 * 30
-        self._videos: dict[str, _Video] = {}
-        self._index = SortedIndex()
-        self._total_views = 0
+        self.channel = Channel(rng, self.seed, int(self.clock()) - SPAN - 86400 * 30)
+        self.uploads_playlist_id = self.channel.uploads_playlist_id
         now = int(self.clock())
-        for published in spread_keys(rng, items, now - 3600, _SPAN):
-            self._add(rng, published)
-
-    def _add(self, rng: random.Random, published: int) -> str:
-        video_id = random_id(rng, 11, _ID_CHARS)
-        while video_id in self._videos:
-            video_id = random_id(rng, 11, _ID_CHARS)
-        views = rng.randint(20, 2_000_000)
-        video = _Video(
-            id=video_id,
-            published=published,
-            title=make_title(rng),
-            description=make_sentence(rng, rng.randint(6, 24)),
-            tags=rng.sample(["vlog", "howto", "music", "diy", "travel", "food", "tech"], 2),
-            duration=rng.randint(15, 3 * 3600),
-            views=views,
-            likes=views // rng.randint(15, 60),
-            comments=views // rng.randint(150, 900),
-        )
-        self._videos[video_id] = video
-        self._index.add(published, video_id)
-        self._total_views += video.views
-        return video_id
+        for published in spread_keys(rng, items, now - 3600, SPAN):
+            self.channel.add(rng, published)
 
     def config(self, root_url: str) -> ProviderConfig:
         """``base_url = {root}/youtube/v3``, ``token_url = {root}/token``."""
@@ -189,116 +121,12 @@ class FakeYouTube(GoogleFake):
             return self.bad_request(f"Invalid value '{raw}' for maxResults", "invalidValue")
         return value
 
-    # -- resources -------------------------------------------------------------
-
-    def _thumbnails(self, video_id: str) -> dict[str, Any]:
-        return {
-            name: {"url": f"https://i.ytimg.com/vi/{video_id}/{file}", "width": w, "height": h}
-            for name, file, w, h in _THUMBNAILS
-        }
-
-    def _video_resource(self, video: _Video, parts: set[str]) -> dict[str, Any]:
-        resource: dict[str, Any] = {
-            "kind": "youtube#video",
-            "etag": short_hash(video.id, video.version),
-            "id": video.id,
-        }
-        if "snippet" in parts:
-            resource["snippet"] = {
-                "publishedAt": rfc3339(video.published),
-                "channelId": self._channel_id,
-                "title": video.title,
-                "description": video.description,
-                "thumbnails": self._thumbnails(video.id),
-                "channelTitle": self._channel_title,
-                "tags": list(video.tags),
-                "categoryId": "22",
-                "liveBroadcastContent": "none",
-                "localized": {"title": video.title, "description": video.description},
-            }
-        if "contentDetails" in parts:
-            resource["contentDetails"] = {
-                "duration": _duration(video.duration),
-                "dimension": "2d",
-                "definition": "hd",
-                "caption": "false",
-                "licensedContent": False,
-                "contentRating": {},
-                "projection": "rectangular",
-            }
-        if "statistics" in parts:
-            resource["statistics"] = {
-                "viewCount": str(video.views),
-                "likeCount": str(video.likes),
-                "favoriteCount": "0",
-                "commentCount": str(video.comments),
-            }
-        if "status" in parts:
-            resource["status"] = {"uploadStatus": "processed", "privacyStatus": "public"}
-        return resource
-
-    def _playlist_item(self, video: _Video, parts: set[str]) -> dict[str, Any]:
-        item_id = encode_token(self.uploads_playlist_id, video.id)
-        resource: dict[str, Any] = {
-            "kind": "youtube#playlistItem",
-            "etag": short_hash("pi", video.id, video.version),
-            "id": item_id,
-        }
-        if "snippet" in parts:
-            resource["snippet"] = {
-                "publishedAt": rfc3339(video.published),
-                "channelId": self._channel_id,
-                "title": video.title,
-                "description": video.description,
-                "thumbnails": self._thumbnails(video.id),
-                "channelTitle": self._channel_title,
-                "playlistId": self.uploads_playlist_id,
-                "position": self._index.rank(video.published),
-                "resourceId": {"kind": "youtube#video", "videoId": video.id},
-                "videoOwnerChannelTitle": self._channel_title,
-                "videoOwnerChannelId": self._channel_id,
-            }
-        if "contentDetails" in parts:
-            resource["contentDetails"] = {
-                "videoId": video.id,
-                "videoPublishedAt": rfc3339(video.published),
-            }
-        if "status" in parts:
-            resource["status"] = {"privacyStatus": "public"}
-        return resource
-
-    def _channel(self, parts: set[str]) -> dict[str, Any]:
-        resource: dict[str, Any] = {
-            "kind": "youtube#channel",
-            "etag": short_hash("channel", len(self._index)),
-            "id": self._channel_id,
-        }
-        if "snippet" in parts:
-            resource["snippet"] = {
-                "title": self._channel_title,
-                "description": "Videos for exercising syncjobs.",
-                "customUrl": f"@syncjobstest{self.seed}",
-                "publishedAt": rfc3339(self._channel_published),
-                "thumbnails": self._thumbnails(self._channel_id),
-                "localized": {
-                    "title": self._channel_title,
-                    "description": "Videos for exercising syncjobs.",
-                },
-            }
-        if "contentDetails" in parts:
-            resource["contentDetails"] = {
-                "relatedPlaylists": {"likes": "LL", "uploads": self.uploads_playlist_id}
-            }
-        if "statistics" in parts:
-            resource["statistics"] = {
-                "viewCount": str(self._total_views),
-                "subscriberCount": str(1200 + 7 * self.seed),
-                "hiddenSubscriberCount": False,
-                "videoCount": str(len(self._index)),
-            }
-        if "status" in parts:
-            resource["status"] = {"privacyStatus": "public", "isLinked": True}
-        return resource
+    def _missing_filter(self, expected: str) -> Response:
+        return self.bad_request(
+            f"No filter selected. Expected one of: {expected}",
+            "missingRequiredParameter",
+            "youtube.parameter",
+        )
 
     def _envelope(
         self,
@@ -323,24 +151,16 @@ class FakeYouTube(GoogleFake):
         mine = request.arg("mine") == "true"
         ids = request.list_arg("id")
         if not mine and not ids and not request.arg("forHandle"):
-            return self.bad_request(
-                "No filter selected. Expected one of: forUsername, managedByMe, mine, id, "
-                "forHandle",
-                "missingRequiredParameter",
-                "youtube.parameter",
-            )
-        found = (
-            mine
-            or self._channel_id in ids
-            or request.arg("forHandle") == f"@syncjobstest{self.seed}"
-        )
-        items = [self._channel(parts)] if found else []
+            return self._missing_filter("forUsername, managedByMe, mine, id, forHandle")
+        found = mine or self.channel.id in ids or request.arg("forHandle") == self.channel.handle
+        items = [self.channel.resource(parts)] if found else []
         return self._envelope("youtube#channelListResponse", items, len(items), 5)
 
     def _page_of_videos(
         self, request: Request, limit: int, after: int | None = None, before: int | None = None
-    ) -> tuple[list[_Video], str | None, str | None] | Response:
+    ) -> _Page | Response:
         """Newest-first keyset page: (videos, nextPageToken, prevPageToken)."""
+        index = self.channel.index
         token = request.arg("pageToken")
         ids: list[str]
         if token:
@@ -353,21 +173,17 @@ class FakeYouTube(GoogleFake):
                 )
             if parts[0] == "n":
                 bound = parts[1] if before is None else min(parts[1], before)
-                ids = self._index.older(bound, limit, after)
+                ids = index.older(bound, limit, after)
             else:
-                ids = [
-                    i
-                    for i in self._index.newer(parts[1], limit)
-                    if self._in_range(i, after, before)
-                ]
+                ids = [i for i in index.newer(parts[1], limit) if self._in_range(i, after, before)]
         else:
-            ids = self._index.older(before, limit, after)
-        videos = [self._videos[video_id] for video_id in ids]
+            ids = index.older(before, limit, after)
+        videos = [self.channel.videos[video_id] for video_id in ids]
         if not videos:
             return videos, None, None
         oldest, newest = videos[-1].published, videos[0].published
-        has_next = self._index.count_between(after, oldest) > 0
-        has_prev = self._index.count_between(newest, before) > 0 and bool(token)
+        has_next = index.count_between(after, oldest) > 0
+        has_prev = index.count_between(newest, before) > 0 and bool(token)
         return (
             videos,
             encode_token("n", oldest) if has_next else None,
@@ -375,7 +191,7 @@ class FakeYouTube(GoogleFake):
         )
 
     def _in_range(self, video_id: str, after: int | None, before: int | None) -> bool:
-        published = self._videos[video_id].published
+        published = self.channel.videos[video_id].published
         return (after is None or published > after) and (before is None or published < before)
 
     def _playlist_items(self, request: Request, match: re.Match[str]) -> Response:
@@ -386,7 +202,7 @@ class FakeYouTube(GoogleFake):
         if isinstance(limit, Response):
             return limit
         playlist = request.arg("playlistId")
-        if playlist != self.uploads_playlist_id:
+        if playlist != self.channel.uploads_playlist_id:
             return google_error(
                 404,
                 "The playlist identified with the request's <code>playlistId</code> "
@@ -398,11 +214,11 @@ class FakeYouTube(GoogleFake):
         if isinstance(page, Response):
             return page
         videos, next_token, prev_token = page
-        items = [self._playlist_item(video, parts) for video in videos]
+        items = [self.channel.playlist_item(video, parts) for video in videos]
         return self._envelope(
             "youtube#playlistItemListResponse",
             items,
-            len(self._index),
+            len(self.channel.index),
             limit,
             nextPageToken=next_token,
             prevPageToken=prev_token,
@@ -414,18 +230,15 @@ class FakeYouTube(GoogleFake):
             return parts
         ids = request.list_arg("id")
         if not ids:
-            return self.bad_request(
-                "No filter selected. Expected one of: myRating, id, chart",
-                "missingRequiredParameter",
-                "youtube.parameter",
-            )
+            return self._missing_filter("myRating, id, chart")
         if len(ids) > 50:
             return self.bad_request(
                 f"The request specifies {len(ids)} video ids; at most 50 are allowed.",
                 "invalidValue",
                 "youtube.parameter",
             )
-        items = [self._video_resource(self._videos[i], parts) for i in ids if i in self._videos]
+        videos = self.channel.videos
+        items = [self.channel.video_resource(videos[i], parts) for i in ids if i in videos]
         return self._envelope("youtube#videoListResponse", items, len(items), len(items))
 
     def _search(self, request: Request, match: re.Match[str]) -> Response:
@@ -446,11 +259,11 @@ class FakeYouTube(GoogleFake):
         if isinstance(page, Response):
             return page
         videos, next_token, prev_token = page
-        items = [self._search_result(video, parts) for video in videos]
+        items = [self.channel.search_result(video, parts) for video in videos]
         response = self._envelope(
             "youtube#searchListResponse",
             items,
-            self._index.count_between(*bounds),
+            self.channel.index.count_between(*bounds),
             limit,
             nextPageToken=next_token,
             prevPageToken=prev_token,
@@ -468,69 +281,41 @@ class FakeYouTube(GoogleFake):
             bounds.append(int(parsed) + shift if parsed is not None else None)
         return bounds[0], bounds[1]
 
-    def _search_result(self, video: _Video, parts: set[str]) -> dict[str, Any]:
-        result: dict[str, Any] = {
-            "kind": "youtube#searchResult",
-            "etag": short_hash("search", video.id, video.version),
-            "id": {"kind": "youtube#video", "videoId": video.id},
-        }
-        if "snippet" in parts:
-            result["snippet"] = {
-                "publishedAt": rfc3339(video.published),
-                "channelId": self._channel_id,
-                "title": video.title,
-                "description": video.description[:160],
-                "thumbnails": self._thumbnails(video.id),
-                "channelTitle": self._channel_title,
-                "liveBroadcastContent": "none",
-            }
-        return result
-
     # -- dataset & mutations ---------------------------------------------------
 
     def dataset(self) -> dict[str, dict[str, Any]]:
         """Live videos by id, as ``videos.list?part=snippet,contentDetails,statistics``."""
         parts = {"snippet", "contentDetails", "statistics"}
         with self._lock:
+            videos = self.channel.videos
             return {
-                vid: self._video_resource(self._videos[vid], parts) for vid in self._index.ids()
+                i: self.channel.video_resource(videos[i], parts) for i in self.channel.index.ids()
             }
 
     def latest_cursor_value(self) -> str | None:
         """The id of the newest live video (None when there is none)."""
         with self._lock:
-            return next(iter(self._index.ids()), None)
+            return next(iter(self.channel.index.ids()), None)
 
     def add_items(self, n: int) -> list[str]:
         """Upload ``n`` new videos (newest first in the uploads playlist)."""
         with self._lock:
             added = []
             for _ in range(n):
-                newest = self._index.newest_key() or 0
-                added.append(self._add(self._rng, max(int(self.clock()), newest + 1)))
+                key = self.channel.index.next_key(int(self.clock()))
+                added.append(self.channel.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:
         """Grow view/like/comment counts and retitle the videos."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for video_id in chosen:
-                video = self._videos[video_id]
-                grown = self._rng.randint(100, 5000)
-                video.views += grown
-                self._total_views += grown
-                video.likes += self._rng.randint(1, 200)
-                video.comments += self._rng.randint(1, 20)
-                video.version += 1
-                video.title = f"{video.title.split(' (v')[0]} (v{video.version + 1})"
+            chosen = pick_ids(self._rng, list(self.channel.index.ids()), ids)
+            self.channel.change(self._rng, chosen)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:
         """Delete videos: they vanish from every list."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for video_id in chosen:
-                video = self._videos.pop(video_id)
-                self._index.remove(video.published)
-                self._total_views -= video.views
+            chosen = pick_ids(self._rng, list(self.channel.index.ids()), ids)
+            self.channel.delete(chosen)
             return chosen

@@ -13,83 +13,22 @@ from __future__ import annotations
 import random
 import re
 import zlib
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from syncjobs.providers.types import ProviderConfig
-from syncjobs.testing.fakes._base import (
-    FakeProvider,
-    Request,
-    Response,
-    Route,
-    SortedIndex,
-    json_response,
-    make_sentence,
-    make_title,
-    pick_ids,
-    route,
-    short_hash,
-    spread_keys,
-)
+from syncjobs.testing.fakes.corpus import pick_ids, spread_keys
+from syncjobs.testing.fakes.messages import Request, Response, json_response
+from syncjobs.testing.fakes.provider import FakeProvider
+from syncjobs.testing.fakes.routing import Route, route
+from syncjobs.testing.fakes.tiktok.creator import SPAN, USER_FIELDS, VIDEO_FIELDS, Creator
 
 __all__ = ["FakeTikTok"]
 
-_SPAN = 2 * 365 * 86400
-_VIDEO_FIELDS = frozenset(
-    {
-        "id",
-        "create_time",
-        "cover_image_url",
-        "share_url",
-        "video_description",
-        "duration",
-        "height",
-        "width",
-        "title",
-        "embed_html",
-        "embed_link",
-        "like_count",
-        "comment_count",
-        "share_count",
-        "view_count",
-    }
-)
-_USER_FIELDS = frozenset(
-    {
-        "open_id",
-        "union_id",
-        "avatar_url",
-        "avatar_url_100",
-        "avatar_large_url",
-        "display_name",
-        "bio_description",
-        "profile_deep_link",
-        "is_verified",
-        "username",
-        "follower_count",
-        "following_count",
-        "likes_count",
-        "video_count",
-    }
-)
 _MESSAGES = {
     "access_token_invalid": "The access token is invalid or not found in the request.",
     "rate_limit_exceeded": "API rate limit was exceeded, please try again later.",
     "internal_error": "Something went wrong. Please try again later.",
 }
-
-
-@dataclass(slots=True)
-class _Video:
-    id: str
-    key: int  # create_time, epoch seconds
-    title: str
-    description: str
-    duration: int
-    views: int
-    likes: int
-    comments: int
-    shares: int
 
 
 class FakeTikTok(FakeProvider):
@@ -116,33 +55,11 @@ class FakeTikTok(FakeProvider):
 
     def seed_data(self, items: int, rng: random.Random) -> None:
         """One creator with ``items`` videos over two years."""
-        self.open_id = "-000" + short_hash("open", self.seed)[:28]
-        self.username = f"syncjobs.tester{self.seed}"
-        self._videos: dict[str, _Video] = {}
-        self._index = SortedIndex()
-        self._total_likes = 0
-        for key in spread_keys(rng, items, int(self.clock()) - 300, _SPAN):
-            self._add(rng, key)
-
-    def _add(self, rng: random.Random, key: int) -> str:
-        video_id = "7" + str(rng.randrange(10**17, 10**18))
-        while video_id in self._videos:
-            video_id = "7" + str(rng.randrange(10**17, 10**18))
-        views = rng.randint(100, 5_000_000)
-        self._videos[video_id] = _Video(
-            id=video_id,
-            key=key,
-            title=make_title(rng),
-            description=make_sentence(rng, rng.randint(4, 16)) + " #fyp",
-            duration=rng.randint(5, 180),
-            views=views,
-            likes=views // rng.randint(8, 40),
-            comments=views // rng.randint(100, 900),
-            shares=views // rng.randint(200, 2000),
-        )
-        self._index.add(key, video_id)
-        self._total_likes += self._videos[video_id].likes
-        return video_id
+        self.creator = Creator(self.seed)
+        self.open_id = self.creator.open_id
+        self.username = self.creator.username
+        for key in spread_keys(rng, items, int(self.clock()) - 300, SPAN):
+            self.creator.add(rng, key)
 
     def config(self, root_url: str) -> ProviderConfig:
         """``base_url = {root}`` (paths start with /v2), ``token_url = {root}/v2/oauth/token/``."""
@@ -197,88 +114,55 @@ class FakeTikTok(FakeProvider):
         body = {"error": error, "error_description": description, "log_id": self.trace_id()}
         return json_response(status, body)
 
+    def _invalid(self, message: str) -> Response:
+        return self.api_error(400, "invalid_params", message)
+
     def _fields(self, request: Request, allowed: frozenset[str]) -> list[str] | Response:
         fields = [f.strip() for f in (request.arg("fields") or "").split(",") if f.strip()]
         if not fields:
-            return self.api_error(400, "invalid_params", "The fields parameter is required.")
+            return self._invalid("The fields parameter is required.")
         unknown = [field for field in fields if field not in allowed]
         if unknown:
-            return self.api_error(400, "invalid_params", f"Invalid field: {unknown[0]}.")
+            return self._invalid(f"Invalid field: {unknown[0]}.")
         return list(dict.fromkeys(fields))
 
     def _body(self, request: Request) -> dict[str, Any] | Response:
         try:
             body = request.json()
         except ValueError:
-            return self.api_error(400, "invalid_params", "The request body is not valid JSON.")
+            return self._invalid("The request body is not valid JSON.")
         if body is None:
             return {}
         if not isinstance(body, dict):
-            return self.api_error(400, "invalid_params", "The request body must be an object.")
+            return self._invalid("The request body must be an object.")
         return body
-
-    # -- resources -------------------------------------------------------------
-
-    def _video_json(self, video: _Video, fields: list[str] | frozenset[str]) -> dict[str, Any]:
-        expires = int(self.clock()) + 6 * 3600
-        link = f"https://www.tiktok.com/@{self.username}/video/{video.id}"
-        values: dict[str, Any] = {
-            "id": video.id,
-            "create_time": video.key,
-            "cover_image_url": (
-                f"https://p16-sign-va.tiktokcdn.com/obj/tos-maliva-p-0068/{video.id}"
-                f"~tplv-noop.image?x-expires={expires}&x-signature={short_hash(video.id, expires)}"
-            ),
-            "share_url": link,
-            "video_description": video.description,
-            "duration": video.duration,
-            "height": 1024,
-            "width": 576,
-            "title": video.title,
-            "embed_html": f'<blockquote class="tiktok-embed" cite="{link}"></blockquote>',
-            "embed_link": f"https://www.tiktok.com/player/v1/{video.id}",
-            "like_count": video.likes,
-            "comment_count": video.comments,
-            "share_count": video.shares,
-            "view_count": video.views,
-        }
-        return {field: values[field] for field in fields}
 
     # -- handlers --------------------------------------------------------------
 
     def _list(self, request: Request, match: re.Match[str]) -> Response:
-        fields = self._fields(request, _VIDEO_FIELDS)
+        fields = self._fields(request, VIDEO_FIELDS)
         if isinstance(fields, Response):
             return fields
         body = self._body(request)
         if isinstance(body, Response):
             return body
         max_count, cursor = body.get("max_count", 10), body.get("cursor")
-        if (
-            isinstance(max_count, bool)
-            or not isinstance(max_count, int)
-            or not 1 <= max_count <= 20
-        ):
-            return self.api_error(400, "invalid_params", "max_count must be between 1 and 20.")
-        if cursor is not None and (
-            isinstance(cursor, bool) or not isinstance(cursor, int) or cursor < 0
-        ):
-            return self.api_error(400, "invalid_params", "cursor must be a non-negative integer.")
+        if not _is_int(max_count) or not 1 <= max_count <= 20:
+            return self._invalid("max_count must be between 1 and 20.")
+        if cursor is not None and (not _is_int(cursor) or cursor < 0):
+            return self._invalid("cursor must be a non-negative integer.")
+        index = self.creator.index
         before = None if cursor is None else -(-cursor // 1000)
-        ids = self._index.older(before, self._page_size(cursor, max_count))
-        videos = [self._videos[video_id] for video_id in ids]
+        ids = index.older(before, self._page_size(cursor, max_count))
+        videos = [self.creator.videos[video_id] for video_id in ids]
         if videos:
-            next_cursor, has_more = (
-                videos[-1].key * 1000,
-                self._index.count_between(None, videos[-1].key) > 0,
-            )
+            next_cursor = videos[-1].key * 1000
+            has_more = index.count_between(None, videos[-1].key) > 0
         else:
-            next_cursor, has_more = (
-                cursor if cursor is not None else int(self.clock() * 1000),
-                False,
-            )
+            next_cursor = cursor if cursor is not None else int(self.clock() * 1000)
+            has_more = False
         data = {
-            "videos": [self._video_json(video, fields) for video in videos],
+            "videos": [self.creator.video_json(video, fields, self.clock) for video in videos],
             "cursor": next_cursor,
             "has_more": has_more,
         }
@@ -291,7 +175,7 @@ class FakeTikTok(FakeProvider):
         return max_count
 
     def _query(self, request: Request, match: re.Match[str]) -> Response:
-        fields = self._fields(request, _VIDEO_FIELDS)
+        fields = self._fields(request, VIDEO_FIELDS)
         if isinstance(fields, Response):
             return fields
         body = self._body(request)
@@ -300,34 +184,18 @@ class FakeTikTok(FakeProvider):
         filters = body.get("filters")
         ids = filters.get("video_ids") if isinstance(filters, dict) else None
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-            return self.api_error(400, "invalid_params", "filters.video_ids must be a list of ids.")
+            return self._invalid("filters.video_ids must be a list of ids.")
         if len(ids) > 20:
-            return self.api_error(400, "invalid_params", "At most 20 video_ids are allowed.")
-        videos = [self._video_json(self._videos[i], fields) for i in ids if i in self._videos]
-        return self.envelope({"videos": videos})
+            return self._invalid("At most 20 video_ids are allowed.")
+        videos = self.creator.videos
+        found = [self.creator.video_json(videos[i], fields, self.clock) for i in ids if i in videos]
+        return self.envelope({"videos": found})
 
     def _user(self, request: Request, match: re.Match[str]) -> Response:
-        fields = self._fields(request, _USER_FIELDS)
+        fields = self._fields(request, USER_FIELDS)
         if isinstance(fields, Response):
             return fields
-        avatar = f"https://p16-sign-va.tiktokcdn.com/tos-maliva-avt-0068/{self.open_id}.jpeg"
-        values: dict[str, Any] = {
-            "open_id": self.open_id,
-            "union_id": "c9c60f44-" + short_hash("union", self.seed)[:12],
-            "avatar_url": avatar,
-            "avatar_url_100": avatar + "?s=100",
-            "avatar_large_url": avatar + "?s=720",
-            "display_name": "Syncjobs Tester",
-            "bio_description": "Testing sync jobs.",
-            "profile_deep_link": f"https://vm.tiktok.com/{self.username}",
-            "is_verified": False,
-            "username": self.username,
-            "follower_count": 1000 + self.seed,
-            "following_count": 42,
-            "likes_count": self._total_likes,
-            "video_count": len(self._index),
-        }
-        return self.envelope({"user": {field: values[field] for field in fields}})
+        return self.envelope({"user": self.creator.user_json(fields)})
 
     def _token(self, request: Request, match: re.Match[str]) -> Response:
         form = request.form()
@@ -364,43 +232,41 @@ class FakeTikTok(FakeProvider):
     def dataset(self) -> dict[str, dict[str, Any]]:
         """Live videos by id, with every field."""
         with self._lock:
-            return {i: self._video_json(self._videos[i], _VIDEO_FIELDS) for i in self._index.ids()}
+            videos = self.creator.videos
+            return {
+                i: self.creator.video_json(videos[i], VIDEO_FIELDS, self.clock)
+                for i in self.creator.index.ids()
+            }
 
     def latest_cursor_value(self) -> int | None:
         """The newest video's ``create_time`` in seconds (None when there is none)."""
         with self._lock:
-            return self._index.newest_key()
+            return self.creator.index.newest_key()
 
     def add_items(self, n: int) -> list[str]:
         """Post ``n`` new videos."""
         with self._lock:
             added = []
             for _ in range(n):
-                key = max(int(self.clock()), (self._index.newest_key() or 0) + 1)
-                added.append(self._add(self._rng, key))
+                key = self.creator.index.next_key(int(self.clock()))
+                added.append(self.creator.add(self._rng, key))
             return added[::-1]
 
     def change_items(self, ids: list[str] | int) -> list[str]:
         """Grow the counts and retitle the videos."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for video_id in chosen:
-                video = self._videos[video_id]
-                video.views += self._rng.randint(1000, 50_000)
-                liked = self._rng.randint(10, 900)
-                video.likes += liked
-                self._total_likes += liked
-                video.comments += self._rng.randint(1, 50)
-                video.shares += self._rng.randint(1, 30)
-                video.title = video.title.split(" (edited")[0] + f" (edited {video.views})"
+            chosen = pick_ids(self._rng, list(self.creator.index.ids()), ids)
+            self.creator.change(self._rng, chosen)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:
         """Delete videos: they vanish from lists and queries."""
         with self._lock:
-            chosen = pick_ids(self._rng, list(self._index.ids()), ids)
-            for video_id in chosen:
-                video = self._videos.pop(video_id)
-                self._index.remove(video.key)
-                self._total_likes -= video.likes
+            chosen = pick_ids(self._rng, list(self.creator.index.ids()), ids)
+            self.creator.delete(chosen)
             return chosen
+
+
+def _is_int(value: Any) -> bool:
+    """A JSON integer (``true``/``false`` are not numbers here)."""
+    return isinstance(value, int) and not isinstance(value, bool)
