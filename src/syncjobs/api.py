@@ -12,20 +12,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .connections.models import Account
 from .core.maintenance import Health
+from .core.models import Job, JobStatus, LogLine
 from .core.scheduling import ScheduleInfo
 from .factory import get_app
-from .models import (
-    Account,
-    Job,
-    JobStatus,
-    LogLine,
-    Notification,
-    Preferences,
-    TrustScore,
-    UsagePeriod,
-    UsageRecord,
-)
+from .insights.models import Notification, Preferences, TrustScore, UsagePeriod, UsageRecord
 from .providers.types import TokenSet
 
 __all__ = [

@@ -15,6 +15,7 @@ import dramatiq
 import httpx
 
 from . import builtin_jobs  # noqa: F401  (declares the built-in job types)
+from .clock import utcnow
 from .connections.service import Accounts
 from .core.app import JobApp
 from .core.binding import bind_actors
@@ -25,7 +26,6 @@ from .core.scheduling import ScheduleInfo, Scheduler
 from .insights.analyzers import Analyzer
 from .insights.notifiers import Notifier
 from .insights.service import Insights
-from .models import utcnow
 from .protocols import AccountRepository, CredentialStore, InsightsRepository, JobRepository
 from .settings import Settings
 

@@ -20,8 +20,8 @@ from rich.table import Table
 
 from .app import SyncJobs, register_actors
 from .connections.service import PROVIDER_LABELS
+from .core.models import Job
 from .factory import create_broker, default_deps
-from .models import Job
 from .settings import ProviderSettings, Settings
 from .storage.sql import SQLAlchemyRepository
 from .testing.fakes import CombinedFakes, serve

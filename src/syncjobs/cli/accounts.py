@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..connections.models import Account
 from ..errors import InvalidInputError
-from ..models import Account
 from .output import AsJson, Owner, current_app, guarded, out, print_job
 
 

@@ -12,8 +12,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..core.models import Job
 from ..errors import InvalidInputError
-from ..models import Job
 from .output import AsJson, Owner, current_app, guarded, out, print_job, user_errors
 
 

@@ -12,9 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ..app import SyncJobs
+from ..core.models import Job
 from ..errors import SyncJobsError
 from ..factory import get_app
-from ..models import Job
 
 out = Console()
 err = Console(stderr=True)

@@ -17,18 +17,20 @@ from typing import Any
 import httpx
 
 from .._validate import flag, integer, optional_text, text
+from ..clock import utcnow
 from ..core.app import JobApp
 from ..core.checks import check_owner
+from ..core.models import Job
 from ..errors import (
     AccountNotFoundError,
     ConfigurationError,
     InvalidInputError,
     ReauthorizationRequiredError,
 )
-from ..models import Account, Job, utcnow
 from ..protocols import AccountRepository, CredentialStore
 from ..providers import provider_names
 from ..providers.types import ProviderConfig, TokenSet
+from .models import Account
 
 __all__ = ["PROVIDER_LABELS", "Accounts", "ProviderUsage", "ReauthHook", "UsageHook"]
 

@@ -13,12 +13,14 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from ..clock import utcnow
 from ..core.context import JobContext
+from ..core.models import JobStatus
 from ..errors import InvalidInputError, RateLimitedError, ReauthorizationRequiredError
-from ..models import AccountState, JobStatus, utcnow
 from ..providers import get_provider
 from ..providers.types import Provider
 from ..providers.util import lock_for
+from .models import AccountState
 from .service import PROVIDER_LABELS, Accounts, ProviderUsage
 
 __all__ = ["AccountSync"]

@@ -19,11 +19,12 @@ import dramatiq
 from pydantic import BaseModel
 
 from .._validate import integer, optional_text, seconds, text
+from ..clock import utcnow
 from ..errors import ConfigurationError, InvalidInputError, JobNotFoundError
-from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob, utcnow
 from ..protocols import JobRepository
 from ..settings import Settings
 from .checks import check_delay, check_job_id, check_owner, validate_params
+from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .registry import JobType, Registry
 
 __all__ = ["SYSTEM_OWNER", "JobApp", "JobHook", "Sender"]

@@ -12,11 +12,12 @@ from typing import Any
 import dramatiq
 from pydantic import ValidationError
 
+from ..clock import utcnow
 from ..errors import ConfigurationError, InvalidInputError
-from ..models import Job, utcnow
 from .app import JobApp
 from .context import JobContext, Outcome, current_context
 from .middleware import TrackingMiddleware
+from .models import Job
 from .registry import JobType
 from .scheduling import Scheduler
 

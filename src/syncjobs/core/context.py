@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..clock import utcnow
 from ..errors import InvalidInputError, JobCancelledError
-from ..models import Job, utcnow
 from .app import JobApp
+from .models import Job
 
 __all__ = ["JobContext", "Outcome", "current_context", "set_current_context"]
 

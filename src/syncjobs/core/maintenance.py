@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..clock import utcnow
 from ..errors import ConfigurationError
-from ..models import Job, JobStatus, utcnow
 from ..protocols import UpkeepRepository
 from .app import JobApp
+from .models import Job, JobStatus
 
 __all__ = ["Health", "Heartbeat", "health", "maintain", "upkeep_store"]
 

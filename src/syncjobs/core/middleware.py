@@ -26,6 +26,7 @@ import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
 from pydantic_core import to_jsonable_python
 
+from ..clock import utcnow
 from ..errors import (
     AccountNotFoundError,
     ConfigurationError,
@@ -35,10 +36,10 @@ from ..errors import (
     RateLimitedError,
     SyncJobsError,
 )
-from ..models import Job, JobStatus, utcnow
 from .app import JobApp
 from .context import JobContext, Outcome, current_context, set_current_context
 from .maintenance import Heartbeat
+from .models import Job, JobStatus
 from .registry import JobType
 from .scheduling import Scheduler
 

@@ -18,9 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigurationError
-from ..models import Job
 from ..protocols import UpkeepRepository
 from .app import SYSTEM_OWNER, JobApp
+from .models import Job
 
 __all__ = ["Schedule", "ScheduleInfo", "Scheduler", "next_slot", "slots_between"]
 

@@ -24,7 +24,7 @@ import httpx
 from .._http import ErrorMap, Meaning, install_log_redaction, post
 from .._version import __version__
 from ..errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
-from ..models import Notification, Preferences
+from .models import Notification, Preferences
 
 if TYPE_CHECKING:
     from ..settings import Settings

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..errors import InvalidInputError
-from ..models import DigestFrequency, Preferences
+from .models import DigestFrequency, Preferences
 
 __all__ = ["apply_changes", "valid_timezone"]
 

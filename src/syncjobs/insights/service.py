@@ -17,23 +17,16 @@ from typing import Any
 import httpx
 
 from .._validate import integer, text
+from ..clock import utcnow
+from ..connections.models import Account
 from ..connections.service import PROVIDER_LABELS, Accounts, ProviderUsage
 from ..core.app import JobApp
 from ..core.checks import check_owner
+from ..core.models import Job
 from ..errors import ConfigurationError, InvalidInputError, ReauthorizationRequiredError
-from ..models import (
-    Account,
-    DigestFrequency,
-    Job,
-    Notification,
-    Preferences,
-    TrustScore,
-    UsagePeriod,
-    UsageRecord,
-    utcnow,
-)
 from ..protocols import AccountRepository, InsightsRepository
 from .analyzers import Analyzer, build_analyzer
+from .models import DigestFrequency, Notification, Preferences, TrustScore, UsagePeriod, UsageRecord
 from .notifiers import Notifier, build_notifiers
 from .preference_changes import apply_changes
 

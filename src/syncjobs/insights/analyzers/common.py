@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ...models import QueuedItem
+from ..models import QueuedItem
 
 __all__ = [
     "WordPatterns",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from ...models import Decision, Preferences, QueuedItem, Verdict
+from ..models import Decision, Preferences, QueuedItem, Verdict
 from .common import (
     WordPatterns,
     compile_words,

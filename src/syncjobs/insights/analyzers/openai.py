@@ -17,7 +17,7 @@ from ...errors import (
     RateLimitedError,
     UnexpectedResponseError,
 )
-from ...models import Decision, Preferences, QueuedItem, Verdict
+from ..models import Decision, Preferences, QueuedItem, Verdict
 from .common import get_path
 
 __all__ = ["MAX_TEXT_CHARS", "OpenAICompatibleAnalyzer", "system_prompt", "user_prompt"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from ...models import Preferences, QueuedItem, Verdict
+from ..models import Preferences, QueuedItem, Verdict
 
 __all__ = ["Analyzer"]
 

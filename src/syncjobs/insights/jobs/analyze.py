@@ -12,12 +12,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ...clock import utcnow
 from ...core.context import JobContext
 from ...core.middleware import describe
 from ...core.registry import job_type
 from ...errors import ConfigurationError, FatalError, RateLimitedError, UnexpectedResponseError
-from ...models import Analysis, Decision, Preferences, QueuedItem, Verdict, utcnow
 from ..analyzers import Analyzer, item_channels
+from ..models import Analysis, Decision, Preferences, QueuedItem, Verdict
 from ..service import Insights
 
 __all__ = ["AnalysisRun", "AnalyzeParams", "analyze_items", "is_allow_listed"]

@@ -7,10 +7,10 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 
+from ...clock import utcnow
 from ...core.context import JobContext
 from ...core.maintenance import upkeep_store
 from ...core.registry import job_type
-from ...models import utcnow
 from ..service import Insights
 
 __all__ = ["CleanupParams", "cleanup_old_data"]

@@ -9,11 +9,12 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
+from ...clock import utcnow
 from ...core.context import JobContext
 from ...core.middleware import describe
 from ...core.registry import job_type
 from ...errors import FatalError, InvalidInputError, RateLimitedError, RetriableError
-from ...models import DigestFrequency, OwnerActivity, Preferences, utcnow
+from ..models import DigestFrequency, OwnerActivity, Preferences
 from ..preference_changes import valid_timezone
 from ..service import Insights
 

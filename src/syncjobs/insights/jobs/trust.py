@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from ...clock import utcnow
 from ...core.context import JobContext
 from ...core.registry import job_type
-from ...models import ChannelStats, TrustScore, utcnow
+from ..models import ChannelStats, TrustScore
 from ..service import Insights
 
 __all__ = ["DAMPING_BELOW", "TrustParams", "trust_score", "update_trust_scores"]

@@ -10,11 +10,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from ...clock import utcnow
 from ...core.context import JobContext
 from ...core.middleware import describe
 from ...core.registry import job_type
 from ...errors import RetriableError
-from ...models import UsageEvent, UsagePeriod, UsageRecord, utcnow
+from ..models import UsageEvent, UsagePeriod, UsageRecord
 from ..service import Insights
 
 __all__ = ["UsageParams", "aggregate_usage", "bucket_start", "rollup"]
