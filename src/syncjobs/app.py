@@ -23,6 +23,7 @@ from .errors import (
     InvalidInputError,
     JobNotFoundError,
 )
+from .insights.stores import InsightsStores
 from .models import (
     Account,
     DeadLetter,
@@ -42,7 +43,6 @@ from .protocols import (
     AccountRepository,
     Analyzer,
     CredentialStore,
-    InsightsRepository,
     JobRepository,
     Notifier,
 )
@@ -70,14 +70,14 @@ class Deps:
     """What job bodies need, built once per process: storage and pluggable services."""
 
     repository: JobRepository
-    #: Accounts, items and notifications; defaults to ``repository`` when it implements them.
+    #: Accounts and items; defaults to ``repository`` when it implements them.
     accounts: AccountRepository | None = None
     #: Where account tokens live (the SQL store encrypts them).
     credentials: CredentialStore | None = None
     #: An httpx transport every provider uses instead of the network (tests, demo).
     transport: httpx.BaseTransport | None = None
-    #: Analyses, preferences, trust, usage, deliveries; defaults to ``repository`` too.
-    insights: InsightsRepository | None = None
+    #: Analyses, preferences, trust, usage, notifications; defaults to ``repository`` too.
+    insights: InsightsStores | None = None
     #: What ``analyze_items`` judges items with (default: built from settings).
     analyzer: Analyzer | None = None
     #: Where notifications go (default: built from ``settings.notifiers``).
@@ -88,7 +88,7 @@ class Deps:
     def __post_init__(self) -> None:
         if self.accounts is None and isinstance(self.repository, AccountRepository):
             self.accounts = self.repository
-        if self.insights is None and isinstance(self.repository, InsightsRepository):
+        if self.insights is None and isinstance(self.repository, InsightsStores):
             self.insights = self.repository
 
 
@@ -354,10 +354,10 @@ class SyncJobs:
 
     # -- services: analyzer, notifiers, insights ----------------------------------------
     @property
-    def insights(self) -> InsightsRepository:
-        """The repository of analyses, preferences, trust scores, usage and deliveries."""
+    def insights(self) -> InsightsStores:
+        """The repository of analyses, preferences, trust scores, usage and notifications."""
         if self.deps.insights is None:
-            raise ConfigurationError("this needs an InsightsRepository in Deps.insights")
+            raise ConfigurationError("this needs an InsightsStores in Deps.insights")
         return self.deps.insights
 
     @property
@@ -401,15 +401,13 @@ class SyncJobs:
         external: bool = True,
     ) -> Notification:
         """Record a notification and queue its delivery through every notifier."""
-        if self.deps.accounts is None:
-            raise ConfigurationError("notifications need an AccountRepository in Deps")
         owner = _check_owner(owner_id)
         payload = dict(data or {})
         try:
             json.dumps(payload)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"notification data must be JSON: {exc}") from None
-        note = self.deps.accounts.add_notification(
+        note = self.insights.add_notification(
             owner_id=owner,
             kind=text(kind, "kind", max_len=64),
             title=text(title, "title", max_len=255),
@@ -631,9 +629,7 @@ class SyncJobs:
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
         """An owner's in-app notifications, newest first."""
-        if self.deps.accounts is None:
-            raise ConfigurationError("notifications need an AccountRepository in Deps")
-        return self.deps.accounts.list_notifications(
+        return self.insights.list_notifications(
             owner_id=_check_owner(owner_id), unread_only=unread_only
         )
 

@@ -1,0 +1,1 @@
+"""The extras: analysis, trust scores, usage, digests and notifications, built on the job core."""
