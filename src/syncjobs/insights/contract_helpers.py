@@ -18,6 +18,7 @@ from .stores import InsightsStores
 __all__ = [
     "T0",
     "ContractRepository",
+    "account_with_items",
     "add_account",
     "add_note",
     "at",
@@ -26,7 +27,6 @@ __all__ = [
     "make_result",
     "run_threads",
     "save_batch",
-    "seed_items",
     "video",
 ]
 
@@ -80,7 +80,7 @@ def add_account(
     )
 
 
-def seed_items(
+def account_with_items(
     repo: ContractRepository,
     count: int,
     *,

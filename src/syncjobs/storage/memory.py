@@ -223,7 +223,7 @@ class InMemoryRepository(
     MemoryDigests,
     MemoryRetention,
 ):
-    """The job ledger, accounts, items and the seed jobs' records in process memory;
+    """The job ledger, accounts, items and the extras' records in process memory;
     thread-safe.
 
     ``subscribe`` wakes on every change of a job.

@@ -9,6 +9,7 @@ import pytest
 from ...models import ChannelStats, Decision
 from ..contract_helpers import (
     ContractRepository,
+    account_with_items,
     add_account,
     at,
     claim_batch,
@@ -16,7 +17,6 @@ from ..contract_helpers import (
     make_result,
     run_threads,
     save_batch,
-    seed_items,
     video,
 )
 from .store import AnalysisQueueStore
@@ -42,7 +42,7 @@ class AnalysisQueueStoreContract:
         self, repository: ContractRepository
     ) -> None:
         assert isinstance(repository, AnalysisQueueStore)
-        acc, ids = seed_items(repository, 2)
+        acc, ids = account_with_items(repository, 2)
         assert repository.item_analysis_state(ids[0]) == ("queued", 0, None)
         assert repository.item_analysis_state(10**9) is None
         assert repository.analysis_backlog() == 2
@@ -70,7 +70,7 @@ class AnalysisQueueStoreContract:
     def test_claim_order_is_review_flag_then_priority_then_oldest(
         self, repository: ContractRepository
     ) -> None:
-        _, ids = seed_items(repository, 6)
+        _, ids = account_with_items(repository, 6)
         repository.queue_for_analysis([ids[4]], priority=5, review_flag=False, now=at(10))
         repository.queue_for_analysis([ids[5]], priority=1, review_flag=True, now=at(10))
         repository.queue_for_analysis([ids[3]], priority=5, review_flag=False, now=at(10))
@@ -122,7 +122,7 @@ class AnalysisQueueStoreContract:
     def test_deleted_items_are_neither_claimed_nor_queued(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 3)
+        acc, ids = account_with_items(repository, 3)
         repository.save_page(acc.id, items=[], deleted_ids=["UC-1-01"], cursor={}, now=at(5))
         assert repository.analysis_backlog() == 2
         assert claimed_ids(repository) == [ids[0], ids[2]]
@@ -154,7 +154,7 @@ class AnalysisQueueStoreContract:
     def test_an_item_left_analyzing_too_long_is_claimed_again(
         self, repository: ContractRepository
     ) -> None:
-        _, ids = seed_items(repository, 2)
+        _, ids = account_with_items(repository, 2)
         assert claimed_ids(repository, 1, at=10, stale=0) == [ids[0]]
         assert claimed_ids(repository, at=20, stale=5) == [ids[1]]  # ids[0]: still alive
         again = claim_batch(repository, at=30, stale=15)
@@ -165,7 +165,7 @@ class AnalysisQueueStoreContract:
     def test_results_are_stored_and_mark_the_item_done(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 2)
+        acc, ids = account_with_items(repository, 2)
         claim_batch(repository)
         blocked = make_result(ids[0], acc, Decision.BLOCK, confidence=91, tokens=None, ai_calls=0)
         save_batch(repository, blocked, released=[ids[1]])
@@ -183,7 +183,7 @@ class AnalysisQueueStoreContract:
     def test_failed_items_are_queued_again_until_max_attempts(
         self, repository: ContractRepository
     ) -> None:
-        _, ids = seed_items(repository, 2)
+        _, ids = account_with_items(repository, 2)
         repository.queue_for_analysis([ids[1]], priority=0, review_flag=True, now=at(1))
         claim_batch(repository)
         save_batch(repository, failed={ids[1]: "timeout ✗"}, max_attempts=2)
@@ -208,7 +208,7 @@ class AnalysisQueueStoreContract:
     def test_released_items_go_back_without_counting_an_attempt(
         self, repository: ContractRepository
     ) -> None:
-        _, ids = seed_items(repository, 2)
+        _, ids = account_with_items(repository, 2)
         claim_batch(repository)
         save_batch(repository, failed={ids[0]: "boom"}, max_attempts=5)
         assert claimed_ids(repository, at=102) == []  # the failed one backs off
@@ -225,7 +225,7 @@ class AnalysisQueueStoreContract:
     def test_an_item_whose_words_change_is_judged_again_but_not_for_new_counts(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 2)
+        acc, ids = account_with_items(repository, 2)
         claim_batch(repository)
         save_batch(repository, make_result(ids[0], acc), make_result(ids[1], acc))
         assert claim_batch(repository, at=110) == []
@@ -246,7 +246,7 @@ class AnalysisQueueStoreContract:
         assert repository.get_analysis(ids[0]) is not None  # the old verdict stays until then
 
     def test_skipped_items_have_no_analysis(self, repository: ContractRepository) -> None:
-        _, ids = seed_items(repository, 2)
+        _, ids = account_with_items(repository, 2)
         claim_batch(repository)
         save_batch(repository, skipped=[ids[0]], released=[ids[1]])
         assert repository.item_analysis_state(ids[0]) == ("skipped", 0, None)
@@ -258,7 +258,7 @@ class AnalysisQueueStoreContract:
     def test_analysing_again_keeps_one_analysis_per_item(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 1)
+        acc, ids = account_with_items(repository, 1)
         claim_batch(repository)
         save_batch(repository, make_result(ids[0], acc, Decision.REVIEW, confidence=30))
         assert repository.queue_for_analysis(ids, priority=9, review_flag=True, now=at(102)) == 1
@@ -276,7 +276,7 @@ class AnalysisQueueStoreContract:
     def test_queue_for_analysis_counts_live_items_only(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 3)
+        acc, ids = account_with_items(repository, 3)
         repository.save_page(acc.id, items=[], deleted_ids=["UC-1-02"], cursor={}, now=at(5))
         claim_batch(repository)
         save_batch(repository, make_result(ids[0], acc), failed={ids[1]: "boom"})
@@ -297,8 +297,8 @@ class AnalysisQueueStoreContract:
     def test_list_analyses_newest_first_by_owner_and_decision(
         self, repository: ContractRepository
     ) -> None:
-        acc, ids = seed_items(repository, 4)
-        other, theirs = seed_items(repository, 1, external="UC-2", owner_id="owner-2")
+        acc, ids = account_with_items(repository, 4)
+        other, theirs = account_with_items(repository, 1, external="UC-2", owner_id="owner-2")
         claim_batch(repository)
         results = [
             make_result(ids[0], acc, Decision.ALLOW, minutes=101),
@@ -323,9 +323,9 @@ class AnalysisQueueStoreContract:
         assert repository.list_analyses(owner_id="nobody") == []
 
     def test_deleting_an_account_deletes_its_analyses(self, repository: ContractRepository) -> None:
-        acc, ids = seed_items(repository, 2)
-        keep, kept = seed_items(repository, 1, external="UC-2")
-        late, late_ids = seed_items(repository, 1, external="UC-3")
+        acc, ids = account_with_items(repository, 2)
+        keep, kept = account_with_items(repository, 1, external="UC-2")
+        late, late_ids = account_with_items(repository, 1, external="UC-3")
         claim_batch(repository)
         save_batch(repository, *(make_result(i, acc) for i in ids), make_result(kept[0], keep))
         assert repository.delete_account(acc.id)

@@ -7,6 +7,7 @@ import pytest
 from ...models import Decision, DigestFrequency, OwnerActivity, Preferences
 from ..contract_helpers import (
     ContractRepository,
+    account_with_items,
     add_account,
     add_note,
     at,
@@ -14,7 +15,6 @@ from ..contract_helpers import (
     make_result,
     run_threads,
     save_batch,
-    seed_items,
     video,
 )
 from .store import DigestStore
@@ -78,7 +78,9 @@ class DigestStoreContract:
                 acc.id, items=[video(f"v{i}")], deleted_ids=[], cursor={}, now=at(minutes)
             )
         ids = [it.id for it in repository.list_items(acc.id)]
-        other, theirs = seed_items(repository, 1, external="UC-2", owner_id="owner-2", minutes=10)
+        other, theirs = account_with_items(
+            repository, 1, external="UC-2", owner_id="owner-2", minutes=10
+        )
         claim_batch(repository)
         save_batch(
             repository,

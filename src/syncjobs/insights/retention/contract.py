@@ -7,12 +7,12 @@ import pytest
 from ...models import Decision
 from ..contract_helpers import (
     ContractRepository,
+    account_with_items,
     add_note,
     at,
     claim_batch,
     make_result,
     save_batch,
-    seed_items,
 )
 from .store import RetentionStore
 
@@ -37,9 +37,9 @@ class RetentionStoreContract:
         self, repository: ContractRepository
     ) -> None:
         assert isinstance(repository, RetentionStore)
-        acc, ids = seed_items(repository, 8)
-        recent, recent_ids = seed_items(repository, 1, external="UC-2", minutes=50)
-        other, theirs = seed_items(repository, 1, external="UC-3", owner_id="owner-2")
+        acc, ids = account_with_items(repository, 8)
+        recent, recent_ids = account_with_items(repository, 1, external="UC-2", minutes=50)
+        other, theirs = account_with_items(repository, 1, external="UC-3", owner_id="owner-2")
         claim_batch(repository)
         save_batch(
             repository,
@@ -73,7 +73,7 @@ class RetentionStoreContract:
         assert [s[0] if s else None for s in states] == ["done", "done", "queued", "failed"]
 
     def test_delete_allowed_items_works_in_batches(self, repository: ContractRepository) -> None:
-        acc, ids = seed_items(repository, 5)
+        acc, ids = account_with_items(repository, 5)
         claim_batch(repository)
         save_batch(repository, *(make_result(i, acc) for i in ids))
         assert [repository.delete_allowed_items(before=at(30), limit=2) for _ in range(4)] == [

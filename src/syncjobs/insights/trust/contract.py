@@ -9,11 +9,11 @@ import pytest
 from ...models import ChannelStats, Decision, TrustScore
 from ..contract_helpers import (
     ContractRepository,
+    account_with_items,
     at,
     claim_batch,
     make_result,
     save_batch,
-    seed_items,
 )
 from .store import TrustStore
 
@@ -36,8 +36,8 @@ class TrustStoreContract:
         self, repository: ContractRepository
     ) -> None:
         assert isinstance(repository, TrustStore)
-        acc, ids = seed_items(repository, 5)
-        other, theirs = seed_items(repository, 1, external="UC-2", owner_id="owner-2")
+        acc, ids = account_with_items(repository, 5)
+        other, theirs = account_with_items(repository, 1, external="UC-2", owner_id="owner-2")
         claim_batch(repository)
         save_batch(
             repository,

@@ -11,11 +11,11 @@ import pytest
 from ...models import UsageEvent, UsagePeriod, UsageRecord
 from ..contract_helpers import (
     ContractRepository,
+    account_with_items,
     at,
     claim_batch,
     make_result,
     save_batch,
-    seed_items,
 )
 from .store import UsageStore
 
@@ -36,7 +36,7 @@ class UsageStoreContract:
 
     def test_usage_events_cover_the_window_exactly(self, repository: ContractRepository) -> None:
         assert isinstance(repository, UsageStore)
-        acc, ids = seed_items(repository, 3)
+        acc, ids = account_with_items(repository, 3)
         claim_batch(repository)
         save_batch(
             repository,

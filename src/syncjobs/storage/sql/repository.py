@@ -96,8 +96,9 @@ class SQLAlchemyRepository(
 ):
     """The job ledger, accounts and synced items in SQL: SQLite (file) or PostgreSQL (psycopg 3).
 
-    It also keeps what the seed jobs need (InsightsRepository): the analysis queue and results,
-    preferences, trust scores, usage, deliveries, circuit breakers and digests.
+    It also keeps the extras' stores (``syncjobs.insights``): the analysis queue and results,
+    preferences, trust scores, usage, notifications with their deliveries and circuit breakers,
+    digests and retention.
 
     On PostgreSQL every change sends ``NOTIFY`` in its own transaction, so ``watch`` is live.
     """
