@@ -26,7 +26,8 @@ from .core.scheduling import ScheduleInfo, Scheduler
 from .insights.analyzers import Analyzer
 from .insights.notifiers import Notifier
 from .insights.service import Insights
-from .protocols import AccountRepository, CredentialStore, InsightsRepository, JobRepository
+from .insights.stores import InsightsStores
+from .protocols import AccountRepository, CredentialStore, JobRepository
 from .settings import Settings
 
 __all__ = ["Deps", "SyncJobs", "register_actors"]
@@ -37,14 +38,15 @@ class Deps:
     """What job bodies need, built once per process: storage and pluggable services."""
 
     repository: JobRepository
-    #: Accounts, items and notifications; defaults to ``repository`` when it implements them.
+    #: Accounts and synced items; defaults to ``repository`` when it implements them.
     accounts: AccountRepository | None = None
     #: Where account tokens live (the SQL store encrypts them).
     credentials: CredentialStore | None = None
     #: An httpx transport every provider uses instead of the network (tests, demo).
     transport: httpx.BaseTransport | None = None
-    #: Analyses, preferences, trust, usage, deliveries; defaults to ``repository`` too.
-    insights: InsightsRepository | None = None
+    #: The extras' stores (analyses, preferences, trust, usage, notifications…); defaults to
+    #: ``repository`` too.
+    insights: InsightsStores | None = None
     #: What ``analyze_items`` judges items with (default: built from settings).
     analyzer: Analyzer | None = None
     #: Where notifications go (default: built from ``settings.notifiers``).
@@ -55,7 +57,7 @@ class Deps:
     def __post_init__(self) -> None:
         if self.accounts is None and isinstance(self.repository, AccountRepository):
             self.accounts = self.repository
-        if self.insights is None and isinstance(self.repository, InsightsRepository):
+        if self.insights is None and isinstance(self.repository, InsightsStores):
             self.insights = self.repository
 
 
@@ -71,7 +73,6 @@ class SyncJobs(JobApp):
         insights = Insights(
             self,
             deps.insights,
-            deps.accounts,
             analyzer_override=deps.analyzer,
             notifiers_override=deps.notifiers,
             transport=deps.transport,

@@ -6,12 +6,17 @@ from typing import Any
 
 import pytest
 
+from syncjobs.insights.analysis_queue.contract import AnalysisQueueStoreContract
+from syncjobs.insights.digests.contract import DigestStoreContract
+from syncjobs.insights.notifications.contract import NotificationStoreContract
+from syncjobs.insights.preferences.contract import PreferencesStoreContract
+from syncjobs.insights.retention.contract import RetentionStoreContract
+from syncjobs.insights.trust.contract import TrustStoreContract
+from syncjobs.insights.usage.contract import UsageStoreContract
 from syncjobs.protocols import AccountRepository, JobRepository
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
     AccountRepositoryContract,
-    InsightsRepositoryContract,
-    InsightsStore,
     JobRepositoryContract,
     UpkeepRepositoryContract,
 )
@@ -75,21 +80,106 @@ class TestPostgresUpkeep(UpkeepRepositoryContract):
         return pg_repo
 
 
-class TestInMemoryInsights(InsightsRepositoryContract):
+# -- the extras' stores: each concern's contract on each repository ---------------------------
+
+
+class InMemory:
     @pytest.fixture
-    def repository(self) -> InsightsStore:
+    def repository(self) -> Any:
         return InMemoryRepository()
 
 
-class TestSQLiteInsights(InsightsRepositoryContract):
+class OnSQLite:
     @pytest.fixture
-    def repository(self, sqlite_repo: Any) -> InsightsStore:
-        repo: InsightsStore = sqlite_repo
-        return repo
+    def repository(self, sqlite_repo: Any) -> Any:
+        return sqlite_repo
 
 
-class TestPostgresInsights(InsightsRepositoryContract):
+class OnPostgres:
     @pytest.fixture
-    def repository(self, pg_repo: Any) -> InsightsStore:
-        repo: InsightsStore = pg_repo
-        return repo
+    def repository(self, pg_repo: Any) -> Any:
+        return pg_repo
+
+
+class TestInMemoryAnalysisQueue(InMemory, AnalysisQueueStoreContract):
+    pass
+
+
+class TestSQLiteAnalysisQueue(OnSQLite, AnalysisQueueStoreContract):
+    pass
+
+
+class TestPostgresAnalysisQueue(OnPostgres, AnalysisQueueStoreContract):
+    pass
+
+
+class TestInMemoryPreferences(InMemory, PreferencesStoreContract):
+    pass
+
+
+class TestSQLitePreferences(OnSQLite, PreferencesStoreContract):
+    pass
+
+
+class TestPostgresPreferences(OnPostgres, PreferencesStoreContract):
+    pass
+
+
+class TestInMemoryTrust(InMemory, TrustStoreContract):
+    pass
+
+
+class TestSQLiteTrust(OnSQLite, TrustStoreContract):
+    pass
+
+
+class TestPostgresTrust(OnPostgres, TrustStoreContract):
+    pass
+
+
+class TestInMemoryUsage(InMemory, UsageStoreContract):
+    pass
+
+
+class TestSQLiteUsage(OnSQLite, UsageStoreContract):
+    pass
+
+
+class TestPostgresUsage(OnPostgres, UsageStoreContract):
+    pass
+
+
+class TestInMemoryNotifications(InMemory, NotificationStoreContract):
+    pass
+
+
+class TestSQLiteNotifications(OnSQLite, NotificationStoreContract):
+    pass
+
+
+class TestPostgresNotifications(OnPostgres, NotificationStoreContract):
+    pass
+
+
+class TestInMemoryDigests(InMemory, DigestStoreContract):
+    pass
+
+
+class TestSQLiteDigests(OnSQLite, DigestStoreContract):
+    pass
+
+
+class TestPostgresDigests(OnPostgres, DigestStoreContract):
+    pass
+
+
+class TestInMemoryRetention(InMemory, RetentionStoreContract):
+    pass
+
+
+class TestSQLiteRetention(OnSQLite, RetentionStoreContract):
+    pass
+
+
+class TestPostgresRetention(OnPostgres, RetentionStoreContract):
+    pass

@@ -24,11 +24,11 @@ from ..core.app import JobApp
 from ..core.checks import check_owner
 from ..core.models import Job
 from ..errors import ConfigurationError, InvalidInputError, ReauthorizationRequiredError
-from ..protocols import AccountRepository, InsightsRepository
 from .analyzers import Analyzer, build_analyzer
 from .models import DigestFrequency, Notification, Preferences, TrustScore, UsagePeriod, UsageRecord
 from .notifiers import Notifier, build_notifiers
 from .preference_changes import apply_changes
+from .stores import InsightsStores
 
 __all__ = ["Insights"]
 
@@ -40,10 +40,8 @@ class Insights:
     """The extras of an app: their store, the analyzer and the notifiers."""
 
     app: JobApp
-    #: Analyses, preferences, trust, usage, deliveries, breakers and digests.
-    store: InsightsRepository | None
-    #: Where in-app notifications are written and listed.
-    notes: AccountRepository | None
+    #: Analyses, preferences, trust, usage, notifications, breakers and digests.
+    store: InsightsStores | None
     #: What ``analyze_items`` judges items with (default: built from settings on first use).
     analyzer_override: Analyzer | None = None
     #: Where notifications go (default: built from settings on first use).
@@ -66,10 +64,10 @@ class Insights:
 
     # -- services -------------------------------------------------------------------------
     @property
-    def repository(self) -> InsightsRepository:
-        """The store of analyses, preferences, trust scores, usage and deliveries."""
+    def repository(self) -> InsightsStores:
+        """The extras' stores: analyses, preferences, trust, usage, notifications, digests."""
         if self.store is None:
-            raise ConfigurationError("this needs an InsightsRepository in Deps.insights")
+            raise ConfigurationError("this needs an InsightsStores in Deps.insights")
         return self.store
 
     @property
@@ -121,7 +119,7 @@ class Insights:
             json.dumps(payload)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"notification data must be JSON: {exc}") from None
-        note = self._notes().add_notification(
+        note = self.repository.add_notification(
             owner_id=owner,
             kind=text(kind, "kind", max_len=64),
             title=text(title, "title", max_len=255),
@@ -146,7 +144,7 @@ class Insights:
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
         """An owner's in-app notifications, newest first."""
-        return self._notes().list_notifications(
+        return self.repository.list_notifications(
             owner_id=check_owner(owner_id), unread_only=unread_only
         )
 
@@ -158,11 +156,6 @@ class Insights:
             else [integer(i, "notification id", low=1, high=2**62) for i in notification_ids]
         )
         return self.repository.mark_notifications_read(check_owner(owner_id), ids, now=utcnow())
-
-    def _notes(self) -> AccountRepository:
-        if self.notes is None:
-            raise ConfigurationError("notifications need an AccountRepository in Deps")
-        return self.notes
 
     # -- preferences, trust, usage --------------------------------------------------------
     def preferences(self, owner_id: str) -> Preferences:
@@ -239,7 +232,7 @@ class Insights:
 
     def tell_operator(self, job: Job) -> None:
         """Tell the operator that a job failed for good."""
-        if self.store is None or self.notes is None:
+        if self.store is None:
             return
         self.notify(
             self.app.settings.operator_owner_id,

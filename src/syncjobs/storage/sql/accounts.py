@@ -1,4 +1,4 @@
-"""Accounts, synced items and notifications in SQL (mixed into SQLAlchemyRepository)."""
+"""Accounts and synced items in SQL (mixed into SQLAlchemyRepository)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, case, delete, insert, or_, select, update
 
-from ...models import Account, AccountState, Notification, PageCounts, StoredItem
+from ...models import Account, AccountState, PageCounts, StoredItem
 from ...providers.types import Item
 from ._base import SQLMixin
 
@@ -436,57 +436,3 @@ class SQLAccountsMixin(SQLMixin):
         stmt = stmt.order_by(it.c.external_id).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [_stored(r) for r in conn.execute(stmt).mappings()]
-
-    def add_notification(
-        self,
-        *,
-        owner_id: str,
-        kind: str,
-        title: str,
-        body: str,
-        data: dict[str, Any],
-        now: datetime,
-    ) -> Notification:
-        """Record an in-app notification."""
-        nt = self.tables.notifications
-        with self.engine.begin() as conn:
-            row = (
-                conn.execute(
-                    insert(nt)
-                    .values(
-                        owner_id=owner_id,
-                        kind=kind,
-                        title=title,
-                        body=body,
-                        data=data,
-                        created_at=now,
-                    )
-                    .returning(*nt.c)
-                )
-                .mappings()
-                .one()
-            )
-        return _notification(row)
-
-    def list_notifications(self, *, owner_id: str, unread_only: bool = False) -> list[Notification]:
-        """Return an owner's notifications, newest first."""
-        nt = self.tables.notifications
-        stmt = select(nt).where(nt.c.owner_id == owner_id)
-        if unread_only:
-            stmt = stmt.where(nt.c.read_at.is_(None))
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt.order_by(nt.c.created_at.desc(), nt.c.id.desc())).mappings()
-            return [_notification(r) for r in rows]
-
-
-def _notification(row: Any) -> Notification:
-    return Notification(
-        id=row["id"],
-        owner_id=row["owner_id"],
-        kind=row["kind"],
-        title=row["title"],
-        body=row["body"],
-        created_at=row["created_at"],
-        data=row["data"],
-        read_at=row["read_at"],
-    )

@@ -20,6 +20,13 @@ from sqlalchemy import (
 )
 
 from ...errors import ConcurrencyLimitError
+from ...insights.analysis_queue.sql import SQLAnalysisQueueMixin
+from ...insights.digests.sql import SQLDigestsMixin
+from ...insights.notifications.sql import SQLNotificationsMixin
+from ...insights.preferences.sql import SQLPreferencesMixin
+from ...insights.retention.sql import SQLRetentionMixin
+from ...insights.trust.sql import SQLTrustMixin
+from ...insights.usage.sql import SQLUsageMixin
 from ...models import (
     ACTIVE_STATUSES,
     DeadLetter,
@@ -31,7 +38,6 @@ from ...models import (
 from ...protocols import Subscription
 from .accounts import SQLAccountsMixin
 from .engine import make_engine
-from .insights import SQLInsightsMixin
 from .migrations import check_schema
 from .migrations import upgrade as run_upgrade
 from .pgfast import PgFastPath, jsonb
@@ -77,11 +83,22 @@ def _job(row: Any) -> Job:
     )
 
 
-class SQLAlchemyRepository(SQLAccountsMixin, SQLUpkeepMixin, SQLInsightsMixin):
+class SQLAlchemyRepository(
+    SQLAccountsMixin,
+    SQLUpkeepMixin,
+    SQLAnalysisQueueMixin,
+    SQLPreferencesMixin,
+    SQLTrustMixin,
+    SQLUsageMixin,
+    SQLNotificationsMixin,
+    SQLDigestsMixin,
+    SQLRetentionMixin,
+):
     """The job ledger, accounts and synced items in SQL: SQLite (file) or PostgreSQL (psycopg 3).
 
-    It also keeps what the seed jobs need (InsightsRepository): the analysis queue and results,
-    preferences, trust scores, usage, deliveries, circuit breakers and digests.
+    It also keeps the extras' stores (``syncjobs.insights``): the analysis queue and results,
+    preferences, trust scores, usage, notifications with their deliveries and circuit breakers,
+    digests and retention.
 
     On PostgreSQL every change sends ``NOTIFY`` in its own transaction, so ``watch`` is live.
     """

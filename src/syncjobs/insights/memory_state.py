@@ -1,0 +1,96 @@
+"""The state the extras' in-memory stores share with InMemoryRepository, which composes them."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import threading
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..models import (
+    Account,
+    Analysis,
+    BreakerState,
+    Delivery,
+    Notification,
+    Preferences,
+    RollupRun,
+    StoredItem,
+    TrustScore,
+    UsageEvent,
+    UsagePeriod,
+    UsageRecord,
+)
+
+__all__ = ["MemoryInsightsState", "QueueEntry"]
+
+
+@dataclasses.dataclass
+class QueueEntry:
+    """An item's place in the analysis queue (the SQL ``items.analysis_*`` columns)."""
+
+    priority: int = 0
+    review_flag: bool = False
+    attempts: int = 0
+    claimed_at: datetime | None = None
+    error: str | None = None
+
+
+class MemoryInsightsState:
+    """Base of every in-memory extras store: the dicts they read and write.
+
+    ``InMemoryRepository`` provides the lock, the id counter, the accounts and the items, and
+    calls ``_init_insights`` once; it also keeps ``_item_keys`` and ``_queue`` current as it
+    stores items and calls ``_forget_items`` as it deletes an account.
+    """
+
+    # Provided by InMemoryRepository.
+    _lock: threading.RLock
+    _ids: itertools.count[int]
+    _accounts: dict[str, Account]
+    #: account id → external id → item; ``_seen`` holds each item's last_seen_at.
+    _items: dict[str, dict[str, StoredItem]]
+    _seen: dict[tuple[str, str], datetime]
+    # Made by _init_insights.
+    #: item id → (account id, external id), and each item's queue fields.
+    _item_keys: dict[int, tuple[str, str]]
+    _queue: dict[int, QueueEntry]
+    _analyses: dict[int, Analysis]
+    _prefs: dict[str, Preferences]
+    _trust: dict[tuple[str, str], TrustScore]
+    _provider_usage: list[UsageEvent]
+    _usage: dict[tuple[str, UsagePeriod, datetime], UsageRecord]
+    _rollups: list[RollupRun]
+    _notes: list[Notification]
+    _deliveries: dict[tuple[int, str], Delivery]
+    _breakers: dict[str, BreakerState]
+    _digests: dict[tuple[str, str, str], datetime]
+
+    def _init_insights(self) -> None:
+        self._item_keys = {}
+        self._queue = {}
+        self._analyses = {}
+        self._prefs = {}
+        self._trust = {}
+        self._provider_usage = []
+        self._usage = {}
+        self._rollups = []
+        self._notes = []
+        self._deliveries = {}
+        self._breakers = {}
+        self._digests = {}
+
+    def _item(self, item_id: int) -> StoredItem | None:
+        key = self._item_keys.get(item_id)
+        return None if key is None else self._items.get(key[0], {}).get(key[1])
+
+    def _forget_items(self, item_ids: Sequence[int]) -> None:
+        """Drop items with their queue fields and analyses."""
+        for item_id in item_ids:
+            key = self._item_keys.pop(item_id, None)
+            if key is not None:
+                self._items.get(key[0], {}).pop(key[1], None)
+                self._seen.pop(key, None)
+            self._queue.pop(item_id, None)
+            self._analyses.pop(item_id, None)

@@ -1,0 +1,1 @@
+"""Notifications: owners' in-app notifications, their deliveries, and notifiers' breakers."""

@@ -1,0 +1,1 @@
+"""Owners' preferences: blocked words and channels, viewer age, time zone, digests, webhook."""

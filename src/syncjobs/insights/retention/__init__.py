@@ -1,0 +1,1 @@
+"""Retention: deleting the extras' records once they are past their retention period."""

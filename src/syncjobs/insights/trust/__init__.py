@@ -1,0 +1,1 @@
+"""Channel trust scores: per owner and channel, computed from the analyses."""
