@@ -569,6 +569,16 @@ class HostSQLiteRepository:
             for row in rows
         ]
 
+    def delete_job_logs(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` log lines written before ``before`` (oldest first)."""
+        with self._write() as db:
+            gone = db.execute(
+                "DELETE FROM host_job_log WHERE id IN "
+                "(SELECT id FROM host_job_log WHERE at < ? ORDER BY id LIMIT ?)",
+                (to_text(before), max(limit, 0)),
+            )
+        return gone.rowcount
+
     def list_dead_letters(
         self, *, owner_id: str | None = None, limit: int = 50
     ) -> list[DeadLetter]:

@@ -15,9 +15,11 @@ from dramatiq.brokers.stub import StubBroker
 
 import syncjobs.jobtypes  # noqa: F401  (built-in job types)
 from syncjobs import _current
+from syncjobs.accounts.credentials import InMemoryCredentialStore, TokenCipher, generate_key
+from syncjobs.accounts.store import CredentialStore
 from syncjobs.app import Deps, SyncJobs, register_actors
-from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
-from syncjobs.protocols import Analyzer, CredentialStore, JobRepository, Notifier
+from syncjobs.core.ledger.store import JobRepository
+from syncjobs.protocols import Analyzer, Notifier
 from syncjobs.registry import Registry, default_registry
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository

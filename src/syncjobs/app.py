@@ -17,7 +17,9 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from ._validate import flag, integer, optional_text, seconds, text
+from .accounts.store import AccountRepository, CredentialStore
 from .context import JobContext, current_context
+from .core.ledger.store import JobRepository
 from .errors import (
     ConfigurationError,
     InvalidInputError,
@@ -38,14 +40,7 @@ from .models import (
     UsageRecord,
     utcnow,
 )
-from .protocols import (
-    AccountRepository,
-    Analyzer,
-    CredentialStore,
-    InsightsRepository,
-    JobRepository,
-    Notifier,
-)
+from .protocols import Analyzer, InsightsRepository, Notifier
 from .providers.types import TokenSet
 from .registry import JobType, Registry, default_registry
 from .settings import Settings
@@ -409,7 +404,7 @@ class SyncJobs:
             json.dumps(payload)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(f"notification data must be JSON: {exc}") from None
-        note = self.deps.accounts.add_notification(
+        note = self.insights.add_notification(
             owner_id=owner,
             kind=text(kind, "kind", max_len=64),
             title=text(title, "title", max_len=255),
@@ -633,7 +628,7 @@ class SyncJobs:
         """An owner's in-app notifications, newest first."""
         if self.deps.accounts is None:
             raise ConfigurationError("notifications need an AccountRepository in Deps")
-        return self.deps.accounts.list_notifications(
+        return self.insights.list_notifications(
             owner_id=_check_owner(owner_id), unread_only=unread_only
         )
 

@@ -341,7 +341,7 @@ def health(as_json: AsJson = False) -> None:
 @app.command()
 def keygen() -> None:
     """Print a new key for SYNCJOBS_ENCRYPTION_KEY."""
-    from .credentials import generate_key
+    from .accounts.credentials import generate_key
 
     out.print(generate_key(), highlight=False)
 

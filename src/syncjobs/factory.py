@@ -7,8 +7,8 @@ import importlib
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from .accounts.credentials import SQLCredentialStore, TokenCipher
 from .app import Deps, SyncJobs, register_actors
-from .credentials import SQLCredentialStore, TokenCipher
 from .errors import ConfigurationError
 from .settings import Settings
 from .storage.sql import SQLAlchemyRepository

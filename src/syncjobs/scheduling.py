@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .core.upkeep.store import UpkeepRepository
 from .errors import ConfigurationError
 from .models import Job
-from .protocols import UpkeepRepository
 
 if TYPE_CHECKING:
     from .app import SyncJobs

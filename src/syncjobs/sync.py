@@ -16,6 +16,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ._validate import integer, optional_text, text
+from .accounts.store import AccountRepository, CredentialStore
 from .errors import (
     AccountNotFoundError,
     ConfigurationError,
@@ -24,7 +25,6 @@ from .errors import (
     ReauthorizationRequiredError,
 )
 from .models import Account, AccountState, Job, JobStatus, utcnow
-from .protocols import AccountRepository, CredentialStore
 from .providers import get_provider, provider_names
 from .providers.base import lock_for
 from .providers.types import Provider, ProviderConfig, TokenSet

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from .core.upkeep.store import UpkeepRepository
 from .errors import ConfigurationError
 from .models import Job, JobStatus, utcnow
-from .protocols import UpkeepRepository
 
 if TYPE_CHECKING:
     from .app import SyncJobs

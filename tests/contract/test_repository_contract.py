@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from syncjobs.protocols import AccountRepository, JobRepository
+from syncjobs.accounts.store import AccountRepository
+from syncjobs.core.ledger.store import JobRepository
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
     AccountRepositoryContract,

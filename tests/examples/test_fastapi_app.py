@@ -25,8 +25,8 @@ from examples.fastapi_app.app import TRIGGER_SECRET_ENV, JobStreams, create_api
 from fastapi import FastAPI
 
 from syncjobs import JobStatus, _current
+from syncjobs.accounts.credentials import generate_key
 from syncjobs.app import SyncJobs
-from syncjobs.credentials import generate_key
 from syncjobs.testing.fakes import FakeTikTok, serve
 
 from ..integration.conftest import Workers, wait_for

@@ -24,7 +24,7 @@ from sqlalchemy import func, inspect, select
 
 import syncjobs
 from syncjobs import JobStatus, SyncJobs, SyncJobsError, TokenSet
-from syncjobs.credentials import SQLCredentialStore, TokenCipher, generate_key
+from syncjobs.accounts.credentials import SQLCredentialStore, TokenCipher, generate_key
 from syncjobs.registry import JobType, Registry
 from syncjobs.storage import SQLAlchemyRepository
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from syncjobs import Job, JobStatus, SyncJobs
-from syncjobs.credentials import generate_key
+from syncjobs.accounts.credentials import generate_key
 from syncjobs.models import utcnow
 from syncjobs.testing.fakes import CombinedFakes, serve
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from syncjobs import JobStatus
+from syncjobs.accounts.credentials import generate_key
 from syncjobs.app import SyncJobs
-from syncjobs.credentials import generate_key
 from syncjobs.testing.fakes import CombinedFakes, serve
 
 from .conftest import Workers, wait_for

@@ -43,7 +43,6 @@ from ...models import (
     UsageRecord,
 )
 from ._base import SQLMixin
-from .accounts import _notification
 
 __all__ = ["SQLInsightsMixin"]
 
@@ -577,6 +576,47 @@ class SQLInsightsMixin(SQLMixin):
             return [_rollup_run(r) for r in conn.execute(stmt).mappings()]
 
     # -- notifications ----------------------------------------------------------------
+    def add_notification(
+        self,
+        *,
+        owner_id: str,
+        kind: str,
+        title: str,
+        body: str,
+        data: dict[str, Any],
+        now: datetime,
+    ) -> Notification:
+        """Record an in-app notification."""
+        nt = self.tables.notifications
+        with self.engine.begin() as conn:
+            row = (
+                conn.execute(
+                    insert(nt)
+                    .values(
+                        owner_id=owner_id,
+                        kind=kind,
+                        title=title,
+                        body=body,
+                        data=data,
+                        created_at=now,
+                    )
+                    .returning(*nt.c)
+                )
+                .mappings()
+                .one()
+            )
+        return _notification(row)
+
+    def list_notifications(self, *, owner_id: str, unread_only: bool = False) -> list[Notification]:
+        """Return an owner's notifications, newest first."""
+        nt = self.tables.notifications
+        stmt = select(nt).where(nt.c.owner_id == owner_id)
+        if unread_only:
+            stmt = stmt.where(nt.c.read_at.is_(None))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt.order_by(nt.c.created_at.desc(), nt.c.id.desc())).mappings()
+            return [_notification(r) for r in rows]
+
     def get_notification(self, notification_id: int) -> Notification | None:
         """One notification."""
         nt = self.tables.notifications
@@ -827,18 +867,6 @@ class SQLInsightsMixin(SQLMixin):
             conn.execute(delete(dv).where(dv.c.notification_id.in_(ids)))
             return int(conn.execute(delete(nt).where(nt.c.id.in_(ids))).rowcount)
 
-    def delete_job_logs(self, *, before: datetime, limit: int) -> int:
-        """Delete one batch of log lines written before ``before``."""
-        if limit <= 0:
-            return 0
-        log = self.tables.job_log
-        doomed = select(log.c.id).where(log.c.at < before).order_by(log.c.id).limit(limit)
-        with self.engine.begin() as conn:
-            ids = [r[0] for r in conn.execute(doomed)]
-            if not ids:
-                return 0
-            return int(conn.execute(delete(log).where(log.c.id.in_(ids))).rowcount)
-
 
 def _analysis_values(a: Analysis) -> dict[str, Any]:
     return {
@@ -910,4 +938,17 @@ def _delivery(row: Any) -> Delivery:
         updated_at=row["updated_at"],
         delivered_at=row["delivered_at"],
         last_error=row["last_error"],
+    )
+
+
+def _notification(row: Any) -> Notification:
+    return Notification(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        kind=row["kind"],
+        title=row["title"],
+        body=row["body"],
+        created_at=row["created_at"],
+        data=row["data"],
+        read_at=row["read_at"],
     )

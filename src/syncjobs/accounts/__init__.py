@@ -1,0 +1,1 @@
+"""Connected accounts: their store, credentials and synced items."""

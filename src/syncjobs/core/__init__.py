@@ -1,0 +1,1 @@
+"""The job core: ledger, tracking, registry, context, scheduling and upkeep."""
