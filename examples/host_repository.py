@@ -209,7 +209,7 @@ class PollingSubscription:
 
 
 class HostSQLiteRepository:
-    """syncjobs' job ledger (``syncjobs.protocols.JobRepository``) in one SQLite file."""
+    """syncjobs' job ledger (``syncjobs.core.ledger.JobRepository``) in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str], *, poll_interval: float = 0.1) -> None:
         self.poll_interval = poll_interval
