@@ -103,8 +103,8 @@ def _fanout(redis_url: str, pg_url: str, n: int, client: redis.Redis) -> dict[st
     }
     os.environ.update(env)
     from syncjobs import builtin_jobs  # noqa: F401
+    from syncjobs.core.models import JobStatus
     from syncjobs.factory import create_app
-    from syncjobs.models import JobStatus
     from syncjobs.settings import Settings
 
     app = create_app(Settings())

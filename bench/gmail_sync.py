@@ -107,8 +107,8 @@ def _ours(spec: dict[str, Any]) -> dict[str, Any]:
 
     from syncjobs import builtin_jobs  # noqa: F401  (declares sync_account)
     from syncjobs.app import register_actors
+    from syncjobs.core.models import JobStatus
     from syncjobs.factory import default_deps
-    from syncjobs.models import JobStatus
     from syncjobs.settings import ProviderSettings, Settings
     from syncjobs.storage.sql import SQLAlchemyRepository
 

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from syncjobs import ConcurrencyLimitError, Job, JobStatus, LogLine
-from syncjobs.models import ACTIVE_STATUSES, DeadLetter, NewJob
+from syncjobs.core.models import ACTIVE_STATUSES, DeadLetter, NewJob
 
 __all__ = ["HostSQLiteRepository", "PollingSubscription"]
 
@@ -209,7 +209,7 @@ class PollingSubscription:
 
 
 class HostSQLiteRepository:
-    """syncjobs' job ledger (``syncjobs.protocols.JobRepository``) in one SQLite file."""
+    """syncjobs' job ledger (``syncjobs.core.ledger.JobRepository``) in one SQLite file."""
 
     def __init__(self, path: str | os.PathLike[str], *, poll_interval: float = 0.1) -> None:
         self.poll_interval = poll_interval
@@ -568,6 +568,16 @@ class HostSQLiteRepository:
             )
             for row in rows
         ]
+
+    def delete_job_logs(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` log lines written before ``before`` (oldest first)."""
+        with self._write() as db:
+            gone = db.execute(
+                "DELETE FROM host_job_log WHERE id IN "
+                "(SELECT id FROM host_job_log WHERE at < ? ORDER BY id LIMIT ?)",
+                (to_text(before), max(limit, 0)),
+            )
+        return gone.rowcount
 
     def list_dead_letters(
         self, *, owner_id: str | None = None, limit: int = 50

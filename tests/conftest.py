@@ -14,12 +14,13 @@ from dramatiq.brokers.stub import StubBroker
 
 import syncjobs.builtin_jobs  # noqa: F401  (built-in job types)
 from syncjobs.app import Deps, SyncJobs, register_actors
+from syncjobs.connections.credentials import InMemoryCredentialStore, TokenCipher, generate_key
+from syncjobs.connections.store import CredentialStore
 from syncjobs.core import current as _current
+from syncjobs.core.ledger.store import JobRepository
 from syncjobs.core.registry import Registry, default_registry
-from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
 from syncjobs.insights.analyzers import Analyzer
 from syncjobs.insights.notifiers import Notifier
-from syncjobs.protocols import CredentialStore, JobRepository
 from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository, SQLAlchemyRepository
 

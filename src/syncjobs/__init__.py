@@ -55,19 +55,15 @@ if TYPE_CHECKING:
         watch,
     )
     from .app import Deps, SyncJobs, register_actors
+    from .connections.models import Account, AccountState
     from .core.context import JobContext
+    from .core.models import Job, JobStatus, LogLine
     from .core.registry import job_type
     from .factory import create_app
     from .insights.analyzers import Analyzer
-    from .insights.notifiers import Notifier
-    from .models import (
-        Account,
-        AccountState,
+    from .insights.models import (
         Decision,
         DigestFrequency,
-        Job,
-        JobStatus,
-        LogLine,
         Notification,
         Preferences,
         QueuedItem,
@@ -76,6 +72,7 @@ if TYPE_CHECKING:
         UsageRecord,
         Verdict,
     )
+    from .insights.notifiers import Notifier
     from .providers.types import TokenSet
     from .settings import Settings
 
@@ -110,15 +107,12 @@ _LAZY: dict[str, str] = {
     "JobContext": ".core.context",
     "job_type": ".core.registry",
     "create_app": ".factory",
+    **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
+    **dict.fromkeys(["Job", "JobStatus", "LogLine"], ".core.models"),
     **dict.fromkeys(
         [
-            "Account",
-            "AccountState",
             "Decision",
             "DigestFrequency",
-            "Job",
-            "JobStatus",
-            "LogLine",
             "Notification",
             "Preferences",
             "QueuedItem",
@@ -127,7 +121,7 @@ _LAZY: dict[str, str] = {
             "UsageRecord",
             "Verdict",
         ],
-        ".models",
+        ".insights.models",
     ),
     "Analyzer": ".insights.analyzers",
     "Notifier": ".insights.notifiers",

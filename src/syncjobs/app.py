@@ -17,9 +17,11 @@ import httpx
 from . import builtin_jobs  # noqa: F401  (declares the built-in job types)
 from .clock import utcnow
 from .connections.service import Accounts
+from .connections.store import AccountRepository, CredentialStore
 from .core.app import JobApp
 from .core.binding import bind_actors
 from .core.current import set_app
+from .core.ledger.store import JobRepository
 from .core.maintenance import Health, health, maintain
 from .core.registry import Registry, default_registry
 from .core.scheduling import ScheduleInfo, Scheduler
@@ -27,7 +29,6 @@ from .insights.analyzers import Analyzer
 from .insights.notifiers import Notifier
 from .insights.service import Insights
 from .insights.stores import InsightsStores
-from .protocols import AccountRepository, CredentialStore, JobRepository
 from .settings import Settings
 
 __all__ = ["Deps", "SyncJobs", "register_actors"]

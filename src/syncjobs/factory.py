@@ -8,8 +8,8 @@ import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from .app import Deps, SyncJobs, register_actors
+from .connections.credentials import SQLCredentialStore, TokenCipher
 from .core.current import APP_LOCK, current_app
-from .credentials import SQLCredentialStore, TokenCipher
 from .errors import ConfigurationError
 from .settings import Settings
 from .storage.sql import SQLAlchemyRepository

@@ -6,6 +6,8 @@ from typing import Any
 
 import pytest
 
+from syncjobs.connections.store import AccountRepository
+from syncjobs.core.ledger.store import JobRepository
 from syncjobs.insights.analysis_queue.contract import AnalysisQueueStoreContract
 from syncjobs.insights.digests.contract import DigestStoreContract
 from syncjobs.insights.notifications.contract import NotificationStoreContract
@@ -13,7 +15,6 @@ from syncjobs.insights.preferences.contract import PreferencesStoreContract
 from syncjobs.insights.retention.contract import RetentionStoreContract
 from syncjobs.insights.trust.contract import TrustStoreContract
 from syncjobs.insights.usage.contract import UsageStoreContract
-from syncjobs.protocols import AccountRepository, JobRepository
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
     AccountRepositoryContract,

@@ -26,8 +26,8 @@ from fastapi import FastAPI
 
 from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
+from syncjobs.connections.credentials import generate_key
 from syncjobs.core import current as _current
-from syncjobs.credentials import generate_key
 from syncjobs.testing.fakes import FakeTikTok, serve
 
 from ..integration.conftest import Workers, wait_for

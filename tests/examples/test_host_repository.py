@@ -9,7 +9,7 @@ import pytest
 from examples.host_repository import HostSQLiteRepository
 
 from syncjobs import JobStatus
-from syncjobs.protocols import JobRepository
+from syncjobs.core.ledger.store import JobRepository
 from syncjobs.testing.contract import JobRepositoryContract
 
 from ..conftest import AppFactory, run_until_idle

@@ -24,8 +24,8 @@ from sqlalchemy import func, inspect, select
 
 import syncjobs
 from syncjobs import JobStatus, SyncJobs, SyncJobsError, TokenSet
+from syncjobs.connections.credentials import SQLCredentialStore, TokenCipher, generate_key
 from syncjobs.core.registry import JobType, Registry
-from syncjobs.credentials import SQLCredentialStore, TokenCipher, generate_key
 from syncjobs.storage import SQLAlchemyRepository
 
 from ..conftest import AppFactory

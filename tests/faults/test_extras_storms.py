@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
+from syncjobs.clock import utcnow
+from syncjobs.core.models import JobStatus
 from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
 from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
-from syncjobs.models import JobStatus, utcnow
 from syncjobs.providers.types import Item
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver, serve

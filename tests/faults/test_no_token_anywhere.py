@@ -23,7 +23,7 @@ import redis
 from cryptography.fernet import Fernet
 
 from syncjobs import JobStatus, SyncJobs, TokenSet
-from syncjobs.credentials import generate_key
+from syncjobs.connections.credentials import generate_key
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.fakes import CombinedFakes, serve
 

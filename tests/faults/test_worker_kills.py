@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from syncjobs import Job, JobStatus, SyncJobs
-from syncjobs.credentials import generate_key
-from syncjobs.models import utcnow
+from syncjobs.clock import utcnow
+from syncjobs.connections.credentials import generate_key
 from syncjobs.testing.fakes import CombinedFakes, serve
 
 from ._support import PROVIDERS, cursor_problem, holding

@@ -10,8 +10,8 @@ import pytest
 
 from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
+from syncjobs.clock import utcnow
 from syncjobs.insights.notifiers import verify_webhook
-from syncjobs.models import utcnow
 from syncjobs.providers.types import Item
 from syncjobs.testing.fakes import FakeCompletions, FakeWebhookReceiver, serve
 

@@ -11,7 +11,7 @@ import pytest
 
 from syncjobs import JobStatus
 from syncjobs.app import SyncJobs
-from syncjobs.credentials import generate_key
+from syncjobs.connections.credentials import generate_key
 from syncjobs.testing.fakes import CombinedFakes, serve
 
 from .conftest import Workers, wait_for

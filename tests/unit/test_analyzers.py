@@ -29,7 +29,7 @@ from syncjobs.insights.analyzers import (
     parse_retry_after,
     system_prompt,
 )
-from syncjobs.models import Decision, Preferences, QueuedItem, Verdict
+from syncjobs.insights.models import Decision, Preferences, QueuedItem, Verdict
 from syncjobs.settings import AnalyzerSettings, Settings
 from syncjobs.testing.fakes import FakeCompletions, serve
 

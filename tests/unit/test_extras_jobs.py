@@ -14,21 +14,15 @@ from pydantic import BaseModel
 
 from syncjobs import JobContext, job_type
 from syncjobs.app import SyncJobs
+from syncjobs.clock import utcnow
+from syncjobs.connections.models import Account
+from syncjobs.core.models import JobStatus
 from syncjobs.core.registry import Registry
 from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
 from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
 from syncjobs.insights.jobs.trust import trust_score
+from syncjobs.insights.models import Decision, Preferences, QueuedItem, UsagePeriod, Verdict
 from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
-from syncjobs.models import (
-    Account,
-    Decision,
-    JobStatus,
-    Preferences,
-    QueuedItem,
-    UsagePeriod,
-    Verdict,
-    utcnow,
-)
 from syncjobs.providers.types import Item
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.testing.contract import new_job

@@ -27,8 +27,8 @@ from syncjobs import (
     ProviderUnavailableError,
     RateLimitedError,
 )
+from syncjobs.clock import utcnow
 from syncjobs.core.registry import Registry, job_type
-from syncjobs.models import utcnow
 from syncjobs.storage import InMemoryRepository
 
 from ..conftest import AppFactory, run_until_idle
@@ -394,7 +394,7 @@ def test_disabled_background_jobs_refuse_submits(make_app: AppFactory, jobs: Any
 
 
 def test_eta_follows_the_progress_rate() -> None:
-    from syncjobs.models import Job
+    from syncjobs.core.models import Job
 
     now = utcnow()
     job = Job(

@@ -21,6 +21,7 @@ from syncjobs.errors import (
     RateLimitedError,
     RetriableError,
 )
+from syncjobs.insights.models import Notification, Preferences
 from syncjobs.insights.notifiers import (
     InAppNotifier,
     Notifier,
@@ -30,7 +31,6 @@ from syncjobs.insights.notifiers import (
     sign_webhook,
     verify_webhook,
 )
-from syncjobs.models import Notification, Preferences
 from syncjobs.settings import Settings
 from syncjobs.testing.fakes import FakeWebhookReceiver, serve
 

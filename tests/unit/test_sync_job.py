@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from syncjobs import AccountNotFoundError, AccountState, JobStatus, SyncJobs
-from syncjobs.credentials import InMemoryCredentialStore, TokenCipher, generate_key
-from syncjobs.protocols import AccountRepository
+from syncjobs.connections.credentials import InMemoryCredentialStore, TokenCipher, generate_key
+from syncjobs.connections.store import AccountRepository
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.fakes import CombinedFakes
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from syncjobs import JobStatus
-from syncjobs.models import utcnow
+from syncjobs.clock import utcnow
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import new_job
 

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..credentials import generate_key
+from ..connections.credentials import generate_key
 from ..demo import run_demo
 from ..settings import Settings
 from ..storage.sql import SQLAlchemyRepository

@@ -27,10 +27,10 @@ from ..errors import (
     InvalidInputError,
     ReauthorizationRequiredError,
 )
-from ..protocols import AccountRepository, CredentialStore
 from ..providers import provider_names
 from ..providers.types import ProviderConfig, TokenSet
 from .models import Account
+from .store import AccountRepository, CredentialStore
 
 __all__ = ["PROVIDER_LABELS", "Accounts", "ProviderUsage", "ReauthHook", "UsageHook"]
 

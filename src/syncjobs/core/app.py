@@ -21,9 +21,9 @@ from pydantic import BaseModel
 from .._validate import integer, optional_text, seconds, text
 from ..clock import utcnow
 from ..errors import ConfigurationError, InvalidInputError, JobNotFoundError
-from ..protocols import JobRepository
 from ..settings import Settings
 from .checks import check_delay, check_job_id, check_owner, validate_params
+from .ledger.store import JobRepository
 from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .registry import JobType, Registry
 

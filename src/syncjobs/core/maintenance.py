@@ -19,9 +19,9 @@ from typing import Any
 
 from ..clock import utcnow
 from ..errors import ConfigurationError
-from ..protocols import UpkeepRepository
 from .app import JobApp
 from .models import Job, JobStatus
+from .upkeep.store import UpkeepRepository
 
 __all__ = ["Health", "Heartbeat", "health", "maintain", "upkeep_store"]
 

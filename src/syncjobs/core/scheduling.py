@@ -18,9 +18,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ..errors import ConfigurationError
-from ..protocols import UpkeepRepository
 from .app import SYSTEM_OWNER, JobApp
 from .models import Job
+from .upkeep.store import UpkeepRepository
 
 __all__ = ["Schedule", "ScheduleInfo", "Scheduler", "next_slot", "slots_between"]
 

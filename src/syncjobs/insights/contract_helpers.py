@@ -9,9 +9,10 @@ import threading
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from ..models import Account, Analysis, Decision, Notification, QueuedItem
-from ..protocols import AccountRepository
+from ..connections.models import Account
+from ..connections.store import AccountRepository
 from ..providers.types import Item
+from .models import Analysis, Decision, Notification, QueuedItem
 from .notifications.store import NotificationStore
 from .stores import InsightsStores
 

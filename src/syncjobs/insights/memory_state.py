@@ -5,18 +5,17 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from ..models import (
-    Account,
+from ..connections.models import Account, StoredItem
+from .models import (
     Analysis,
     BreakerState,
     Delivery,
     Notification,
     Preferences,
     RollupRun,
-    StoredItem,
     TrustScore,
     UsageEvent,
     UsagePeriod,
@@ -40,9 +39,10 @@ class QueueEntry:
 class MemoryInsightsState:
     """Base of every in-memory extras store: the dicts they read and write.
 
-    ``InMemoryRepository`` provides the lock, the id counter, the accounts and the items, and
-    calls ``_init_insights`` once; it also keeps ``_item_keys`` and ``_queue`` current as it
-    stores items and calls ``_forget_items`` as it deletes an account.
+    ``InMemoryRepository`` provides the lock, the id counter, the accounts and the items
+    (``MemoryAccountsMixin`` keeps ``_item_keys``) and calls ``_init_insights`` once. The
+    accounts mixin calls ``_items_forgotten`` when items are deleted and ``_item_rejudged``
+    when what an analyzer reads of an item changed.
     """
 
     # Provided by InMemoryRepository.
@@ -52,9 +52,11 @@ class MemoryInsightsState:
     #: account id → external id → item; ``_seen`` holds each item's last_seen_at.
     _items: dict[str, dict[str, StoredItem]]
     _seen: dict[tuple[str, str], datetime]
-    # Made by _init_insights.
-    #: item id → (account id, external id), and each item's queue fields.
+    #: item id → (account id, external id), kept by the accounts mixin.
     _item_keys: dict[int, tuple[str, str]]
+    #: Deletes items by id (the accounts mixin), then calls ``_items_forgotten``.
+    _forget_items: Callable[[Sequence[int]], None]
+    # Made by _init_insights: each item's queue fields, then the extras' records.
     _queue: dict[int, QueueEntry]
     _analyses: dict[int, Analysis]
     _prefs: dict[str, Preferences]
@@ -68,7 +70,6 @@ class MemoryInsightsState:
     _digests: dict[tuple[str, str, str], datetime]
 
     def _init_insights(self) -> None:
-        self._item_keys = {}
         self._queue = {}
         self._analyses = {}
         self._prefs = {}
@@ -85,12 +86,14 @@ class MemoryInsightsState:
         key = self._item_keys.get(item_id)
         return None if key is None else self._items.get(key[0], {}).get(key[1])
 
-    def _forget_items(self, item_ids: Sequence[int]) -> None:
-        """Drop items with their queue fields and analyses."""
+    def _items_forgotten(self, item_ids: Sequence[int]) -> None:
+        """Drop deleted items' queue fields and analyses."""
         for item_id in item_ids:
-            key = self._item_keys.pop(item_id, None)
-            if key is not None:
-                self._items.get(key[0], {}).pop(key[1], None)
-                self._seen.pop(key, None)
             self._queue.pop(item_id, None)
             self._analyses.pop(item_id, None)
+
+    def _item_rejudged(self, item_id: int) -> None:
+        """An item's words changed: its attempts and last error start again."""
+        queue = self._queue.get(item_id)
+        if queue is not None:
+            queue.attempts, queue.error, queue.claimed_at = 0, None, None

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ...models import ChannelStats, Decision
 from ..contract_helpers import (
     ContractRepository,
     account_with_items,
@@ -19,6 +18,7 @@ from ..contract_helpers import (
     save_batch,
     video,
 )
+from ..models import ChannelStats, Decision
 from .store import AnalysisQueueStore
 
 __all__ = ["AnalysisQueueStoreContract"]

@@ -7,8 +7,9 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from ...models import Account, Analysis, Decision, QueuedItem, StoredItem
+from ...connections.models import Account, StoredItem
 from ..memory_state import MemoryInsightsState, QueueEntry
+from ..models import Analysis, Decision, QueuedItem
 from .store import ANALYZING, DONE, FAILED, QUEUED, SKIPPED
 
 __all__ = ["MemoryAnalysisQueue"]

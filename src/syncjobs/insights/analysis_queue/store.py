@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ...models import Analysis, QueuedItem
+from ..models import Analysis, QueuedItem
 
 __all__ = ["ANALYZING", "DONE", "FAILED", "QUEUED", "SKIPPED", "AnalysisQueueStore"]
 

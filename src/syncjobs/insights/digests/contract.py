@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ...models import Decision, DigestFrequency, OwnerActivity, Preferences
 from ..contract_helpers import (
     ContractRepository,
     account_with_items,
@@ -17,6 +16,7 @@ from ..contract_helpers import (
     save_batch,
     video,
 )
+from ..models import Decision, DigestFrequency, OwnerActivity, Preferences
 from .store import DigestStore
 
 __all__ = ["DigestStoreContract"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...models import Decision, OwnerActivity, Preferences
 from ..memory_state import MemoryInsightsState
+from ..models import Decision, OwnerActivity, Preferences
 
 __all__ = ["MemoryDigests"]
 

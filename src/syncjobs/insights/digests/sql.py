@@ -6,8 +6,8 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, union
 
-from ...models import Decision, OwnerActivity, Preferences
 from ...storage.sql._base import SQLMixin
+from ..models import Decision, OwnerActivity, Preferences
 from ..preferences.sql import preferences_from_row
 
 __all__ = ["SQLDigestsMixin"]

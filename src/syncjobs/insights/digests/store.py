@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ...models import OwnerActivity, Preferences
+from ..models import OwnerActivity, Preferences
 
 __all__ = ["DigestStore"]
 

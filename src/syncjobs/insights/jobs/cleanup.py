@@ -59,7 +59,7 @@ def cleanup_old_data(ctx: JobContext, params: CleanupParams) -> dict[str, int]:
         ),
         (
             "job_logs",
-            lambda: insights.delete_job_logs(
+            lambda: app.repository.delete_job_logs(
                 before=now - s.retention_job_log_days * days, limit=batch
             ),
         ),

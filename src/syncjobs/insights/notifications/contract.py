@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ...models import BreakerState
 from ..contract_helpers import add_note, at, run_threads
+from ..models import BreakerState
 from .store import NotificationStore
 
 __all__ = ["NotificationStoreContract"]

@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ...models import BreakerState, Delivery, Notification
 from ..memory_state import MemoryInsightsState
+from ..models import BreakerState, Delivery, Notification
 
 __all__ = ["MemoryNotifications"]
 

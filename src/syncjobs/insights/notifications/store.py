@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
-from ...models import BreakerState, Delivery, Notification
+from ..models import BreakerState, Delivery, Notification
 
 __all__ = ["NotificationStore"]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ...models import DigestFrequency, Preferences
 from ..contract_helpers import at
+from ..models import DigestFrequency, Preferences
 from .store import PreferencesStore
 
 __all__ = ["PreferencesStoreContract"]

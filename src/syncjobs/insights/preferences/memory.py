@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...models import Preferences
 from ..memory_state import MemoryInsightsState
+from ..models import Preferences
 
 __all__ = ["MemoryPreferences"]
 

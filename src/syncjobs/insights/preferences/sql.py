@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ...models import DigestFrequency, Preferences
 from ...storage.sql._base import SQLMixin
+from ..models import DigestFrequency, Preferences
 
 __all__ = ["SQLPreferencesMixin", "preferences_from_row"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ...models import Preferences
+from ..models import Preferences
 
 __all__ = ["PreferencesStore"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ...models import Decision
 from ..contract_helpers import (
     ContractRepository,
     account_with_items,
@@ -14,6 +13,7 @@ from ..contract_helpers import (
     make_result,
     save_batch,
 )
+from ..models import Decision
 from .store import RetentionStore
 
 __all__ = ["RetentionStoreContract"]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ...models import Decision
 from ..analysis_queue.store import DONE, SKIPPED
 from ..memory_state import MemoryInsightsState
+from ..models import Decision
 
 __all__ = ["MemoryRetention"]
 

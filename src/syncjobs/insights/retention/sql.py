@@ -6,9 +6,9 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select
 
-from ...models import Decision
 from ...storage.sql._base import SQLMixin
 from ..analysis_queue.store import DONE, SKIPPED
+from ..models import Decision
 
 __all__ = ["SQLRetentionMixin"]
 

@@ -6,7 +6,6 @@ import dataclasses
 
 import pytest
 
-from ...models import ChannelStats, Decision, TrustScore
 from ..contract_helpers import (
     ContractRepository,
     account_with_items,
@@ -15,6 +14,7 @@ from ..contract_helpers import (
     make_result,
     save_batch,
 )
+from ..models import ChannelStats, Decision, TrustScore
 from .store import TrustStore
 
 __all__ = ["TrustStoreContract"]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ...models import ChannelStats, TrustScore
 from ..memory_state import MemoryInsightsState
+from ..models import ChannelStats, TrustScore
 
 __all__ = ["MemoryTrust"]
 

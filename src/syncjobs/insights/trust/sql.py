@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from ...models import ChannelStats, Decision, TrustScore
 from ...storage.sql._base import SQLMixin
+from ..models import ChannelStats, Decision, TrustScore
 
 __all__ = ["SQLTrustMixin"]
 

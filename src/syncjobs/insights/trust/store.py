@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ...models import ChannelStats, TrustScore
+from ..models import ChannelStats, TrustScore
 
 __all__ = ["TrustStore"]
 

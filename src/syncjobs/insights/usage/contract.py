@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from ...models import UsageEvent, UsagePeriod, UsageRecord
 from ..contract_helpers import (
     ContractRepository,
     account_with_items,
@@ -17,6 +16,7 @@ from ..contract_helpers import (
     make_result,
     save_batch,
 )
+from ..models import UsageEvent, UsagePeriod, UsageRecord
 from .store import UsageStore
 
 __all__ = ["UsageStoreContract"]

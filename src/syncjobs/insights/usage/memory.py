@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from ...models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 from ..memory_state import MemoryInsightsState
+from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 
 __all__ = ["MemoryUsage"]
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ...models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 from ...storage.sql._base import SQLMixin
+from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 
 __all__ = ["SQLUsageMixin"]
 

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ...models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
+from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 
 __all__ = ["UsageStore"]
 

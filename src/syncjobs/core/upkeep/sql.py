@@ -1,15 +1,17 @@
-"""Heartbeats, the schedule ledger, and ledger upkeep in SQL (mixed into SQLAlchemyRepository)."""
+"""Heartbeats, the schedule ledger, and job upkeep in SQL (mixed into SQLAlchemyRepository)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from ...models import Job, JobStatus
-from ._base import SQLMixin
+from ...storage.sql._base import SQLMixin
+from ..ledger.statements import JobStatements, job_from_row
+from ..models import Job, JobStatus
+from .store import empty_job_counts
 
 __all__ = ["SQLUpkeepMixin"]
 
@@ -17,7 +19,10 @@ _FINISHED = [JobStatus.COMPLETED.value, JobStatus.CANCELLED.value]
 
 
 class SQLUpkeepMixin(SQLMixin):
-    """UpkeepRepository on SQLAlchemy Core."""
+    """``UpkeepRepository`` on SQLAlchemy Core, over the SQL ledger's jobs table."""
+
+    #: The ledger's statements (set by ``SQLLedgerMixin``): recovering a job notifies.
+    job_statements: JobStatements
 
     def heartbeat(
         self, worker_id: str, kind: str, *, job_ids: Sequence[str], now: datetime
@@ -77,8 +82,6 @@ class SQLUpkeepMixin(SQLMixin):
 
     def stale_jobs(self, *, stale_before: datetime, limit: int) -> list[Job]:
         """Processing jobs whose heartbeat is older than ``stale_before``."""
-        from .repository import _job
-
         jobs = self.tables.jobs
         stmt = (
             select(jobs)
@@ -87,7 +90,7 @@ class SQLUpkeepMixin(SQLMixin):
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_job(r) for r in conn.execute(stmt).mappings()]
+            return [job_from_row(r) for r in conn.execute(stmt).mappings()]
 
     def recover_job(
         self,
@@ -100,8 +103,6 @@ class SQLUpkeepMixin(SQLMixin):
         error_message: str,
     ) -> Job | None:
         """Stale processing → pending, if it is still stale."""
-        from .repository import _job
-
         jobs = self.tables.jobs
         stmt = (
             update(jobs)
@@ -122,20 +123,12 @@ class SQLUpkeepMixin(SQLMixin):
         )
         with self.engine.begin() as conn:
             row = conn.execute(stmt).mappings().first()
-            if row is not None and self.is_postgres:
-                conn.execute(
-                    select(
-                        func.pg_notify(
-                            f"{self.tables.prefix}j{job_id.replace('-', '')}", row["status"]
-                        )
-                    )
-                )
-        return _job(row) if row is not None else None
+            if row is not None:
+                self.job_statements.notify(conn, job_id, row["status"])
+        return job_from_row(row) if row is not None else None
 
     def unsent_jobs(self, *, idle_before: datetime, now: datetime, limit: int) -> list[Job]:
         """Due pending jobs nobody touched since ``idle_before``."""
-        from .repository import _job
-
         jobs = self.tables.jobs
         stmt = (
             select(jobs)
@@ -148,7 +141,7 @@ class SQLUpkeepMixin(SQLMixin):
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_job(r) for r in conn.execute(stmt).mappings()]
+            return [job_from_row(r) for r in conn.execute(stmt).mappings()]
 
     def touch_job(self, job_id: str, *, now: datetime) -> None:
         """Mark a pending job as just (re)sent."""
@@ -222,28 +215,20 @@ class SQLUpkeepMixin(SQLMixin):
                     jobs.c.job_type, jobs.c.status
                 )
             ):
-                out.setdefault(job_type, _empty())[status] = int(n)
+                out.setdefault(job_type, empty_job_counts())[status] = int(n)
             for job_type, n in conn.execute(
                 select(dl.c.job_type, func.count()).group_by(dl.c.job_type)
             ):
-                out.setdefault(job_type, _empty())["dead_lettered"] = int(n)
+                out.setdefault(job_type, empty_job_counts())["dead_lettered"] = int(n)
             for job_type, oldest in conn.execute(
                 select(jobs.c.job_type, func.min(jobs.c.created_at))
                 .where(jobs.c.status == JobStatus.PENDING.value)
                 .group_by(jobs.c.job_type)
             ):
-                out.setdefault(job_type, _empty())["oldest_pending_at"] = _utc(oldest)
+                out.setdefault(job_type, empty_job_counts())["oldest_pending_at"] = _utc(oldest)
         return out
 
 
-def _empty() -> dict[str, Any]:
-    counts: dict[str, Any] = {s.value: 0 for s in JobStatus}
-    counts.update(dead_lettered=0, oldest_pending_at=None)
-    return counts
-
-
 def _utc(value: Any) -> datetime:
-    from datetime import UTC
-
     assert isinstance(value, datetime)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,4 +1,8 @@
-"""Credential stores: token sets encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256)."""
+"""Credential stores: token sets encrypted at rest with Fernet (AES-128-CBC + HMAC-SHA256).
+
+``CredentialStore`` (the protocol, defined with the accounts' protocols in ``store``), the
+``TokenCipher`` that seals token sets, and its two stores: in SQL and in memory.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,19 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .errors import ConfigurationError
-from .models import utcnow
-from .providers.types import TokenSet
-from .storage.sql.tables import Tables
+from ..clock import utcnow
+from ..errors import ConfigurationError
+from ..providers.types import TokenSet
+from ..storage.sql.tables import Tables
+from .store import CredentialStore
 
-__all__ = ["InMemoryCredentialStore", "SQLCredentialStore", "TokenCipher", "generate_key"]
+__all__ = [
+    "CredentialStore",
+    "InMemoryCredentialStore",
+    "SQLCredentialStore",
+    "TokenCipher",
+    "generate_key",
+]
 
 
 def generate_key() -> str:

@@ -1,0 +1,8 @@
+"""The job ledger: jobs, their log lines and dead letters, and change subscriptions.
+
+``store`` holds the protocols, ``memory`` and ``sql`` the stores, ``contract`` their tests.
+"""
+
+from .store import JobLogStore, JobRepository, JobStore, Subscription
+
+__all__ = ["JobLogStore", "JobRepository", "JobStore", "Subscription"]

@@ -1,0 +1,200 @@
+"""The job ledger's protocols: the job rows, and what jobs leave behind (log, dead letters).
+
+Hosts implement these (``typing.Protocol``), never subclass them; ``JobRepository`` is both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+from ...errors import ConcurrencyLimitError
+from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
+
+__all__ = [
+    "RESET_FIELDS",
+    "JobLogStore",
+    "JobRepository",
+    "JobStore",
+    "Subscription",
+    "active_limit_error",
+]
+
+#: What ``reset_job`` clears on a failed or cancelled job, besides making it pending.
+RESET_FIELDS: Mapping[str, Any] = MappingProxyType(
+    {
+        "attempts": 0,
+        "retry_count": 0,
+        "cancel_requested": False,
+        "error_code": None,
+        "error_message": None,
+        "result": None,
+        "progress_percent": 0.0,
+        "progress_done": None,
+        "progress_total": None,
+        "progress_message": None,
+        "scheduled_for": None,
+        "expires_at": None,
+        "started_at": None,
+        "completed_at": None,
+        "worker_id": None,
+    }
+)
+
+
+def active_limit_error(active: int, limit: int) -> ConcurrencyLimitError:
+    """What ``create_job`` and ``reset_job`` raise: the owner has ``active`` of ``limit`` jobs."""
+    return ConcurrencyLimitError(f"owner already has {active} active jobs (limit {limit})")
+
+
+class Subscription(Protocol):
+    """A stream of change signals for one job (NOTIFY, a condition, or a poll timer)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block until the job may have changed or ``timeout`` seconds pass; True if signalled."""
+        ...
+
+    def close(self) -> None:
+        """Stop listening."""
+        ...
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """The job rows: every state change of a job is one atomic call here."""
+
+    def create_job(self, new: NewJob, *, active_limit: int | None) -> tuple[Job, bool]:
+        """Insert ``new`` unless its idempotency key exists; return (job, created).
+
+        Counting the owner's active jobs and inserting is atomic: concurrent calls never
+        let an owner exceed ``active_limit``. Raises ConcurrencyLimitError past it.
+        """
+        ...
+
+    def delete_job(self, job_id: str) -> None:
+        """Remove a job that was never handed to a broker."""
+        ...
+
+    def get_job(self, job_id: str) -> Job | None:
+        """Return the job, or None."""
+        ...
+
+    def list_jobs(
+        self,
+        *,
+        owner_id: str | None = None,
+        status: JobStatus | None = None,
+        job_type: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Job]:
+        """Return jobs, newest first, filtered by owner, status and type."""
+        ...
+
+    def claim_job(
+        self, job_id: str, *, worker_id: str, now: datetime, stale_before: datetime | None = None
+    ) -> Job | None:
+        """Mark a pending job ``processing`` and count the attempt.
+
+        A processing job is claimed again only when its worker has not heartbeaten since
+        ``stale_before`` (it crashed). Returns None when the job is missing, finished, running
+        on a live worker, or scheduled for later than ``now``.
+        """
+        ...
+
+    def update_progress(
+        self,
+        job_id: str,
+        *,
+        done: int,
+        total: int | None,
+        percent: float,
+        message: str | None,
+        now: datetime,
+    ) -> bool:
+        """Record progress (and a heartbeat) of a processing job; return its cancel flag."""
+        ...
+
+    def save_checkpoint(self, job_id: str, data: Any, *, now: datetime) -> None:
+        """Store a processing job's resume point."""
+        ...
+
+    def is_cancel_requested(self, job_id: str) -> bool:
+        """True when someone asked to cancel the job."""
+        ...
+
+    def finish_job(
+        self,
+        job_id: str,
+        *,
+        status: JobStatus,
+        now: datetime,
+        result: Any = None,
+        error_code: str | None = None,
+        error_message: str | None = None,
+        dead_letter: bool = False,
+    ) -> Job | None:
+        """Move a processing job to a terminal status; dead-letter it in the same transaction."""
+        ...
+
+    def reschedule_job(
+        self,
+        job_id: str,
+        *,
+        run_at: datetime,
+        now: datetime,
+        error_code: str,
+        error_message: str,
+        count_retry: bool,
+    ) -> Job | None:
+        """Put a processing job back to pending until ``run_at``.
+
+        With ``count_retry`` the retry counts; without (rate limits), the attempt is given back.
+        """
+        ...
+
+    def cancel_job(self, job_id: str, *, now: datetime) -> Job | None:
+        """Cancel a pending job, or flag a processing one; finished jobs are left as they are."""
+        ...
+
+    def reset_job(self, job_id: str, *, now: datetime, active_limit: int | None) -> Job | None:
+        """Put a failed or cancelled job back to pending with fresh attempts."""
+        ...
+
+
+@runtime_checkable
+class JobLogStore(Protocol):
+    """What jobs leave behind and how to follow them: log lines, dead letters, change signals."""
+
+    def append_log(self, job_id: str, level: str, message: str, *, now: datetime) -> None:
+        """Add a log line to a job."""
+        ...
+
+    def get_log(self, job_id: str, *, limit: int = 100, after_id: int = 0) -> list[LogLine]:
+        """Return a job's log lines in order, after ``after_id``."""
+        ...
+
+    def delete_job_logs(self, *, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` job log lines written before ``before``; return how many."""
+        ...
+
+    def list_dead_letters(
+        self, *, owner_id: str | None = None, limit: int = 50
+    ) -> list[DeadLetter]:
+        """Return dead-lettered jobs, newest first."""
+        ...
+
+    def subscribe(self, job_id: str) -> Subscription:
+        """Listen for changes of one job."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+@runtime_checkable
+class JobRepository(JobStore, JobLogStore, Protocol):
+    """The job ledger: the job rows (``JobStore``) and their log (``JobLogStore``)."""

@@ -1,0 +1,63 @@
+"""The store contracts: the behaviour every store must show, as pytest tests.
+
+A host app that stores jobs its own way runs a suite against its implementation::
+
+    from syncjobs.testing.contract import JobRepositoryContract
+
+    class TestMyRepository(JobRepositoryContract):
+        @pytest.fixture
+        def repository(self):
+            return MyRepository(...)
+
+Each suite lives beside its protocol and is gathered here (docs/architecture.md):
+
+- the job core: ``JobRepositoryContract`` (``syncjobs.core.ledger``) and
+  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``);
+- connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
+  ``AccountRepositoryContract`` (``syncjobs.connections``);
+- the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
+  ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
+  ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
+  repository must store accounts and items too).
+
+syncjobs runs them all against ``InMemoryRepository`` and ``SQLAlchemyRepository`` on SQLite
+and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from ...connections.contract import AccountRepositoryContract, AccountStoreContract
+from ...connections.items_contract import ItemStoreContract
+from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
+from ...core.ledger.contract import JobRepositoryContract, existing, new_job
+from ...core.upkeep.contract import UpkeepRepositoryContract
+from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
+from ...insights.digests.contract import DigestStoreContract
+from ...insights.notifications.contract import NotificationStoreContract
+from ...insights.preferences.contract import PreferencesStoreContract
+from ...insights.retention.contract import RetentionStoreContract
+from ...insights.trust.contract import TrustStoreContract
+from ...insights.usage.contract import UsageStoreContract
+
+__all__ = [
+    "T0",
+    "AccountRepositoryContract",
+    "AccountStoreContract",
+    "AnalysisQueueStoreContract",
+    "DigestStoreContract",
+    "ItemStoreContract",
+    "JobRepositoryContract",
+    "NotificationStoreContract",
+    "PreferencesStoreContract",
+    "RetentionStoreContract",
+    "TrustStoreContract",
+    "UpkeepRepositoryContract",
+    "UsageStoreContract",
+    "existing",
+    "item_ids",
+    "make_account",
+    "minute",
+    "new_job",
+    "stored_account",
+    "video",
+]
