@@ -25,10 +25,10 @@ from sqlalchemy import (
 )
 
 from syncjobs.errors import SchemaOutdatedError
+from syncjobs.schema.migrations import MIGRATIONS, SCHEMA_VERSION
+from syncjobs.schema.tables import JSONType, Tables, UTCDateTime
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.storage.sql import build_tables, check_schema, make_engine, upgrade
-from syncjobs.storage.sql.migrations import MIGRATIONS, SCHEMA_VERSION
-from syncjobs.storage.sql.tables import JSONType, Tables, UTCDateTime
 from syncjobs.testing.contract import video
 
 T0 = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from ..clock import utcnow
 from ..errors import ConfigurationError
 from ..providers.types import TokenSet
-from ..storage.sql.tables import Tables
+from ..schema.tables import Tables
 from .store import CredentialStore
 
 __all__ = [

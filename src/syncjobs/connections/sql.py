@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from ..storage.sql._base import SQLMixin
+from ..schema.base import SQLMixin
 from .models import Account, AccountState
 
 __all__ = ["SQLAccountsMixin"]

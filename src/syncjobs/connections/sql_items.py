@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, or_, select, update
 
 from ..providers.types import Item
-from ..storage.sql._base import SQLMixin
+from ..schema.base import SQLMixin
 from .fingerprint import content_hash
 from .models import PageCounts, StoredItem
 

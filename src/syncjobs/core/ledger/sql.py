@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements

@@ -1,7 +1,7 @@
 """The job hot path on SQLite: SQLAlchemy Core statements built once, one transaction each.
 
 SQLite has no NOTIFY: a subscription polls. Writers serialise at ``BEGIN IMMEDIATE`` (see
-``storage/sql/engine.py``), so checking an owner's jobs and inserting one is atomic.
+``syncjobs.schema.engine``), so checking an owner's jobs and inserting one is atomic.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 
-from ...storage.sql.tables import Tables
+from ...schema.tables import Tables
 from ..models import Job, JobStatus, NewJob
 from .statements import ACTIVE_VALUES, JobChange, count_active, job_from_row
 from .store import Subscription

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, func, select
 
-from ...storage.sql.tables import Tables
+from ...schema.tables import Tables
 from ..models import ACTIVE_STATUSES, Job, JobStatus, NewJob
 from .store import Subscription
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..ledger.statements import JobStatements, job_from_row
 from ..models import Job, JobStatus
 from .store import empty_job_counts

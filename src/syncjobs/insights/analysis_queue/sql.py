@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, case, func, or_, select, update
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import Analysis, Decision, QueuedItem
 from .store import ANALYZING, DONE, FAILED, QUEUED, SKIPPED
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, union
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import Decision, OwnerActivity, Preferences
 from ..preferences.sql import preferences_from_row
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import BreakerState, Delivery, Notification
 
 __all__ = ["SQLNotificationsMixin", "notification_from_row"]

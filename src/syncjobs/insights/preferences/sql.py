@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import DigestFrequency, Preferences
 
 __all__ = ["SQLPreferencesMixin", "preferences_from_row"]

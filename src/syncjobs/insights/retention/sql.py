@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, or_, select
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..analysis_queue.store import DONE, SKIPPED
 from ..models import Decision
 

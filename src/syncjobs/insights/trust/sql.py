@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import ChannelStats, Decision, TrustScore
 
 __all__ = ["SQLTrustMixin"]

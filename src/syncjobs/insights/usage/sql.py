@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ...storage.sql._base import SQLMixin
+from ...schema.base import SQLMixin
 from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
 
 __all__ = ["SQLUsageMixin"]

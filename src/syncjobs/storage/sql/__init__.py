@@ -1,9 +1,9 @@
 """The SQL storage: tables, migrations, and the SQLAlchemy repository."""
 
-from .engine import make_engine
-from .migrations import SCHEMA_VERSION, check_schema, upgrade
+from ...schema.engine import make_engine
+from ...schema.migrations import SCHEMA_VERSION, check_schema, upgrade
+from ...schema.tables import Tables, build_tables
 from .repository import SQLAlchemyRepository
-from .tables import Tables, build_tables
 
 __all__ = [
     "SCHEMA_VERSION",

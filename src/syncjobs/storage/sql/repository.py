@@ -15,10 +15,10 @@ from ...insights.preferences.sql import SQLPreferencesMixin
 from ...insights.retention.sql import SQLRetentionMixin
 from ...insights.trust.sql import SQLTrustMixin
 from ...insights.usage.sql import SQLUsageMixin
-from .engine import make_engine
-from .migrations import check_schema
-from .migrations import upgrade as run_upgrade
-from .tables import Tables, build_tables
+from ...schema.engine import make_engine
+from ...schema.migrations import check_schema
+from ...schema.migrations import upgrade as run_upgrade
+from ...schema.tables import Tables, build_tables
 
 __all__ = ["SQLAlchemyRepository"]
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-from ...errors import ConfigurationError
+from ..errors import ConfigurationError
 
 __all__ = ["make_engine", "normalise_url"]
 

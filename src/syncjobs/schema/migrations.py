@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
 from sqlalchemy.schema import CreateColumn
 
-from ...clock import utcnow
-from ...errors import SchemaOutdatedError
+from ..clock import utcnow
+from ..errors import SchemaOutdatedError
 from .tables import Tables
 
 __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_schema", "current_version", "upgrade"]
