@@ -6,12 +6,12 @@ Each concern's ``contract.py`` holds its pytest suite; this module imports no py
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any, Protocol
 
 from ..connections.models import Account
 from ..connections.store import AccountRepository
-from ..providers.types import Item
+from ..connections.testdata import T0, make_account, minute, video
 from .models import Analysis, Decision, Notification, QueuedItem
 from .notifications.store import NotificationStore
 from .stores import InsightsStores
@@ -31,54 +31,15 @@ __all__ = [
     "video",
 ]
 
-#: Fixed, aware instants: T0 plus whole minutes.
-T0 = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
-_CEST = timezone(timedelta(hours=2))
+#: T0 plus ``minutes``.
+at = minute
+#: Connect an account named "Zoë's channel ✓" at T0 plus ``minutes``.
+add_account = make_account
 
 
 class ContractRepository(AccountRepository, InsightsStores, Protocol):
     """What the extras' contracts run against: accounts (items come from ``save_page``) and
     the extras' stores (a concern's records are made and checked through its neighbours')."""
-
-
-def at(minutes: float) -> datetime:
-    """T0 plus ``minutes``."""
-    return T0 + timedelta(minutes=minutes)
-
-
-def video(external_id: str, **overrides: Any) -> Item:
-    """A realistic synced item (unicode text, non-UTC publish time, metrics, raw JSON)."""
-    values: dict[str, Any] = {
-        "external_id": external_id,
-        "kind": "video",
-        "title": f"Café ☕ in 東京 — {external_id}",
-        "text": 'Zoë\'s vlog: ümlauts, emoji 🎥 and "quotes"',
-        "author": "Zoë Ångström",
-        "published_at": datetime(2024, 3, 9, 18, 30, 15, 250000, tzinfo=_CEST),
-        "metrics": {"views": 1200, "likes": 87, "comments": 4},
-        "raw": {"snippet": {"tags": ["café", "東京"], "live": False}, "etag": 'W/"x1"'},
-    }
-    values.update(overrides)
-    return Item(**values)
-
-
-def add_account(
-    repo: AccountRepository,
-    external_id: str | None = "UC-1",
-    *,
-    owner_id: str = "owner-1",
-    provider: str = "youtube",
-    minutes: float = 0,
-) -> Account:
-    """Connect an account named "Zoë's channel ✓" at T0 plus ``minutes``."""
-    return repo.create_account(
-        owner_id=owner_id,
-        provider=provider,
-        external_id=external_id,
-        display_name="Zoë's channel ✓",
-        sync_interval=900,
-        now=at(minutes),
-    )
 
 
 def account_with_items(

@@ -82,7 +82,7 @@ MIGRATIONS: list[Migration] = [
     Migration(3, "worker heartbeats and the schedule ledger", _v3_upkeep),
     Migration(
         4,
-        "seed jobs: analysis queue columns, analyses, preferences, trust scores, usage, "
+        "the extras: analysis queue columns, analyses, preferences, trust scores, usage, "
         "deliveries, breakers, digests",
         _v4_insights,
     ),
