@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -81,6 +81,18 @@ class ScheduleSettings(BaseModel):
 class Settings(BaseSettings):
     """Everything syncjobs reads from its environment; every field is ``SYNCJOBS_<NAME>``."""
 
+    @model_validator(mode="after")
+    def _heartbeats_fit(self) -> Settings:
+        """A crash is only told from a slow heartbeat with at least two beats of margin."""
+        beat = self.heartbeat_interval
+        for name in ("job_stale_after", "broker_heartbeat_timeout"):
+            if getattr(self, name) < 2 * beat:
+                raise ValueError(
+                    f"SYNCJOBS_{name.upper()} ({getattr(self, name):g} s) must be at least twice "
+                    f"SYNCJOBS_HEARTBEAT_INTERVAL ({beat:g} s)"
+                )
+        return self
+
     @field_validator("job_expiry", "encryption_key", "webhook_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -110,10 +122,11 @@ class Settings(BaseSettings):
         "Dramatiq's in-process broker (demo and tests only).",
     )
     broker_heartbeat_timeout: float = Field(
-        default=60.0,
+        default=20.0,
         gt=0,
-        description="Seconds after which Redis hands the unacknowledged messages of a silent "
-        "(killed) worker to another worker.",
+        description="Seconds after which the Redis broker hands the unacknowledged messages "
+        "(running or prefetched) of a silent, killed worker back to their queues. Every worker "
+        "process beats every ``heartbeat_interval`` seconds, so keep it at least 3 of those.",
     )
     broker_maintenance_chance: int = Field(
         default=1000,
@@ -182,13 +195,24 @@ class Settings(BaseSettings):
         description="Development only: store tokens unencrypted when no encryption key is set.",
     )
     heartbeat_interval: float = Field(
-        default=10.0, gt=0, description="Seconds between two heartbeats of a worker process."
+        default=5.0,
+        gt=0,
+        description="Seconds between two heartbeats of a worker process. Each heartbeat also "
+        "runs the recovery pass (``worker_recovery``).",
+    )
+    worker_recovery: bool = Field(
+        default=True,
+        description="At every heartbeat, each worker process re-queues the jobs of dead "
+        "workers (processing jobs past ``job_stale_after``, and the broker's unacknowledged "
+        "messages past ``broker_heartbeat_timeout``). Off: only ``maintain_jobs`` does, every "
+        "5 minutes.",
     )
     job_stale_after: float = Field(
-        default=60.0,
+        default=30.0,
         gt=0,
         description="Seconds without a heartbeat after which a processing job counts as "
-        "crashed: another worker may claim it and upkeep re-queues it.",
+        "crashed: another worker may claim it and the recovery pass re-queues it. Keep it at "
+        "least 3 heartbeats: a job re-queued while its worker lives runs twice at once.",
     )
     time_limit_grace: float = Field(
         default=300.0,

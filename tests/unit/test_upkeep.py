@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from syncjobs import JobStatus
 from syncjobs.clock import utcnow
+from syncjobs.core.maintenance import recover
+from syncjobs.settings import Settings
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import new_job
 
@@ -152,3 +156,62 @@ def test_a_job_stuck_past_its_time_limit_is_requeued_even_while_heartbeating(
     assert app.status(job.id, owner_id="u1").error_message == (
         "it ran past its time limit; re-queued"
     )
+
+
+def test_the_recovery_pass_requeues_a_dead_workers_job_and_frees_the_owners_slot(
+    make_app: AppFactory, repo: Any
+) -> None:
+    app = make_app(repo, job_stale_after=30, max_active_jobs_per_owner=1)
+    job = app.submit("syncjobs.count", owner_id="u1", params={"to": 2})
+    app.broker.flush_all()  # the dead worker took the message with it
+    repo.claim_job(job.id, worker_id="dead:1:1", now=utcnow() - timedelta(minutes=5))
+    done = recover(app)
+    assert (done["recovered"], done["failed"], done["dead_workers"]) == (1, 0, 0)
+    assert recover(app)["recovered"] == 0  # nothing stale is left: the pass is idempotent
+    run_until_idle(app)
+    assert app.status(job.id, owner_id="u1").status is JobStatus.COMPLETED
+    # The owner's one active slot is free again.
+    assert app.submit("syncjobs.noop", owner_id="u1").status is JobStatus.PENDING
+
+
+def test_a_live_workers_job_is_left_alone_by_the_recovery_pass(
+    make_app: AppFactory, repo: Any
+) -> None:
+    app = make_app(repo, job_stale_after=30)
+    job = app.submit("syncjobs.count", owner_id="u1", params={"to": 2})
+    repo.claim_job(job.id, worker_id="alive:1:1", now=utcnow() - timedelta(seconds=5))
+    assert recover(app)["recovered"] == 0
+    assert app.status(job.id, owner_id="u1").status is JobStatus.PROCESSING
+
+
+def test_a_duplicate_delivery_is_one_info_line_and_no_warning(
+    make_app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+    job = app.submit("syncjobs.count", owner_id="u1", params={"to": 1})
+    run_until_idle(app)
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        app.send(job)  # a crash's redelivery of a message whose job already finished
+        run_until_idle(app)
+    done = app.status(job.id, owner_id="u1")
+    assert (done.status, done.attempts) == (JobStatus.COMPLETED, 1)
+    skipped = [r for r in caplog.records if "delivery skipped" in r.getMessage()]
+    assert len(skipped) == 1 and skipped[0].levelno == logging.INFO
+    assert job.id in skipped[0].getMessage() and "already completed" in skipped[0].getMessage()
+    warned = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith(("dramatiq.worker", "syncjobs"))
+    ]
+    assert warned == []  # Dramatiq's "Message … was skipped." warning included
+
+
+def test_heartbeat_settings_that_cannot_tell_a_crash_are_refused() -> None:
+    with pytest.raises(ValidationError, match=r"SYNCJOBS_JOB_STALE_AFTER .* twice"):
+        Settings(heartbeat_interval=20)
+    with pytest.raises(ValidationError, match="SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT"):
+        Settings(broker_heartbeat_timeout=6)
+    defaults = Settings()
+    assert defaults.job_stale_after >= 3 * defaults.heartbeat_interval
+    assert defaults.broker_heartbeat_timeout >= 3 * defaults.heartbeat_interval

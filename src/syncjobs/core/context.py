@@ -13,7 +13,15 @@ from ..errors import InvalidInputError, JobCancelledError
 from .app import JobApp
 from .models import Job
 
-__all__ = ["JobContext", "Outcome", "current_context", "set_current_context"]
+__all__ = [
+    "JobContext",
+    "Outcome",
+    "current_context",
+    "mark_skipped",
+    "set_current_context",
+    "skipped_job",
+    "take_skipped",
+]
 
 logger = logging.getLogger("syncjobs.job")
 _local = threading.local()
@@ -27,6 +35,24 @@ def current_context() -> JobContext | None:
 def set_current_context(ctx: JobContext | None) -> None:
     """Make ``ctx`` the context of the job running on this thread (None: no job)."""
     _local.context = ctx
+
+
+def mark_skipped(job_id: str) -> None:
+    """Note that this thread's message for ``job_id`` is a delivery with nothing to run."""
+    _local.skipped = job_id
+
+
+def skipped_job() -> str | None:
+    """The job id this thread's message was skipped for, if any."""
+    job_id: str | None = getattr(_local, "skipped", None)
+    return job_id
+
+
+def take_skipped() -> str | None:
+    """The job id this thread's message was skipped for, if any; forgets it."""
+    job_id: str | None = getattr(_local, "skipped", None)
+    _local.skipped = None
+    return job_id
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,14 @@ from ..errors import (
     SyncJobsError,
 )
 from .app import JobApp
-from .context import JobContext, Outcome, current_context, set_current_context
+from .context import (
+    JobContext,
+    Outcome,
+    current_context,
+    mark_skipped,
+    set_current_context,
+    take_skipped,
+)
 from .maintenance import Heartbeat
 from .models import Job, JobStatus
 from .registry import JobType
@@ -118,8 +125,11 @@ class TrackingMiddleware(Middleware):
                 args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
             )
             raise SkipMessage(f"job {job_id} deferred: database unavailable") from None
-        if ctx is None:
-            raise SkipMessage(f"job {job_id} is not runnable")
+        if isinstance(ctx, str):
+            # A duplicate or late delivery (a crash's redelivery, a re-send): nothing to run.
+            logger.info("job %s (%s): delivery skipped: %s", job_id, message.actor_name, ctx)
+            mark_skipped(job_id)
+            return
         self.heartbeat.add(job_id)
         set_current_context(ctx)
 
@@ -135,13 +145,13 @@ class TrackingMiddleware(Middleware):
         """Stop heartbeating."""
         self.heartbeat.stop()
 
-    def _claim(self, job_id: str) -> JobContext | None:
+    def _claim(self, job_id: str) -> JobContext | str:
+        """Claim the job; the reason it was not runnable, if it was not."""
         repo, now, s = self.app.repository, utcnow(), self.app.settings
         stale_before = now - timedelta(seconds=s.job_stale_after)
         job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
         if job is None:
-            self._unclaimed(repo.get_job(job_id), now)
-            return None
+            return self._unclaimed(repo.get_job(job_id), now)
         refusal = self._refusal(job, now)
         if refusal is not None:
             status, code, message, dead = refusal
@@ -153,24 +163,28 @@ class TrackingMiddleware(Middleware):
                 error_message=message,
                 dead_letter=dead,
             )
-            return None
+            return f"{code}: {message}"
         return JobContext(self.app, job)
 
-    def _unclaimed(self, current: Job | None, now: datetime) -> None:
-        """A message whose job could not be claimed: drop it, or look again later."""
-        if current is None or current.is_terminal:
-            return
+    def _unclaimed(self, current: Job | None, now: datetime) -> str:
+        """A message whose job could not be claimed: drop it, or look again later; say why."""
+        if current is None:
+            return "no such job in the ledger"
+        if current.is_terminal:
+            return f"already {current.status}"
         if current.status is JobStatus.PENDING and current.scheduled_for is not None:
             # Delivered early (a re-sent message): send it again for the remaining delay.
             self._send_later(current, (current.scheduled_for - now).total_seconds())
-            return
+            return "delivered before its run time; sent again for then"
+        if current.status is JobStatus.PENDING:
+            return "claimed meanwhile by another worker"
         beat = current.heartbeat_at
         interval = self.app.settings.heartbeat_interval
-        if current.status is JobStatus.PROCESSING and (
-            beat is None or (now - beat).total_seconds() > 2 * interval
-        ):
+        if beat is None or (now - beat).total_seconds() > 2 * interval:
             # Its worker may be dead (a redelivered message): look again once it is stale.
             self._send_later(current, self.app.settings.job_stale_after)
+            return "its worker has missed heartbeats; looking again once it counts as dead"
+        return f"running on a live worker ({current.worker_id})"
 
     @staticmethod
     def _refusal(job: Job, now: Any) -> tuple[JobStatus, str, str, bool] | None:
@@ -199,6 +213,7 @@ class TrackingMiddleware(Middleware):
     ) -> None:
         """Record completion, retry, failure or cancellation."""
         ctx = current_context()
+        take_skipped()
         if ctx is None or message.actor_name not in self.job_types:
             return
         set_current_context(None)
@@ -218,6 +233,7 @@ class TrackingMiddleware(Middleware):
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Forget the context of a skipped message."""
         set_current_context(None)
+        take_skipped()
 
     def record(self, job: Job, outcome: Outcome) -> None:
         """Write the outcome of one attempt of ``job`` to the ledger."""
