@@ -81,18 +81,22 @@ def test_redis_flushed_mid_run_every_job_still_completes(
     assert all(f.result == {"counted": 3} for f in finals)
 
 
-def test_a_sigkilled_workers_job_is_reaped_and_completed_by_another(
-    client: Callable[..., SyncJobs], workers: Workers
+@pytest.mark.parametrize("by", ["the next worker's recovery pass", "maintain_jobs"])
+def test_a_sigkilled_workers_job_is_recovered_and_completed_by_another(
+    client: Callable[..., SyncJobs], workers: Workers, by: str
 ) -> None:
-    slow_redis = {"SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT": "600"}  # Redis will not hand it over
-    app = client(**slow_redis)
-    first = workers.start(**slow_redis)
+    settings = {"SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT": "600"}  # Redis will not hand it over
+    if by == "maintain_jobs":
+        settings["SYNCJOBS_WORKER_RECOVERY"] = "false"
+    app = client(**settings)
+    first = workers.start(**settings)
     job = app.submit("syncjobs.count", owner_id="u1", params={"to": 20, "step": 0.1})
     wait_for(lambda: (app.status(job.id, owner_id="u1").progress_done or 0) >= 3)
     workers.kill(first)
-    workers.start(**slow_redis)
-    time.sleep(2.5)  # SYNCJOBS_JOB_STALE_AFTER=2: its heartbeat is now stale
-    assert app.maintain()["recovered"] == 1
+    workers.start(**settings)
+    if by == "maintain_jobs":
+        time.sleep(2.5)  # SYNCJOBS_JOB_STALE_AFTER=2: its heartbeat is now stale
+        assert app.maintain()["recovered"] == 1
     final = list(app.watch(job.id, owner_id="u1", timeout=120))[-1]
     assert final.status is JobStatus.COMPLETED and final.result == {"counted": 20}
     assert final.attempts == 2
