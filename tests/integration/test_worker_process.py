@@ -66,7 +66,10 @@ def test_a_job_killed_with_no_attempts_left_fails_instead_of_looping(
     workers.start(**no_retries)
     final = list(app.watch(job.id, owner_id="u1", timeout=120))[-1]
     assert final.status is JobStatus.FAILED
-    assert final.error_code == "attempts_exhausted"
+    # Whichever comes first: the recovery pass finds it stale (worker_lost), or its message,
+    # handed back by Redis, is claimed once more and refused (attempts_exhausted).
+    assert final.error_code in {"worker_lost", "attempts_exhausted"}
+    assert final.attempts == (1 if final.error_code == "worker_lost" else 2)  # never a 3rd
     assert [d.job_id for d in app.dead_letters(owner_id="u1")] == [job.id]
 
 
