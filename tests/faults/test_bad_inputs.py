@@ -3,7 +3,8 @@
 Every bad input must be answered with a ``SyncJobsError`` subclass carrying a message (never
 a raw ``TypeError``, ``KeyError``, ``UnicodeEncodeError`` or SQLAlchemy error) and must write
 no row anywhere. A bad ``submit`` (an unknown job type, undeclared or invalid params…) is the
-caller's mistake: an ``InvalidInputError``. SQL-looking strings that are valid data are accepted and round-trip exactly.
+caller's mistake: an ``InvalidInputError``. SQL-looking strings that are valid data are
+accepted and round-trip exactly.
 
 The FAULT line counts, for this case: jobs = API calls made, faults = bad inputs among them,
 lost = calls answered wrongly (a raw exception, no error at all, or an empty message),
