@@ -382,9 +382,8 @@ async def trigger(
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """Submit a job as the system owner, for a cron job or another service that holds the
-    shared secret. An ``Idempotency-Key`` header makes a retried call return the same job."""
-    if job_type not in jobs.registry:
-        raise HTTPException(404, f"no job type {job_type!r}")
+    shared secret. An ``Idempotency-Key`` header makes a retried call return the same job.
+    An unknown job type or params it does not declare are the caller's mistake: ``422``."""
     job = await run_in_threadpool(
         jobs.submit,
         job_type,

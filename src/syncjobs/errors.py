@@ -3,9 +3,9 @@
 ::
 
     SyncJobsError
-    ├── ConfigurationError              bad settings, unknown provider or job type
+    ├── ConfigurationError              bad settings, unknown provider
     ├── SchemaOutdatedError             the database schema is older than this version needs
-    ├── InvalidInputError               bad params or arguments: nothing was created
+    ├── InvalidInputError               bad params, unknown job type: nothing was created
     ├── JobNotFoundError                also for another owner's job (existence never leaks)
     ├── AccountNotFoundError            also for another owner's account
     ├── ConcurrencyLimitError           the owner already has the maximum of active jobs

@@ -228,8 +228,13 @@ def test_the_trigger_needs_the_secret_and_runs_the_job_and_its_follow_up(
         assert http.post(url, headers={"X-Trigger-Secret": "wrong"}).status_code == 401
         assert http.post(url, headers={"X-Trigger-Secret": SECRET + "x"}).status_code == 401
         assert http.post(url, headers={"X-Trigger-Secret": ""}).status_code == 401
-        unknown = http.post("/trigger/no.such.job", headers={"X-Trigger-Secret": SECRET})
-        assert unknown.status_code == 404
+        unknown = http.post("/trigger/example.nightly_reprot", headers={"X-Trigger-Secret": SECRET})
+        assert unknown.status_code == 422
+        assert unknown.json() == {
+            "error": "invalid_input",
+            "message": "unknown job type 'example.nightly_reprot'; "
+            "did you mean 'example.nightly_report'?",
+        }
 
         accepted = http.post(url, headers={"X-Trigger-Secret": SECRET}, json={"pause": 0.05})
         assert accepted.status_code == 202, accepted.text
@@ -314,6 +319,15 @@ def test_errors_become_http_statuses(server: Server, client: Callable[..., SyncJ
         bad = cron.post(trigger, json={"to": "many"})
         assert bad.status_code == 422
         assert [e["loc"] for e in bad.json()["errors"]] == [["to"]]
+        undeclared = cron.post(trigger, json={"to": 2, "delay": 0.2})
+        assert undeclared.status_code == 422
+        assert undeclared.json()["errors"] == [
+            {
+                "loc": ["delay"],
+                "msg": "unknown field (the fields are: step, to)",
+                "type": "extra_forbidden",
+            }
+        ]
         # No worker runs: the system owner's jobs stay pending, up to the per-owner limit.
         accepted = [cron.post(trigger, json={"to": 1}).status_code for _ in range(5)]
         assert accepted == [202] * 5

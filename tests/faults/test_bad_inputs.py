@@ -2,7 +2,9 @@
 
 Every bad input must be answered with a ``SyncJobsError`` subclass carrying a message (never
 a raw ``TypeError``, ``KeyError``, ``UnicodeEncodeError`` or SQLAlchemy error) and must write
-no row anywhere. SQL-looking strings that are valid data are accepted and round-trip exactly.
+no row anywhere. A bad ``submit`` (an unknown job type, undeclared or invalid params…) is the
+caller's mistake: an ``InvalidInputError``. SQL-looking strings that are valid data are
+accepted and round-trip exactly.
 
 The FAULT line counts, for this case: jobs = API calls made, faults = bad inputs among them,
 lost = calls answered wrongly (a raw exception, no error at all, or an empty message),
@@ -23,7 +25,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, inspect, select
 
 import syncjobs
-from syncjobs import JobStatus, SyncJobs, SyncJobsError, TokenSet
+from syncjobs import InvalidInputError, JobStatus, SyncJobs, SyncJobsError, TokenSet
 from syncjobs.connections.credentials import SQLCredentialStore, TokenCipher, generate_key
 from syncjobs.core.registry import JobType, Registry
 from syncjobs.storage import SQLAlchemyRepository
@@ -147,6 +149,9 @@ def corpus(
         b"syncjobs.noop",
         ["syncjobs.noop"],
         "syncjobs.noop@schedule",
+        "syncjobs.nop",
+        "sync_acount",
+        "Syncjobs.Noop",
     ]:
         add(f"submit(job_type={jt!r:.40})", lambda jt=jt: s.submit(jt, owner_id="u1"))
     count_params: list[Any] = [
@@ -159,6 +164,11 @@ def corpus(
         {"step": "fast"},
         {"step": math.nan},
         {"step": math.inf},
+        {"to": 20, "delay": 0.2},
+        {"to": 3, "stpe": 0.1},
+        {"To": 3},
+        {SQLISH: 1},
+        {"to": 3, "": 1},
         [],
         "to=3",
         5,
@@ -180,6 +190,8 @@ def corpus(
         {"text": 5},
         {"tags": "not-a-list"},
         {"text": {"nested": SQLISH}},
+        {"text": "ok", "tag": ["a"]},
+        {"text": "ok", "extra": "x" * (MAX_PARAMS + 1)},
     ]
     for p in echo_params:
         add(
@@ -375,6 +387,8 @@ def test_bad_inputs_get_clear_errors_and_write_nothing(
         except SyncJobsError as exc:
             if not exc.message.strip():
                 wrong.append(f"{case.label}: {type(exc).__name__} with an empty message")
+            if case.label.startswith("submit(") and not isinstance(exc, InvalidInputError):
+                wrong.append(f"{case.label}: {type(exc).__name__}, not InvalidInputError")
         except Exception as exc:
             wrong.append(
                 f"{case.label}: raw {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:160]!r}"

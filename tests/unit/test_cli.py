@@ -83,9 +83,21 @@ def test_submit_status_and_cancel_print_json(sqlite_env: Path) -> None:
     [
         (["status", "not-a-uuid", "--owner", "o1"], "malformed job id"),
         (["status", "00000000-0000-0000-0000-000000000000", "--owner", "o1"], "no job"),
-        (["submit", "no.such.type", "--owner", "o1"], "unknown job type"),
+        (["submit", "no.such.type", "--owner", "o1"], "unknown job type 'no.such.type'"),
+        (
+            ["submit", "syncjobs.cont", "--owner", "o1"],
+            "unknown job type 'syncjobs.cont'; did you mean 'syncjobs.count'?",
+        ),
         (["submit", "syncjobs.count", "--owner", "o1", "--params", "{bad"], "not valid JSON"),
         (["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to": -1}'], "to:"),
+        (
+            ["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to":20,"delay":0.2}'],
+            "invalid params for syncjobs.count: delay: unknown field (the fields are: step, to)",
+        ),
+        (
+            ["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to":20,"stpe":0.2}'],
+            "stpe: unknown field; did you mean 'step'?",
+        ),
     ],
 )
 def test_user_errors_are_one_line_and_exit_1(
@@ -97,6 +109,10 @@ def test_user_errors_are_one_line_and_exit_1(
     assert "Traceback" not in result.output
     assert message in result.output
     assert result.output.strip().startswith("error:")
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    if args[0] == "submit":
+        listed = runner.invoke(app, ["jobs", "--owner", "o1", "--json"])
+        assert json.loads(listed.output) == []
 
 
 def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+import logging
 import subprocess
 import sys
 import threading
@@ -12,7 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 import syncjobs
 from syncjobs import (
@@ -28,7 +30,7 @@ from syncjobs import (
     RateLimitedError,
 )
 from syncjobs.clock import utcnow
-from syncjobs.core.registry import Registry, job_type
+from syncjobs.core.registry import JobType, Registry, job_type
 from syncjobs.storage import InMemoryRepository
 
 from ..conftest import AppFactory, run_until_idle
@@ -73,6 +75,15 @@ def jobs(test_registry: Registry) -> dict[str, Any]:
     @job_type("t.child", params=Numbers, registry=test_registry)
     def child(ctx: JobContext, p: Numbers) -> int:
         return p.n * 10
+
+    @job_type("t.report", params=Numbers, then="t.child", registry=test_registry)
+    def report(ctx: JobContext, p: Numbers) -> dict[str, Any]:
+        # More than t.child declares: the follow-up gets only ``n`` and ``label``.
+        return {"n": p.n, "label": "from-report", "rows": [1, 2], "elapsed": 0.5}
+
+    @job_type("t.orphan", params=Numbers, then="t.chlid", registry=test_registry)
+    def orphan(ctx: JobContext, p: Numbers) -> dict[str, int]:
+        return {"n": p.n}
 
     state["started"] = threading.Event()
     return state
@@ -134,7 +145,7 @@ def test_invalid_params_are_refused_before_anything_is_written(
 @pytest.mark.parametrize(
     ("kwargs", "error"),
     [
-        ({"job_type": "no.such.job"}, ConfigurationError),
+        ({"job_type": "no.such.job"}, InvalidInputError),
         ({"owner_id": ""}, InvalidInputError),
         ({"owner_id": 42}, InvalidInputError),
         ({"owner_id": "a\x00b"}, InvalidInputError),
@@ -159,6 +170,137 @@ def test_bad_submit_arguments_get_a_clear_error_and_write_nothing(
         app.submit(args.pop("job_type"), **args)
     assert str(info.value)
     assert repo.list_jobs(owner_id="u1") == []
+
+
+def test_an_unknown_job_type_is_the_callers_mistake_with_a_short_hint(
+    make_app: AppFactory, jobs: Any
+) -> None:
+    repo = InMemoryRepository()
+    app = make_app(repo)
+    with pytest.raises(InvalidInputError) as typo:
+        app.submit("t.sqare", owner_id="u1", params={"n": 1})
+    assert str(typo.value) == "unknown job type 't.sqare'; did you mean 't.square'?"
+    with pytest.raises(InvalidInputError) as unknown:
+        app.submit("zzzz", owner_id="u1")
+    assert str(unknown.value) == "unknown job type 'zzzz'"  # no list of every job type
+    with pytest.raises(InvalidInputError, match="did you mean 'sync_account'"):
+        syncjobs.submit("sync_acount", owner_id="u1", params={"account_id": "a1"})
+    assert repo.list_jobs(owner_id="u1") == []
+
+
+def test_params_fields_the_model_does_not_declare_are_refused(make_app: AppFactory) -> None:
+    repo = InMemoryRepository()
+    app = make_app(repo)
+    with pytest.raises(InvalidInputError) as extra:
+        app.submit("syncjobs.count", owner_id="u1", params={"to": 20, "delay": 0.2})
+    assert str(extra.value) == (
+        "invalid params for syncjobs.count: delay: unknown field (the fields are: step, to)"
+    )
+    assert extra.value.errors == [
+        {
+            "loc": ["delay"],
+            "msg": "unknown field (the fields are: step, to)",
+            "type": "extra_forbidden",
+        }
+    ]
+    with pytest.raises(InvalidInputError) as typo:
+        app.submit("syncjobs.count", owner_id="u1", params={"to": 20, "stpe": 0.2})
+    assert "stpe: unknown field; did you mean 'step'?" in str(typo.value)
+    with pytest.raises(InvalidInputError) as both:  # every problem at once
+        app.submit("syncjobs.count", owner_id="u1", params={"to": "many", "stpe": 1, "x": 2})
+    assert [e["loc"] for e in both.value.errors] == [["stpe"], ["x"], ["to"]]
+    with pytest.raises(InvalidInputError, match="this job type takes no params"):
+        app.submit("syncjobs.noop", owner_id="u1", params={"n": 1})
+    assert repo.list_jobs(owner_id="u1") == []
+    job = app.submit("syncjobs.count", owner_id="u1", params={"to": 20, "step": 0.2})
+    assert job.params == {"to": 20, "step": 0.2}
+
+
+class Aliased(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    account_id: str = Field(alias="accountId")
+    full: bool = Field(default=False, validation_alias=AliasChoices("full", "fullSync"))
+
+
+class AliasOnly(BaseModel):
+    account_id: str = Field(alias="accountId")
+
+
+class KeepsExtras(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    n: int = 0
+
+
+class ForbidsExtras(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = 0
+
+
+class IgnoresExtras(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    n: int = 0
+
+
+def _noop(ctx: JobContext, p: BaseModel) -> None:
+    return None
+
+
+def test_field_aliases_count_as_declared(make_app: AppFactory, test_registry: Registry) -> None:
+    job_type("t.aliased", params=Aliased, registry=test_registry)(_noop)
+    job_type("t.alias_only", params=AliasOnly, registry=test_registry)(_noop)
+    app = make_app()
+    for params in ({"accountId": "a1", "fullSync": True}, {"account_id": "a1", "full": True}):
+        job = app.submit("t.aliased", owner_id="u1", params=params)
+        assert job.params == {"account_id": "a1", "full": True}
+    assert app.submit("t.alias_only", owner_id="u1", params={"accountId": "a1"}).params == {
+        "account_id": "a1"
+    }
+    with pytest.raises(InvalidInputError) as by_name:  # pydantic would not read it by name
+        app.submit("t.alias_only", owner_id="u1", params={"account_id": "a1"})
+    assert [e["loc"] for e in by_name.value.errors] == [["account_id"], ["accountId"]]
+    assert "did you mean 'accountId'?" in str(by_name.value)
+
+
+def test_a_model_that_sets_extra_itself_decides(
+    make_app: AppFactory, test_registry: Registry
+) -> None:
+    job_type("t.keeps", params=KeepsExtras, registry=test_registry)(_noop)
+    job_type("t.forbids", params=ForbidsExtras, registry=test_registry)(_noop)
+    job_type("t.ignores", params=IgnoresExtras, registry=test_registry)(_noop)
+    app = make_app()
+    kept = app.submit("t.keeps", owner_id="u1", params={"n": 1, "note": "hi"})
+    assert kept.params == {"n": 1, "note": "hi"}
+    with pytest.raises(InvalidInputError) as forbidden:
+        app.submit("t.forbids", owner_id="u1", params={"n": 1, "note": "hi"})
+    assert forbidden.value.errors == [
+        {"loc": ["note"], "msg": "Extra inputs are not permitted", "type": "extra_forbidden"}
+    ]
+    assert "note: Extra inputs are not permitted" in str(forbidden.value)
+    ignored = app.submit("t.ignores", owner_id="u1", params={"n": 1, "note": "hi"})
+    assert ignored.params == {"n": 1}
+
+
+def test_a_job_type_may_opt_in_to_ignoring_undeclared_params(
+    make_app: AppFactory, test_registry: Registry
+) -> None:
+    job_type("t.lenient", params=Numbers, extra_params="ignore", registry=test_registry)(_noop)
+    assert test_registry.get("t.lenient").extra_params == "ignore"
+    assert test_registry.get("syncjobs.count").extra_params == "reject"
+    app = make_app()
+    job = app.submit("t.lenient", owner_id="u1", params={"n": 2, "delay": 0.2})
+    assert job.params == {"n": 2, "label": "x"}
+    drop: Any = "drop"
+    with pytest.raises(ConfigurationError, match="extra_params must be 'reject' or 'ignore'"):
+        job_type("t.bad", params=Numbers, extra_params=drop, registry=test_registry)
+    with pytest.raises(ConfigurationError, match="extra_params must be 'reject' or 'ignore'"):
+        test_registry.add(JobType("t.bad", _noop, Numbers, extra_params=drop))
+    with pytest.raises(ConfigurationError, match="contradicts its params model's extra='forbid'"):
+        job_type("t.bad", params=ForbidsExtras, extra_params="ignore", registry=test_registry)
+    assert "t.bad" not in test_registry
 
 
 def test_same_idempotency_key_returns_the_same_job(make_app: AppFactory, jobs: Any) -> None:
@@ -373,6 +515,46 @@ def test_a_follow_up_job_runs_after_its_parent_and_is_linked(
     [child] = app.jobs("u1", job_type="t.child")
     assert child.parent_id == parent.id
     assert child.status is JobStatus.COMPLETED and child.result == 50
+
+
+def test_a_follow_up_gets_only_the_fields_it_declares_from_its_parents_result(
+    make_app: AppFactory, jobs: Any
+) -> None:
+    app = make_app()
+    parent = app.submit("t.report", owner_id="u1", params={"n": 4})
+    run_until_idle(app)
+    done = app.status(parent.id, owner_id="u1")
+    assert done.status is JobStatus.COMPLETED and "rows" in done.result
+    [child] = app.jobs("u1", job_type="t.child")
+    assert child.parent_id == parent.id and child.params == {"n": 4, "label": "from-report"}
+    assert child.status is JobStatus.COMPLETED and child.result == 40
+
+
+def test_an_unknown_follow_up_is_a_configuration_error_in_the_log(
+    make_app: AppFactory, jobs: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+    with caplog.at_level(logging.ERROR, logger="syncjobs"):
+        parent = app.submit("t.orphan", owner_id="u1", params={"n": 4})
+        run_until_idle(app)
+    assert app.status(parent.id, owner_id="u1").status is JobStatus.COMPLETED
+    assert app.jobs("u1", job_type="t.chlid") == [] and len(app.jobs("u1")) == 1
+    [record] = [r for r in caplog.records if "could not submit follow-up" in r.getMessage()]
+    assert record.exc_info is not None and record.exc_info[0] is ConfigurationError
+    assert str(record.exc_info[1]) == (
+        "unknown job type 't.chlid' (then= of 't.orphan'); did you mean 't.child'?"
+    )
+
+
+def test_a_ledger_job_of_an_undeclared_type_is_a_configuration_error(
+    make_app: AppFactory, jobs: Any
+) -> None:
+    app = make_app()
+    job = app.submit("t.square", owner_id="u1", params={"n": 1}, delay=3600)
+    gone = dataclasses.replace(job, job_type="t.retired")
+    with pytest.raises(ConfigurationError) as info:
+        app.send(gone)
+    assert str(info.value) == f"unknown job type 't.retired' (job {job.id} in the ledger)"
 
 
 def test_jobs_lists_an_owners_jobs_with_filters(make_app: AppFactory, jobs: Any) -> None:

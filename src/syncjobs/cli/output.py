@@ -30,7 +30,8 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except SyncJobsError as exc:
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        # soft_wrap: rich inserts no line breaks, so the error stays one line at any width.
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
 
 

@@ -22,7 +22,7 @@ from .._validate import integer, optional_text, seconds, text
 from ..clock import utcnow
 from ..errors import ConfigurationError, InvalidInputError, JobNotFoundError
 from ..settings import Settings
-from .checks import check_delay, check_job_id, check_owner, validate_params
+from .checks import check_delay, check_job_id, check_owner, declared_params, validate_params
 from .ledger.store import JobRepository
 from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .registry import JobType, Registry
@@ -89,6 +89,8 @@ class JobApp:
         """Hand a ledger job to the broker."""
         if self.sender is None:
             raise ConfigurationError("this app is not bound to a broker (use register_actors)")
+        # A ledger job of a type this process does not declare: the deployment needs fixing.
+        self.registry.require(job.job_type, named_by=f"job {job.id} in the ledger")
         self.sender.send(job, delay_ms=delay_ms)
 
     def submit(
@@ -190,16 +192,20 @@ class JobApp:
         return ended
 
     def after_completed(self, job: Job) -> None:
-        """Submit the follow-up job of a completed job, if its type names one."""
+        """Submit the follow-up job of a completed job, if its type names one.
+
+        Its params are the fields of the completed job's result that the follow-up declares.
+        """
         jt = self.registry.find(job.job_type)
         if jt is None or jt.then is None:
             return
-        params = job.result if isinstance(job.result, dict) else {}
+        result = job.result if isinstance(job.result, dict) else {}
         try:
+            follow_up = self.registry.require(jt.then, named_by=f"then= of {jt.name!r}")
             self.submit(
-                jt.then,
+                follow_up.name,
                 owner_id=job.owner_id,
-                params=params,
+                params=declared_params(follow_up, result),
                 parent_id=job.id,
                 idempotency_key=f"then:{job.id}",
                 enforce_limit=False,

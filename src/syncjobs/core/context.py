@@ -67,6 +67,7 @@ class JobContext:
     """Handed to every job body: progress, log lines, cancellation checks and checkpoints."""
 
     def __init__(self, app: JobApp, job: Job) -> None:
+        #: The application running the job: its ``repository``, ``settings`` and extensions.
         self.app = app
         #: The job as it was when this attempt started.
         self.job = job
@@ -75,7 +76,7 @@ class JobContext:
         self._last_write = 0.0
         self._pending: tuple[int, int | None, str | None] | None = None
         self._cancelled = False
-        #: Set when the body returns: its value or the exception it raised.
+        #: Set by syncjobs when the body returns: its value or the exception it raised.
         self.outcome: Outcome | None = None
 
     @property

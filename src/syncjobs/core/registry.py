@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from pydantic import BaseModel
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidInputError
 
-__all__ = ["JobType", "Registry", "default_registry", "job_type"]
+__all__ = ["ExtraParams", "JobType", "Registry", "default_registry", "job_type"]
 
 P = TypeVar("P", bound=BaseModel)
 #: A job body: called with the job's ``JobContext`` and its validated params.
 JobFunc = Callable[[Any, Any], Any]
 F = TypeVar("F", bound=Callable[..., Any])
+#: What ``submit`` does with params fields the model does not declare: refuse or drop them.
+ExtraParams = Literal["reject", "ignore"]
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:-]{0,99}$")
 _QUEUE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
@@ -37,6 +40,8 @@ class JobType:
     schedule: str | None = None
     then: str | None = None
     description: str = ""
+    #: Undeclared params fields: ``"reject"`` (InvalidInputError) or ``"ignore"`` (dropped).
+    extra_params: ExtraParams = "reject"
 
 
 class Registry:
@@ -48,6 +53,7 @@ class Registry:
 
     def add(self, jt: JobType) -> JobType:
         """Register ``jt``; a second, different job type under the same name is an error."""
+        _check_extra_params(jt.name, jt.params, jt.extra_params)
         with self._lock:
             old = self._types.get(jt.name)
             if old is not None and old.func is not jt.func:
@@ -59,12 +65,29 @@ class Registry:
         return jt
 
     def get(self, name: str) -> JobType:
-        """Return the job type called ``name``."""
-        try:
-            return self._types[name]
-        except KeyError:
-            known = ", ".join(sorted(self._types)) or "none"
-            raise ConfigurationError(f"unknown job type {name!r} (known: {known})") from None
+        """Return the job type called ``name``; an unknown name is an InvalidInputError."""
+        found = self._types.get(name)
+        if found is None:
+            raise InvalidInputError(self.unknown(name))
+        return found
+
+    def require(self, name: str, *, named_by: str) -> JobType:
+        """Return the job type that the app's own configuration or ledger names.
+
+        An unknown name there is a deployment problem, so it raises ConfigurationError;
+        ``named_by`` says where the name came from.
+        """
+        found = self._types.get(name)
+        if found is None:
+            raise ConfigurationError(self.unknown(name, named_by=named_by))
+        return found
+
+    def unknown(self, name: str, *, named_by: str = "") -> str:
+        """A short message: ``name`` is no registered job type, and the closest one if any."""
+        close = difflib.get_close_matches(name, list(self._types), n=1)
+        where = f" ({named_by})" if named_by else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        return f"unknown job type {name[:100]!r}{where}{hint}"
 
     def find(self, name: str) -> JobType | None:
         """Return the job type called ``name``, or None."""
@@ -93,6 +116,7 @@ def job_type(
     max_retries: int | None = None,
     schedule: str | None = None,
     then: str | None = None,
+    extra_params: ExtraParams = "reject",
     registry: Registry | None = None,
 ) -> Callable[[F], F]:
     """Declare a tracked job type; the function receives ``(ctx, params)``.
@@ -106,12 +130,16 @@ def job_type(
         max_retries: Retries after transient errors (default: ``default_max_retries``).
         schedule: Optional cron expression (``"*/5 * * * *"``) for periodic runs.
         then: Name of a job type to submit when a job of this type completes.
+        extra_params: What ``submit`` does with params fields the model does not declare:
+            ``"reject"`` (InvalidInputError, the default) or ``"ignore"`` (dropped). A model
+            that sets ``extra`` in its own config decides for itself.
         registry: Where to register (default: the global registry).
 
     Raises:
         ConfigurationError: When a name, queue or limit is invalid.
     """
     _check_declaration(name, params, queue, priority, time_limit, max_retries, schedule)
+    _check_extra_params(name, params, extra_params)
 
     def decorate(func: F) -> F:
         (registry or default_registry).add(
@@ -125,6 +153,7 @@ def job_type(
                 max_retries=max_retries,
                 schedule=schedule,
                 then=then,
+                extra_params=extra_params,
                 description=(func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else "",
             )
         )
@@ -156,6 +185,18 @@ def _check_declaration(
         raise ConfigurationError("time_limit must be > 0")
     if schedule is not None:
         _check_cron(schedule)
+
+
+def _check_extra_params(name: str, params: type[BaseModel], extra_params: str) -> None:
+    if extra_params not in get_args(ExtraParams):
+        raise ConfigurationError(
+            f"extra_params must be 'reject' or 'ignore', got {extra_params!r} (job type {name!r})"
+        )
+    own = params.model_config.get("extra")
+    if extra_params == "ignore" and own in ("allow", "forbid"):
+        raise ConfigurationError(
+            f"job type {name!r}: extra_params='ignore' contradicts its params model's extra={own!r}"
+        )
 
 
 def _check_cron(spec: str) -> None:
