@@ -10,10 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import dramatiq
+from dramatiq.middleware import Retries
 from pydantic import ValidationError
 
 from ..clock import utcnow
-from ..errors import ConfigurationError, InvalidInputError
+from ..errors import ConfigurationError, InvalidInputError, JobCancelledError, RateLimitedError
 from .app import JobApp
 from .context import JobContext, Outcome, current_context, skipped_job
 from .middleware import TrackingMiddleware
@@ -21,12 +22,15 @@ from .models import Job
 from .registry import JobType
 from .scheduling import Scheduler
 
-__all__ = ["LATE_TICK_SECONDS", "TICK_ACTOR", "ActorBinding", "bind_actors"]
+__all__ = ["EXPECTED", "LATE_TICK_SECONDS", "TICK_ACTOR", "ActorBinding", "bind_actors"]
 
 #: The actor periodiq sends every minute; each tick runs the scheduler once.
 TICK_ACTOR = "syncjobs.tick"
 #: Late ticks are safe (slots are claimed in the ledger), so periodiq never skips them.
 LATE_TICK_SECONDS = 7 * 24 * 3600
+#: Ends of an attempt that are not failures: Dramatiq logs them at INFO, error reporters skip
+#: them (a cancellation, and waiting out a provider's rate limit without spending a retry).
+EXPECTED = (JobCancelledError, RateLimitedError)
 
 
 class ActorBinding:
@@ -40,7 +44,13 @@ class ActorBinding:
 
     def declare_all(self) -> None:
         """Add the middleware, then declare every registered job type and the tick."""
-        self.broker.add_middleware(self.middleware)
+        # Dramatiq calls the after-hooks last-added first: placed before its retries middleware,
+        # the tracking middleware sees what that one decided (see TrackingMiddleware).
+        retries = [m for m in self.broker.middleware if isinstance(m, Retries)]
+        if retries:
+            self.broker.add_middleware(self.middleware, before=Retries)
+        else:
+            self.broker.add_middleware(self.middleware)
         for jt in self.app.registry:
             self.declare(jt)
         self._declare_tick()
@@ -58,6 +68,10 @@ class ActorBinding:
             if ctx is None or ctx.job_id != job_id:
                 raise ConfigurationError("a syncjobs actor ran without its tracking middleware")
             ctx.outcome = run_body(jt, ctx)
+            if ctx.outcome.error is not None:
+                # Raised through Dramatiq, so the host's middleware (error reporting, metrics,
+                # logging) sees every failed attempt; the ledger still owns retries.
+                raise ctx.outcome.error
 
         run.__name__ = run.__qualname__ = jt.name.replace(".", "_").replace(":", "_")
         time_limit = jt.time_limit or self.app.settings.default_time_limit
@@ -66,7 +80,8 @@ class ActorBinding:
             queue_name=jt.queue,
             priority=jt.priority,
             broker=self.broker,
-            max_retries=0,
+            max_retries=0,  # the ledger retries; Dramatiq never re-sends a syncjobs message
+            throws=EXPECTED,
             time_limit=int(time_limit * 1000),
         )(run)
         self._actors[jt.name] = actor

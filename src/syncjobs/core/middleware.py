@@ -229,6 +229,10 @@ class TrackingMiddleware(Middleware):
             _with_db_retries(lambda: self.record(ctx.job, outcome))
         finally:
             self.heartbeat.discard(ctx.job_id)
+        # The ledger has recorded the failure and owns what comes next (a retry it sends, or
+        # its dead letter): acknowledge the message instead of leaving it in Dramatiq's own
+        # dead-letter queue, where Dramatiq's retries middleware put it.
+        message.failed = False
 
     def after_skip_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Forget the context of a skipped message."""
