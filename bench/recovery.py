@@ -20,9 +20,10 @@ steady state: nothing stale, nothing to resend, nothing to purge. Timed, p50 and
 Statements are counted at the driver (every ``psycopg`` cursor ``execute``), because the
 job hot path runs prebuilt SQL on the raw connection, which SQLAlchemy's events never see;
 broker calls are counted on the broker's Redis client. Every statement the passes issue is
-then ``EXPLAIN``ed (``FORMAT JSON``; nothing executes): the scans of the jobs table each one
-plans, with any ``Seq Scan`` flagged. ``stale_jobs`` and ``unsent_jobs`` (the upkeep store's
-queries for crashed and for lost jobs) are labelled.
+then ``EXPLAIN``ed (``FORMAT JSON``; only plain SELECTs run, with ``ANALYZE``, for their actual
+time): the scans of the jobs table each one plans, with any ``Seq Scan`` flagged.
+``stale_jobs`` and ``unsent_jobs`` (the upkeep store's queries for crashed and for lost jobs)
+are labelled.
 
 Run: `make bench BENCH_ARGS=recovery` or `.venv/bin/python bench/recovery.py [JOBS] [RUNS]`.
 """
@@ -269,7 +270,8 @@ def short(sql: str, table: str) -> str:
 
 
 def explain(dsn: str, statements: list[tuple[str, Any]], table: str) -> list[dict[str, Any]]:
-    """EXPLAIN (FORMAT JSON) each distinct statement; its scans of ``table``."""
+    """EXPLAIN (FORMAT JSON) each distinct statement: its scans of ``table``, and for a plain
+    SELECT (read-only) its actual execution time (``EXPLAIN ANALYZE``)."""
     out, seen = [], set()
     with psycopg.connect(dsn, autocommit=True) as conn:
         for sql, params in statements:
@@ -277,11 +279,14 @@ def explain(dsn: str, statements: list[tuple[str, Any]], table: str) -> list[dic
             if sql in seen or verb not in ("SELECT", "WITH", "INSERT", "UPDATE", "DELETE"):
                 continue
             seen.add(sql)
+            analyze = verb == "SELECT"  # read-only: safe to run for its actual time
+            options = "ANALYZE, FORMAT JSON" if analyze else "FORMAT JSON"
             with conn.cursor() as cur:
-                cur.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+                cur.execute(f"EXPLAIN ({options}) {sql}", params)
                 row = cur.fetchone()
             assert row is not None
             plan = row[0][0]["Plan"]
+            actual = row[0][0].get("Execution Time")
             found = scans(plan, table)
             out.append(
                 {
@@ -290,6 +295,7 @@ def explain(dsn: str, statements: list[tuple[str, Any]], table: str) -> list[dic
                     "jobs_scans": found,
                     "seq_scan_on_jobs": any(s == "Seq Scan" for s in found),
                     "estimated_cost": plan.get("Total Cost"),
+                    "actual_ms": round(actual, 3) if actual is not None else None,
                 }
             )
     return out
@@ -437,12 +443,13 @@ def show(result: dict[str, Any], console: Console) -> None:
             str(fig["broker_calls"]),
         )
     console.print(table)
-    plans = Table("issued by", "statement", "scans of the jobs table", title="EXPLAIN")
+    plans = Table("issued by", "statement", "scans of the jobs table", "actual ms", title="EXPLAIN")
     for plan in result["plans"]:
         how = ", ".join(plan["jobs_scans"]) or "-"
         if plan["seq_scan_on_jobs"]:
             how = f"[bold red]{how}  <- Seq Scan on jobs[/bold red]"
-        plans.add_row(plan["issued_by"], plan["statement"][:160], how)
+        actual = "-" if plan["actual_ms"] is None else str(plan["actual_ms"])
+        plans.add_row(plan["issued_by"], plan["statement"][:160], how, actual)
     console.print(plans)
 
 
