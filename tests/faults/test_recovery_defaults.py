@@ -125,7 +125,11 @@ def group_workers(default_env: dict[str, str], tmp_path: Path) -> Iterator[FileW
 
 
 class Submitter(threading.Thread):
-    """Submits the jobs in turn, waiting while an owner is at its active-job limit."""
+    """Submits the jobs in turn, waiting while an owner is at its active-job limit.
+
+    It submits no more than ``allowed`` jobs, which the test raises between kills so that
+    every kill finds work in flight whatever the pace of recovery.
+    """
 
     def __init__(self, app: SyncJobs, name: str, plan: list[tuple[str, float]]) -> None:
         super().__init__(name="submitter", daemon=True)
@@ -133,31 +137,34 @@ class Submitter(threading.Thread):
         #: Held by the test while it kills and restarts the workers.
         self.gate = threading.Lock()
         self.halt = threading.Event()
+        self.allowed = 0
         self.seconds: dict[str, float] = {}  # job id -> its run time
+        #: The longest a submit waited for its owner's slot (limit errors, retried).
         self.longest_wait = 0.0
         self.error: BaseException | None = None
 
     def run(self) -> None:
         try:
             for owner, seconds in self.plan:
+                while len(self.seconds) >= self.allowed and not self.halt.is_set():
+                    time.sleep(0.02)
                 began = time.monotonic()
-                while True:
-                    if self.halt.is_set():
-                        return
-                    with self.gate:
-                        try:
-                            job = self.app.submit(
-                                self.job_type, owner_id=owner, params={"seconds": seconds}
-                            )
-                        except ConcurrencyLimitError:
-                            job = None
-                        if job is not None:
-                            self.seconds[job.id] = seconds
-                            break
+                while not self.halt.is_set():
+                    if self._submit(owner, seconds):
+                        break
                     time.sleep(0.05)
                 self.longest_wait = max(self.longest_wait, time.monotonic() - began)
         except BaseException as exc:  # reported by the test
             self.error = exc
+
+    def _submit(self, owner: str, seconds: float) -> bool:
+        with self.gate:
+            try:
+                job = self.app.submit(self.job_type, owner_id=owner, params={"seconds": seconds})
+            except ConcurrencyLimitError:
+                return False
+            self.seconds[job.id] = seconds
+            return True
 
 
 @dataclass
@@ -417,9 +424,13 @@ def test_worker_group_sigkilled_at_defaults(
     submitter.start()
     try:
         for number in range(1, KILLS + 1):
-            run.wait_submitted(number * JOBS // (KILLS + 1))
+            # A burst of submits (the second half of this kill's share), then the kill.
+            submitter.allowed = number * JOBS // (KILLS + 1)
+            run.wait_submitted(submitter.allowed)
             run.wait_for_victims()
             kill = run.kill(number)
+            # Submits go on while the jobs of the dead group are recovered, as a host's would.
+            submitter.allowed += JOBS // (KILLS + 1) // 2
             await_recovery(host, timed_jobs.NAME, kill, submitter.seconds)
             print(kill.summary(), flush=True)
             late = lateness(kill, submitter.seconds, ledger(host, timed_jobs.NAME))
@@ -431,6 +442,7 @@ def test_worker_group_sigkilled_at_defaults(
                 )
             if late:
                 print(f"kill {number}: late jobs\n" + "\n".join(late), flush=True)
+        submitter.allowed = JOBS
         run.wait_submitted(JOBS)
         if not wait_until(
             lambda: all(j.is_terminal for j in ledger(host, timed_jobs.NAME).values()),
