@@ -7,9 +7,12 @@ the broker URL and the module declaring the job type (``tests.faults.timed_jobs`
 none of this process's ``SYNCJOBS_*`` variables.
 
 JOBS jobs of 0.5 to 2 s over OWNERS owners are submitted by a loop that waits while an owner is
-at its active-job limit (the default, 5), as a host would. The worker group is SIGKILLed KILLS
-times while jobs run and while it holds messages it prefetched but has not started, and is
-restarted at once each time; the scheduler is SIGKILLed and restarted with the second kill.
+at its active-job limit (the default, 5), as a host would. The test lets it submit a share of
+the jobs before each kill, so the kill comes right after a burst of submits, and half of the
+next share while the dead group's jobs are recovered (the jobs held by the dead group keep
+their owners' slots until then). The worker group is SIGKILLed KILLS times while jobs run and
+while it holds messages it prefetched but has not started, and is restarted at once each time;
+the scheduler is SIGKILLed and restarted with the second kill.
 
 After each kill, every job that was pending or processing at the kill must finish within 60 s
 of the restart plus its own run time; the slowest is that kill's recovery time. At the end
