@@ -112,7 +112,7 @@ def host(default_env: dict[str, str], timed_jobs: ModuleType) -> Iterator[SyncJo
         if k.startswith("SYNCJOBS_")
     }
     values["imports"] = json.loads(values["imports"])
-    app = create_app(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+    app = create_app(Settings(_env_file=None, **values))
     yield app
     _current.set_app(None)
     app.close()
