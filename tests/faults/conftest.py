@@ -35,10 +35,21 @@ Reporter = Callable[..., str]
 
 @pytest.fixture
 def report() -> Reporter:
-    """``report(case, jobs=, faults=, lost=, duplicated=)``: print and keep the FAULT line."""
+    """``report(case, jobs=, faults=, lost=, duplicated=[, recovery_max_s=])``: print and keep
+    the FAULT line (``recovery_max_s``: the slowest recovery after a fault, in seconds)."""
 
-    def emit(case: str, *, jobs: int, faults: int, lost: int, duplicated: int) -> str:
+    def emit(
+        case: str,
+        *,
+        jobs: int,
+        faults: int,
+        lost: int,
+        duplicated: int,
+        recovery_max_s: float | None = None,
+    ) -> str:
         line = f"FAULT {case}: jobs={jobs} faults={faults} lost={lost} duplicated={duplicated}"
+        if recovery_max_s is not None:
+            line += f" recovery_max_s={recovery_max_s:.1f}"
         print(line, flush=True)
         _LINES.append(line)
         return line
@@ -54,31 +65,51 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 class FileWorkers(Workers):
-    """``dramatiq syncjobs.actors`` processes whose stderr goes to a file (never a full pipe)."""
+    """``dramatiq syncjobs.actors`` processes whose stderr goes to a file (never a full pipe).
 
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
+    With ``isolated=True`` the processes see no ``SYNCJOBS_*`` variable of this process and run
+    in the log directory (no ``.env`` file there): their settings are exactly ``env``.
+    """
+
+    def __init__(self, env: dict[str, str], logs: Path, *, isolated: bool = False) -> None:
         super().__init__(env)
         self.logs = logs
+        self.isolated = isolated
         self.log_files: list[Path] = []
 
-    def start(self, queues: str = "syncjobs", **overrides: str) -> subprocess.Popen[bytes]:
-        path = self.logs / f"worker-{len(self.log_files)}.log"
+    def start(
+        self,
+        queues: str | None = "syncjobs",
+        *,
+        processes: int = 1,
+        threads: int = 2,
+        **overrides: str,
+    ) -> subprocess.Popen[bytes]:
+        """Start ``dramatiq syncjobs.actors`` (every declared queue when ``queues`` is None)."""
+        command = [sys.executable, "-m", "dramatiq", "syncjobs.actors"]
+        command += ["--processes", str(processes), "--threads", str(threads)]
+        if queues is not None:
+            command += ["--queues", *queues.split(",")]
+        return self._spawn(command, "worker", overrides)
+
+    def start_scheduler(self, **overrides: str) -> subprocess.Popen[bytes]:
+        """Start ``periodiq syncjobs.actors``, the scheduler that sends the minute tick."""
+        periodiq = Path(sys.executable).with_name("periodiq")
+        return self._spawn([str(periodiq), "syncjobs.actors"], "scheduler", overrides)
+
+    def _spawn(
+        self, command: list[str], kind: str, overrides: dict[str, str]
+    ) -> subprocess.Popen[bytes]:
+        path = self.logs / f"{kind}-{len(self.log_files)}.log"
         self.log_files.append(path)
+        inherited = dict(os.environ)
+        if self.isolated:
+            inherited = {k: v for k, v in inherited.items() if not k.startswith("SYNCJOBS_")}
         with path.open("wb") as sink:
             proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "dramatiq",
-                    "syncjobs.actors",
-                    "--processes",
-                    "1",
-                    "--threads",
-                    "2",
-                    "--queues",
-                    *queues.split(","),
-                ],
-                env={**os.environ, **self.env, **overrides},
+                command,
+                env={**inherited, **self.env, **overrides},
+                cwd=self.logs if self.isolated else None,
                 start_new_session=True,
                 stdout=subprocess.DEVNULL,
                 stderr=sink,
