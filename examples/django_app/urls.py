@@ -1,0 +1,12 @@
+"""The example's URLs."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("reports", views.create_report, name="create_report"),
+    path("jobs/<uuid:job_id>", views.job_status, name="job_status"),
+]
