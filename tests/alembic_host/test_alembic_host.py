@@ -192,3 +192,14 @@ def test_the_host_names_another_table_prefix(url: str, engine: Engine) -> None:
     repo = SQLAlchemyRepository(url, table_prefix="app_jobs_")
     assert repo.upgrade() == []
     repo.close()
+
+
+def test_downgrading_syncjobs_branch_leaves_the_host_intact(url: str, engine: Engine) -> None:
+    command.upgrade(host_config(url), "heads")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO host_notes (body) VALUES ('mine')"))
+    command.downgrade(host_config(url), "syncjobs@base")
+    assert heads(engine) == {HOST_REVISION}
+    assert set(inspect(engine).get_table_names()) == {"host_notes", "alembic_version"}
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT body FROM host_notes")).scalars().all() == ["mine"]
