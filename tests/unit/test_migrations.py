@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
+import shutil
 import threading
 import uuid
 from collections.abc import Iterator
@@ -20,7 +21,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert, inspect
 
 import syncjobs.schema
-from syncjobs.errors import ConfigurationError
+from syncjobs.errors import ConfigurationError, SchemaOutdatedError
+from syncjobs.schema import migrations
 from syncjobs.schema.migrations import ALEMBIC_DIR, head_revision, revisions, schema_state
 from syncjobs.schema.prefix import revision_prefix
 from syncjobs.schema.tables import Tables
@@ -150,3 +152,79 @@ class _Env:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+
+
+NEXT_REVISION = '''"""A later revision, for the tests: a column more.
+
+Revision ID: syncjobs_0002
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from syncjobs.schema.prefix import revision_prefix
+
+revision = "syncjobs_0002"
+down_revision = "syncjobs_0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column(f"{revision_prefix(op.get_context())}workers", sa.Column("note", sa.Text))
+
+
+def downgrade() -> None:
+    op.drop_column(f"{revision_prefix(op.get_context())}workers", "note")
+'''
+
+
+@pytest.fixture
+def with_next_revision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Make syncjobs' branch one revision longer (a copy of it, with ``syncjobs_0002``)."""
+    branch = tmp_path / "alembic"
+    shutil.copytree(ALEMBIC_DIR, branch, ignore=shutil.ignore_patterns("__pycache__"))
+    (branch / "versions" / "syncjobs_0002_next.py").write_text(NEXT_REVISION, encoding="utf-8")
+    monkeypatch.setattr(migrations, "ALEMBIC_DIR", branch)
+    revisions.cache_clear()
+    yield
+    revisions.cache_clear()
+
+
+def test_a_database_behind_is_refused_then_upgraded(
+    db: tuple[Engine, Tables], request: pytest.FixtureRequest
+) -> None:
+    engine, t = db
+    assert upgrade(engine, t) == ["syncjobs_0001"]
+    request.getfixturevalue("with_next_revision")
+    assert head_revision() == "syncjobs_0002"
+    message = "at revision syncjobs_0001, this syncjobs needs revision syncjobs_0002: run `sync"
+    with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
+        check_schema(engine, t)
+    assert upgrade(engine, t) == ["syncjobs_0002"]
+    check_schema(engine, t)
+    assert "note" in {c["name"] for c in inspect(engine).get_columns(t.workers.name)}
+
+
+def test_a_host_managed_database_behind_names_alembic(
+    db: tuple[Engine, Tables], request: pytest.FixtureRequest
+) -> None:
+    engine, t = db
+    upgrade(engine, t)
+    # As if the host's Alembic kept the revision: moved to its alembic_version.
+    host = Table("alembic_version", MetaData(), Column("version_num", String(32)))
+    with engine.begin() as conn:
+        host.create(conn)
+        conn.execute(insert(host).values(version_num="syncjobs_0001"))
+        Table(t.version_table, MetaData()).drop(conn)
+    try:
+        check_schema(engine, t)
+        assert upgrade(engine, t) == []
+        request.getfixturevalue("with_next_revision")
+        message = "needs revision syncjobs_0002: run `alembic upgrade heads`"
+        with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
+            check_schema(engine, t)
+        with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
+            upgrade(engine, t)
+    finally:
+        host.drop(engine)
