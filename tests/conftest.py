@@ -11,6 +11,7 @@ import httpx
 import pytest
 import time_machine
 from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import MetaData, Table
 
 import syncjobs.builtin_jobs  # noqa: F401  (built-in job types)
 from syncjobs.app import Deps, SyncJobs, register_actors
@@ -56,6 +57,12 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"wall clock moved {days:g} days ahead: now {datetime.now(UTC):%Y-%m-%d}"
 
 
+def drop_schema(repo: SQLAlchemyRepository) -> None:
+    """Drop the repository's tables and its Alembic version table."""
+    repo.tables.metadata.drop_all(repo.engine)
+    Table(repo.tables.version_table, MetaData()).drop(repo.engine, checkfirst=True)
+
+
 def _sql_repo(url: str) -> Iterator[SQLAlchemyRepository]:
     repo = SQLAlchemyRepository(url, table_prefix=f"t{uuid.uuid4().hex[:10]}_", check=False)
     repo.upgrade()
@@ -63,8 +70,7 @@ def _sql_repo(url: str) -> Iterator[SQLAlchemyRepository]:
         yield repo
     finally:
         repo.engine.dispose()  # a test may have restarted the server under the pool
-        repo.tables.metadata.drop_all(repo.engine)
-        repo.tables.schema_version.drop(repo.engine, checkfirst=True)
+        drop_schema(repo)
         repo.close()
 
 

@@ -14,7 +14,7 @@ from syncjobs import ConcurrencyLimitError, JobStatus
 from syncjobs.app import SyncJobs
 from syncjobs.storage import SQLAlchemyRepository
 
-from ..conftest import AppFactory
+from ..conftest import AppFactory, drop_schema
 from .conftest import Workers, wait_for
 
 pytestmark = pytest.mark.integration
@@ -113,12 +113,11 @@ def test_syncjobs_db_upgrade_creates_the_schema(env: dict[str, str]) -> None:
     cli = [sys.executable, "-m", "syncjobs", "db", "upgrade"]
     first = subprocess.run(cli, env=run_env, capture_output=True, text=True, check=True)
     again = subprocess.run(cli, env=run_env, capture_output=True, text=True, check=True)
-    assert "applied migrations [1" in first.stdout
+    assert "applied revisions: syncjobs_0001" in first.stdout
     assert "up to date" in again.stdout
     repo = SQLAlchemyRepository(env["SYNCJOBS_DATABASE_URL"], table_prefix=prefix)
     try:
         assert repo.list_jobs() == []
     finally:
-        repo.tables.metadata.drop_all(repo.engine)
-        repo.tables.schema_version.drop(repo.engine, checkfirst=True)
+        drop_schema(repo)
         repo.close()

@@ -1,80 +1,30 @@
-"""Schema v4 (the extras' tables and the analysis-queue columns of ``items``) upgrades a
-v3 database in place, keeping its rows, on SQLite and PostgreSQL."""
+"""Databases of the home-made runner (its ``schema_version``, versions 1 to 4) upgrade onto
+syncjobs' Alembic branch in place, keeping their rows, on SQLite and PostgreSQL: a v4 database
+is adopted (stamped, nothing created), a v3 one (what 0.1.0 made) first gets v4's tables and
+the analysis queue's ``items`` columns, as the old runner's v4 did."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    insert,
-    inspect,
-)
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
 
 from syncjobs.errors import SchemaOutdatedError
-from syncjobs.schema.migrations import MIGRATIONS, SCHEMA_VERSION
-from syncjobs.schema.tables import JSONType, Tables, UTCDateTime
+from syncjobs.schema.migrations import head_revision, schema_state
+from syncjobs.schema.tables import Tables
 from syncjobs.storage import SQLAlchemyRepository
 from syncjobs.storage.sql import build_tables, check_schema, make_engine, upgrade
 from syncjobs.testing.contract import video
 
+from .legacy_runner import V4_ITEM_COLUMNS, V4_TABLES, build_legacy, schema_version_table
+
 T0 = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
-NEW_COLUMNS = {
-    "analysis_priority",
-    "review_flag",
-    "analysis_attempts",
-    "analysis_claimed_at",
-    "analysis_error",
-}
-NEW_TABLES = (
-    "analyses",
-    "preferences",
-    "trust_scores",
-    "provider_usage",
-    "usage",
-    "rollup_runs",
-    "deliveries",
-    "breakers",
-    "digests",
-)
-
-
-def _v3_items(prefix: str) -> Table:
-    """``items`` as schema v3 created it."""
-    return Table(
-        f"{prefix}items",
-        MetaData(),
-        Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
-        Column("account_id", String(36), nullable=False),
-        Column("external_id", String(255), nullable=False),
-        Column("kind", String(32), nullable=False),
-        Column("title", Text),
-        Column("text", Text),
-        Column("author", String(255)),
-        Column("published_at", UTCDateTime),
-        Column("metrics", JSONType, nullable=False),
-        Column("raw", JSONType, nullable=False),
-        Column("content_hash", String(64), nullable=False),
-        Column("first_seen_at", UTCDateTime, nullable=False),
-        Column("last_modified_at", UTCDateTime, nullable=False),
-        Column("last_seen_at", UTCDateTime, nullable=False),
-        Column("deleted_at", UTCDateTime),
-        Column("analysis_state", String(16), nullable=False),
-        UniqueConstraint("account_id", "external_id", name=f"{prefix}items_ext_uq"),
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -89,19 +39,9 @@ def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Engine, 
         yield engine, tables
     finally:
         tables.metadata.drop_all(engine)
-        tables.schema_version.drop(engine, checkfirst=True)
+        for name in (tables.version_table, schema_version_table(tables.prefix).name):
+            Table(name, MetaData()).drop(engine, checkfirst=True)
         engine.dispose()
-
-
-def _at_v3(engine: Engine, t: Tables) -> Tables:
-    """Create the v3 schema by running migrations 1-3 against v3's ``items``."""
-    v3 = dataclasses.replace(t, items=_v3_items(t.prefix))
-    with engine.begin() as conn:
-        t.schema_version.create(conn)
-        for migration in MIGRATIONS[:3]:
-            migration.apply(conn, v3)
-            conn.execute(insert(t.schema_version).values(version=migration.version, applied_at=T0))
-    return v3
 
 
 def _item(account_id: str, external_id: str, minutes: int, **values: Any) -> dict[str, Any]:
@@ -127,11 +67,34 @@ def _item(account_id: str, external_id: str, minutes: int, **values: Any) -> dic
     return row
 
 
-def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]) -> None:
+def _rows(engine: Engine, t: Tables) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in primary-key order."""
+    with engine.connect() as conn:
+        return {
+            table.name: [
+                tuple(row)
+                for row in conn.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in t.all
+        }
+
+
+def _adopted(engine: Engine, t: Tables) -> None:
+    """The revision is current in syncjobs' own version table; ``schema_version`` is gone."""
+    with engine.connect() as conn:
+        state = schema_state(conn, t.prefix)
+        # The same tables, columns, keys and indexes as a new database gets.
+        context = MigrationContext.configure(conn, opts={"version_table": t.version_table})
+        assert compare_metadata(context, t.metadata) == []
+    assert (state.version_table, state.revision) == (t.version_table, head_revision())
+    assert not inspect(engine).has_table(schema_version_table(t.prefix).name)
+    check_schema(engine, t)
+
+
+def test_a_v3_database_upgrades_keeping_its_rows(db: tuple[Engine, Tables]) -> None:
     engine, t = db
-    v3 = _at_v3(engine, t)
-    assert SCHEMA_VERSION == 4
-    with pytest.raises(SchemaOutdatedError, match="version 3"):
+    v3 = build_legacy(engine, t, 3, old_items=True)
+    with pytest.raises(SchemaOutdatedError, match=r"old schema version 3.*syncjobs db upgrade"):
         check_schema(engine, t)
     old = SQLAlchemyRepository(engine, table_prefix=t.prefix, check=False)
     acc = old.create_account(
@@ -153,15 +116,15 @@ def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]
             ],
         )
     columns = {c["name"] for c in inspect(engine).get_columns(t.items.name)}
-    assert not NEW_COLUMNS & columns
+    assert not set(V4_ITEM_COLUMNS) & columns
 
-    assert upgrade(engine, t) == [4]
+    assert upgrade(engine, t) == [head_revision()]
     assert upgrade(engine, t) == []
-    check_schema(engine, t)
+    _adopted(engine, t)
     schema = inspect(engine)
-    assert {c["name"] for c in schema.get_columns(t.items.name)} >= NEW_COLUMNS
+    assert {c["name"] for c in schema.get_columns(t.items.name)} >= set(V4_ITEM_COLUMNS)
     assert f"{t.prefix}items_queue_ix" in {ix["name"] for ix in schema.get_indexes(t.items.name)}
-    for name in NEW_TABLES:
+    for name in V4_TABLES:
         assert schema.has_table(f"{t.prefix}{name}")
 
     repo = SQLAlchemyRepository(engine, table_prefix=t.prefix)
@@ -190,9 +153,69 @@ def test_a_v3_database_upgrades_to_v4_keeping_its_rows(db: tuple[Engine, Tables]
     repo.close()
 
 
-def test_a_new_database_gets_v4_in_one_upgrade(db: tuple[Engine, Tables]) -> None:
+def _fill(engine: Engine, t: Tables) -> str:
+    """Rows in the ledger, the accounts and the extras; return the account's id."""
+    repo = SQLAlchemyRepository(engine, table_prefix=t.prefix, check=False)
+    acc = repo.create_account(
+        owner_id="o1",
+        provider="gmail",
+        external_id=None,
+        display_name="Zoë",
+        sync_interval=900,
+        now=T0,
+    )
+    repo.save_page(acc.id, items=[video("m1"), video("m2")], deleted_ids=[], cursor={}, now=T0)
+    repo.add_notification(owner_id="o1", kind="k", title="t", body="b", data={"n": 1}, now=T0)
+    job = {
+        "id": str(uuid.uuid4()),
+        "owner_id": "o1",
+        "job_type": "sync_account",
+        "queue": "default",
+        "priority": 0,
+        "params": {"account_id": acc.id},
+        "status": "completed",
+        "progress_percent": 100.0,
+        "retry_count": 0,
+        "attempts": 1,
+        "max_retries": 3,
+        "cancel_requested": False,
+        "created_at": T0,
+        "updated_at": T0,
+    }
+    with engine.begin() as conn:
+        conn.execute(insert(t.jobs).values(job))
+        conn.execute(
+            insert(t.job_log).values(job_id=job["id"], at=T0, level="INFO", message="done ✓")
+        )
+    repo.close()
+    return acc.id
+
+
+def test_a_v4_database_is_adopted_keeping_every_row(db: tuple[Engine, Tables]) -> None:
     engine, t = db
-    assert upgrade(engine, t) == [1, 2, 3, 4]
+    build_legacy(engine, t, 4)
+    with pytest.raises(SchemaOutdatedError, match="old schema version 4"):
+        check_schema(engine, t)
+    account_id = _fill(engine, t)
+    before = _rows(engine, t)
+    assert sum(map(len, before.values())) == 6
+
+    assert upgrade(engine, t) == [head_revision()]
+    assert upgrade(engine, t) == []
+    _adopted(engine, t)
+    assert _rows(engine, t) == before
+    repo = SQLAlchemyRepository(engine, table_prefix=t.prefix)
+    assert [it.external_id for it in repo.list_items(account_id)] == ["m1", "m2"]
+    assert [j.status for j in repo.list_jobs(owner_id="o1")] == ["completed"]
+    repo.close()
+
+
+def test_a_new_database_gets_the_schema_in_one_upgrade(db: tuple[Engine, Tables]) -> None:
+    engine, t = db
+    with pytest.raises(SchemaOutdatedError, match=r"is not created.*syncjobs db upgrade"):
+        check_schema(engine, t)
+    assert upgrade(engine, t) == [head_revision()]
+    _adopted(engine, t)
     repo = SQLAlchemyRepository(engine, table_prefix=t.prefix)
     acc = repo.create_account(
         owner_id="o",

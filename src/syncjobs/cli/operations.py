@@ -16,7 +16,7 @@ from .output import AsJson, current_app, guarded, out, user_errors
 
 
 def db_upgrade() -> None:
-    """Create or upgrade the ledger tables to this version's schema."""
+    """Create or upgrade the ledger tables to this version's schema (its Alembic revisions)."""
 
     def run() -> None:
         settings = Settings()
@@ -27,7 +27,9 @@ def db_upgrade() -> None:
             applied = repo.upgrade()
         finally:
             repo.close()
-        out.print(f"applied migrations {applied}" if applied else "schema already up to date")
+        out.print(
+            f"applied revisions: {', '.join(applied)}" if applied else "schema already up to date"
+        )
 
     guarded(run)
 

@@ -23,13 +23,7 @@ __all__ = ["account_tables", "item_tables", "job_log_tables", "job_tables", "upk
 
 
 def job_tables(prefix: str, md: MetaData) -> dict[str, Table]:
-    """The job ledger's rows: the schema version and the jobs."""
-    schema_version = Table(
-        f"{prefix}schema_version",
-        md,
-        Column("version", Integer, primary_key=True, autoincrement=False),
-        Column("applied_at", UTCDateTime, nullable=False),
-    )
+    """The job ledger's rows: the jobs."""
     jobs = Table(
         f"{prefix}jobs",
         md,
@@ -67,10 +61,7 @@ def job_tables(prefix: str, md: MetaData) -> dict[str, Table]:
         Index(f"{prefix}jobs_owner_created_ix", "owner_id", "created_at"),
         Index(f"{prefix}jobs_status_type_ix", "status", "job_type"),
     )
-    return {
-        "schema_version": schema_version,
-        "jobs": jobs,
-    }
+    return {"jobs": jobs}
 
 
 def job_log_tables(prefix: str, md: MetaData) -> dict[str, Table]:
@@ -187,7 +178,7 @@ def item_tables(prefix: str, md: MetaData) -> dict[str, Table]:
         Column("last_seen_at", UTCDateTime, nullable=False),
         Column("deleted_at", UTCDateTime),
         Column("analysis_state", String(16), nullable=False),
-        # The analysis queue (schema v4; added to older databases by ALTER TABLE).
+        # The analysis queue (home-made schema v4; added to older databases by ALTER TABLE).
         Column("analysis_priority", Integer, nullable=False, default=0, server_default="0"),
         Column("review_flag", Boolean, nullable=False, default=False, server_default=false()),
         Column("analysis_attempts", Integer, nullable=False, default=0, server_default="0"),

@@ -1,131 +1,179 @@
-"""Versioned schema migrations: ``syncjobs db upgrade`` applies the missing ones in order."""
+"""syncjobs' schema migrations: the Alembic branch ``syncjobs``, run by ``syncjobs db upgrade``.
+
+A host with its own Alembic runs the revisions with ``alembic upgrade heads``; its version
+table (``alembic_version``) then keeps syncjobs' revision next to its own
+(docs/using-in-your-app.md, "Alembic"). For a host without Alembic, :func:`upgrade` runs the
+same revisions through Alembic's ``command.upgrade`` with a programmatic ``Config`` and keeps
+the revision in ``<prefix>alembic_version``. A database of the home-made runner that came
+before is adopted in place (``syncjobs.schema.legacy``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
-from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
-from sqlalchemy.schema import CreateColumn
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import Column, Connection, Engine, MetaData, String, Table, inspect, select, text
 
-from ..clock import utcnow
 from ..errors import SchemaOutdatedError
-from .tables import Tables
+from .legacy import ADOPTED_REVISION, adopt, legacy_version
+from .prefix import PREFIX_OPTION
+from .tables import Tables, version_table_name
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "check_schema", "current_version", "upgrade"]
+__all__ = [
+    "ALEMBIC_DIR",
+    "HOST_VERSION_TABLE",
+    "SchemaState",
+    "check_schema",
+    "head_revision",
+    "revisions",
+    "schema_state",
+    "upgrade",
+]
+
+log = logging.getLogger(__name__)
+
+#: The branch's directory: ``env.py`` and ``versions/``.
+ALEMBIC_DIR = Path(__file__).resolve().parent / "alembic"
+#: The version table of a host's own Alembic, which keeps syncjobs' revision with its own.
+HOST_VERSION_TABLE = "alembic_version"
+#: Every syncjobs revision id starts with it; a host's never does.
+REVISION_ID_PREFIX = "syncjobs_"
+
+
+@cache
+def revisions() -> tuple[str, ...]:
+    """syncjobs' revision ids, oldest first."""
+    script = ScriptDirectory(str(ALEMBIC_DIR))
+    return tuple(reversed([s.revision for s in script.walk_revisions()]))
+
+
+def head_revision() -> str:
+    """The revision this syncjobs needs."""
+    return revisions()[-1]
 
 
 @dataclass(frozen=True)
-class Migration:
-    """One step of the schema's history."""
+class SchemaState:
+    """Where a database keeps syncjobs' revision, and which it is."""
 
-    version: int
-    description: str
-    apply: Callable[[Connection, Tables], None]
+    #: The version table holding it (None: none does).
+    version_table: str | None
+    revision: str | None
+    #: The home-made runner's version, when its ``schema_version`` is all there is.
+    legacy_version: int | None = None
 
+    @property
+    def host_managed(self) -> bool:
+        """True when the host's own Alembic keeps the revision."""
+        return self.version_table == HOST_VERSION_TABLE
 
-def _v1_ledger(conn: Connection, t: Tables) -> None:
-    for table in (t.jobs, t.job_log, t.dead_letters):
-        table.create(conn, checkfirst=True)
-
-
-def _v2_accounts(conn: Connection, t: Tables) -> None:
-    for table in (t.accounts, t.credentials, t.items, t.notifications):
-        table.create(conn, checkfirst=True)
-
-
-def _v3_upkeep(conn: Connection, t: Tables) -> None:
-    for table in (t.workers, t.schedules):
-        table.create(conn, checkfirst=True)
-
-
-#: The ``items`` columns of the analysis queue, added by v4 (v2 creates them on new databases).
-_V4_ITEM_COLUMNS = (
-    "analysis_priority",
-    "review_flag",
-    "analysis_attempts",
-    "analysis_claimed_at",
-    "analysis_error",
-)
+    @property
+    def current(self) -> bool:
+        """At this syncjobs' head, or at a revision of a later syncjobs."""
+        return self.revision is not None and (
+            self.revision == head_revision() or self.revision not in revisions()
+        )
 
 
-def _v4_insights(conn: Connection, t: Tables) -> None:
-    for table in (
-        t.analyses,
-        t.preferences,
-        t.trust_scores,
-        t.provider_usage,
-        t.usage,
-        t.rollup_runs,
-        t.deliveries,
-        t.breakers,
-        t.digests,
-    ):
-        table.create(conn, checkfirst=True)
-    items = t.items
-    have = {c["name"] for c in inspect(conn).get_columns(items.name)}
-    table_name = conn.dialect.identifier_preparer.format_table(items)
-    for name in _V4_ITEM_COLUMNS:
-        if name not in have:
-            # The column's own DDL: type, NOT NULL and the server default that fills old rows.
-            spec = CreateColumn(items.c[name]).compile(dialect=conn.dialect)
-            conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {spec}"))
-    indexes = {ix["name"] for ix in inspect(conn).get_indexes(items.name)}
-    for index in items.indexes:
-        if index.name not in indexes:
-            index.create(conn)
+def _syncjobs_revision(conn: Connection, version_table: str) -> str | None:
+    table = Table(version_table, MetaData(), Column("version_num", String(32)))
+    ours = [
+        rev
+        for (rev,) in conn.execute(select(table.c.version_num))
+        if rev.startswith(REVISION_ID_PREFIX)
+    ]
+    # One branch has one head; a revision this syncjobs does not know is a later one.
+    known = revisions()
+    return max(ours, key=lambda rev: known.index(rev) if rev in known else len(known), default=None)
 
 
-MIGRATIONS: list[Migration] = [
-    Migration(1, "job ledger: jobs, job log, dead letters", _v1_ledger),
-    Migration(2, "accounts, encrypted credentials, synced items, notifications", _v2_accounts),
-    Migration(3, "worker heartbeats and the schedule ledger", _v3_upkeep),
-    Migration(
-        4,
-        "the extras: analysis queue columns, analyses, preferences, trust scores, usage, "
-        "deliveries, breakers, digests",
-        _v4_insights,
-    ),
-]
-SCHEMA_VERSION = MIGRATIONS[-1].version
+def schema_state(conn: Connection, prefix: str) -> SchemaState:
+    """Find syncjobs' revision: in the host's ``alembic_version`` (if it has this prefix's
+    tables), else in ``<prefix>alembic_version``, else the home-made ``schema_version``."""
+    names = set(inspect(conn).get_table_names())
+    if HOST_VERSION_TABLE in names and f"{prefix}jobs" in names:
+        revision = _syncjobs_revision(conn, HOST_VERSION_TABLE)
+        if revision is not None:
+            return SchemaState(HOST_VERSION_TABLE, revision)
+    own = version_table_name(prefix)
+    if own in names:
+        return SchemaState(own, _syncjobs_revision(conn, own))
+    return SchemaState(None, None, legacy_version(conn, prefix))
 
 
-def current_version(conn: Connection, t: Tables) -> int:
-    """Return the schema version the database is at (0 when empty)."""
-    if not inspect(conn).has_table(t.schema_version.name):
-        return 0
-    top = select(func.coalesce(func.max(t.schema_version.c.version), 0))
-    return int(conn.execute(top).scalar_one())
+def _outdated(state: SchemaState, prefix: str) -> str:
+    where = f"the database schema (tables {prefix}*)"
+    needs = f"this syncjobs needs revision {head_revision()}"
+    if state.host_managed:
+        return (
+            f"{where} is at revision {state.revision}, {needs}: run `alembic upgrade heads` "
+            f"(your Alembic keeps syncjobs' revision in {HOST_VERSION_TABLE})"
+        )
+    if state.revision is not None:
+        return f"{where} is at revision {state.revision}, {needs}: run `syncjobs db upgrade`"
+    if state.legacy_version is not None:
+        return (
+            f"{where} is at the old schema version {state.legacy_version}, {needs}: "
+            "run `syncjobs db upgrade`"
+        )
+    return f"{where} is not created, {needs}: run `syncjobs db upgrade`"
 
 
-def upgrade(engine: Engine, t: Tables) -> list[int]:
-    """Apply every missing migration, each in its own transaction; return the versions applied."""
-    applied: list[int] = []
+def check_schema(engine: Engine, t: Tables) -> None:
+    """Raise SchemaOutdatedError unless the database is at the revision this code needs."""
+    with engine.connect() as conn:
+        state = schema_state(conn, t.prefix)
+    if not state.current:
+        raise SchemaOutdatedError(_outdated(state, t.prefix))
+
+
+def _config(conn: Connection, prefix: str, applied: list[str]) -> Config:
+    """The programmatic Alembic configuration of ``alembic/env.py``."""
+    config = Config()
+    config.set_main_option("script_location", str(ALEMBIC_DIR))
+    config.attributes.update(
+        {
+            "connection": conn,
+            "syncjobs_version_table": version_table_name(prefix),
+            "syncjobs_applied": applied,
+            PREFIX_OPTION: prefix,
+        }
+    )
+    return config
+
+
+def upgrade(engine: Engine, t: Tables) -> list[str]:
+    """Bring the database to the head revision in one transaction; return the revisions
+    applied (an adopted home-made schema counts as ``syncjobs_0001``)."""
+    applied: list[str] = []
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # One upgrader at a time; the lock ends with the transaction.
             conn.execute(
                 text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": t.prefix + "migrate"}
             )
-        t.schema_version.create(conn, checkfirst=True)
-        have = current_version(conn, t)
-        for migration in MIGRATIONS:
-            if migration.version <= have:
-                continue
-            migration.apply(conn, t)
-            conn.execute(
-                insert(t.schema_version).values(version=migration.version, applied_at=utcnow())
+        state = schema_state(conn, t.prefix)
+        if state.host_managed:
+            # The host's `alembic upgrade heads` runs syncjobs' revisions there.
+            if state.current:
+                return applied
+            raise SchemaOutdatedError(_outdated(state, t.prefix))
+        if state.revision is not None and state.revision not in revisions():
+            return applied  # a later syncjobs upgraded it
+        if state.version_table is None and state.legacy_version is not None:
+            adopt(conn, t, state.legacy_version)
+            command.stamp(_config(conn, t.prefix, applied), ADOPTED_REVISION)
+            log.info(
+                "adopted the home-made schema version %d (tables %s*) at revision %s",
+                state.legacy_version,
+                t.prefix,
+                ADOPTED_REVISION,
             )
-            applied.append(migration.version)
+        command.upgrade(_config(conn, t.prefix, applied), "heads")
     return applied
-
-
-def check_schema(engine: Engine, t: Tables) -> None:
-    """Raise SchemaOutdatedError unless the database is at the version this code needs."""
-    with engine.connect() as conn:
-        have = current_version(conn, t)
-    if have < SCHEMA_VERSION:
-        raise SchemaOutdatedError(
-            f"the database schema (tables {t.prefix}*) is at version {have}, this syncjobs "
-            f"needs {SCHEMA_VERSION}: run `syncjobs db upgrade`"
-        )

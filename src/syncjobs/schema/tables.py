@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from sqlalchemy import MetaData, Table
 
@@ -10,7 +10,7 @@ from .columns import JSONType, UTCDateTime
 from .core_tables import account_tables, item_tables, job_log_tables, job_tables, upkeep_tables
 from .extra_tables import analysis_tables, delivery_tables, usage_tables
 
-__all__ = ["JSONType", "Tables", "UTCDateTime", "build_tables"]
+__all__ = ["JSONType", "Tables", "UTCDateTime", "build_tables", "version_table_name"]
 
 _GROUPS = (
     job_tables,
@@ -24,13 +24,17 @@ _GROUPS = (
 )
 
 
+def version_table_name(prefix: str) -> str:
+    """The Alembic version table of ``syncjobs db upgrade`` for ``prefix``."""
+    return f"{prefix}alembic_version"
+
+
 @dataclass(frozen=True)
 class Tables:
     """The ledger's tables for one prefix."""
 
     prefix: str
     metadata: MetaData
-    schema_version: Table
     jobs: Table
     job_log: Table
     dead_letters: Table
@@ -50,10 +54,22 @@ class Tables:
     breakers: Table
     digests: Table
 
+    @property
+    def all(self) -> tuple[Table, ...]:
+        """Every table, in the order they are defined."""
+        return tuple(
+            getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "metadata")
+        )
 
-def build_tables(prefix: str) -> Tables:
-    """Define every table under ``prefix``."""
-    md = MetaData()
+    @property
+    def version_table(self) -> str:
+        """The name of the Alembic version table ``syncjobs db upgrade`` keeps."""
+        return version_table_name(self.prefix)
+
+
+def build_tables(prefix: str, metadata: MetaData | None = None) -> Tables:
+    """Define every table under ``prefix``, in ``metadata`` (a new one by default)."""
+    md = MetaData() if metadata is None else metadata
     tables: dict[str, Table] = {}
     for group in _GROUPS:
         tables.update(group(prefix, md))

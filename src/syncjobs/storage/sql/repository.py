@@ -59,6 +59,6 @@ class SQLAlchemyRepository(
         if check:
             check_schema(self.engine, self.tables)
 
-    def upgrade(self) -> list[int]:
-        """Apply missing migrations; return the versions applied."""
+    def upgrade(self) -> list[str]:
+        """Bring the schema to the head revision; return the revisions applied."""
         return run_upgrade(self.engine, self.tables)

@@ -1,0 +1,1 @@
+"""syncjobs' revisions, one module each (Alembic skips this file)."""

@@ -1,0 +1,75 @@
+"""Databases of the home-made runner that came before the Alembic branch.
+
+That runner kept its versions (1 to 4) in ``<prefix>schema_version``. Version 4 is the schema
+revision ``syncjobs_0001`` creates, so ``syncjobs db upgrade`` adopts such a database in
+place: it completes an older one to version 4 (the runner's own steps: the missing tables,
+then the ``items`` columns and indexes of the analysis queue, filling old rows with their
+defaults), drops ``schema_version`` and stamps the revision. No row is touched.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, func, inspect, select, text
+from sqlalchemy.schema import CreateColumn
+
+from .columns import UTCDateTime
+from .tables import Tables
+
+__all__ = ["ADOPTED_REVISION", "LEGACY_VERSION", "adopt", "legacy_table", "legacy_version"]
+
+#: The last version of the home-made runner, and the revision that creates the same schema.
+LEGACY_VERSION = 4
+ADOPTED_REVISION = "syncjobs_0001"
+
+#: The ``items`` columns of the analysis queue, which version 4 added to older databases.
+_V4_ITEM_COLUMNS = (
+    "analysis_priority",
+    "review_flag",
+    "analysis_attempts",
+    "analysis_claimed_at",
+    "analysis_error",
+)
+
+
+def legacy_table(prefix: str) -> Table:
+    """The home-made runner's ``schema_version`` table."""
+    return Table(
+        f"{prefix}schema_version",
+        MetaData(),
+        Column("version", Integer, primary_key=True, autoincrement=False),
+        Column("applied_at", UTCDateTime, nullable=False),
+    )
+
+
+def legacy_version(conn: Connection, prefix: str) -> int | None:
+    """The home-made version the database is at, or None without a ``schema_version``."""
+    table = legacy_table(prefix)
+    if not inspect(conn).has_table(table.name):
+        return None
+    top = select(func.coalesce(func.max(table.c.version), 0))
+    return int(conn.execute(top).scalar_one())
+
+
+def adopt(conn: Connection, tables: Tables, version: int) -> None:
+    """Bring a home-made schema at ``version`` to version 4, then drop ``schema_version``."""
+    if version < LEGACY_VERSION:
+        _complete(conn, tables)
+    legacy_table(tables.prefix).drop(conn)
+
+
+def _complete(conn: Connection, t: Tables) -> None:
+    """What versions 1 to 4 of the home-made runner did: create, then add what is missing."""
+    for table in t.all:
+        table.create(conn, checkfirst=True)
+    items = t.items
+    have = {c["name"] for c in inspect(conn).get_columns(items.name)}
+    table_name = conn.dialect.identifier_preparer.format_table(items)
+    for name in _V4_ITEM_COLUMNS:
+        if name not in have:
+            # The column's own DDL: type, NOT NULL and the server default that fills old rows.
+            spec = CreateColumn(items.c[name]).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table_name} ADD COLUMN {spec}"))
+    indexes = {ix["name"] for ix in inspect(conn).get_indexes(items.name)}
+    for index in items.indexes:
+        if index.name not in indexes:
+            index.create(conn)

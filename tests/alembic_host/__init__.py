@@ -1,0 +1,1 @@
+"""A host application with its own Alembic environment that runs syncjobs' branch too."""
