@@ -18,25 +18,59 @@ __all__ = ["create_app", "create_broker", "default_deps", "get_app"]
 
 
 def create_broker(settings: Settings) -> dramatiq.Broker:
-    """Return the broker ``settings.broker_url`` names (Redis, or the in-memory stub)."""
+    """Return the broker ``settings.broker_url`` names: Redis, RabbitMQ or the in-memory stub."""
     url = settings.broker_url
     if url.startswith("memory:"):
         broker = StubBroker()
         broker.emit_after("process_boot")
         return broker
     if url.startswith(("redis://", "rediss://", "unix://")):
-        try:
-            from dramatiq.brokers.redis import RedisBroker
-        except ImportError:  # pragma: no cover - depends on the install
-            raise ConfigurationError(
-                "the Redis broker needs the redis extra: pip install 'syncjobs[redis]'"
-            ) from None
-        return RedisBroker(  # type: ignore[no-untyped-call]
-            url=url,
-            heartbeat_timeout=int(settings.broker_heartbeat_timeout * 1000),
-            maintenance_chance=settings.broker_maintenance_chance,
-        )
-    raise ConfigurationError(f"unsupported broker URL {url!r}: use redis://… or memory://")
+        return _redis_broker(settings)
+    if url.startswith(("amqp://", "amqps://")):
+        return _rabbitmq_broker(url)
+    raise ConfigurationError(
+        f"unsupported broker URL {_without_password(url)!r}: "
+        "use redis://…, amqp://… (RabbitMQ) or memory://"
+    )
+
+
+def _redis_broker(settings: Settings) -> dramatiq.Broker:
+    try:
+        from dramatiq.brokers.redis import RedisBroker
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "the Redis broker needs the redis extra: pip install 'syncjobs[redis]'"
+        ) from None
+    return RedisBroker(  # type: ignore[no-untyped-call]
+        url=settings.broker_url,
+        heartbeat_timeout=int(settings.broker_heartbeat_timeout * 1000),
+        maintenance_chance=settings.broker_maintenance_chance,
+    )
+
+
+def _rabbitmq_broker(url: str) -> dramatiq.Broker:
+    """RabbitMQ; publisher confirms on, so a message the broker did not take fails submit."""
+    try:
+        from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    except ImportError:  # pragma: no cover - depends on the install
+        raise ConfigurationError(
+            "the RabbitMQ broker needs the rabbitmq extra: pip install 'syncjobs[rabbitmq]'"
+        ) from None
+    try:
+        return RabbitmqBroker(url=url, confirm_delivery=True)  # type: ignore[no-untyped-call]
+    except ValueError as exc:  # pika's word for a malformed URL or query parameter
+        raise ConfigurationError(
+            f"bad RabbitMQ URL {_without_password(url)!r}: {exc}"
+        ) from None
+
+
+def _without_password(url: str) -> str:
+    """``url`` with the password of its user part replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def create_app(settings: Settings | None = None, *, set_global_broker: bool = False) -> SyncJobs:
