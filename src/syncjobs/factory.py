@@ -57,11 +57,9 @@ def _rabbitmq_broker(url: str) -> dramatiq.Broker:
             "the RabbitMQ broker needs the rabbitmq extra: pip install 'syncjobs[rabbitmq]'"
         ) from None
     try:
-        return RabbitmqBroker(url=url, confirm_delivery=True)  # type: ignore[no-untyped-call]
+        return RabbitmqBroker(url=url, confirm_delivery=True)
     except ValueError as exc:  # pika's word for a malformed URL or query parameter
-        raise ConfigurationError(
-            f"bad RabbitMQ URL {_without_password(url)!r}: {exc}"
-        ) from None
+        raise ConfigurationError(f"bad RabbitMQ URL {_without_password(url)!r}: {exc}") from None
 
 
 def _without_password(url: str) -> str:
@@ -73,15 +71,26 @@ def _without_password(url: str) -> str:
     return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
 
 
-def create_app(settings: Settings | None = None, *, set_global_broker: bool = False) -> SyncJobs:
-    """Build the app ``settings`` describe: broker, SQL repository, every declared job type."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    broker: dramatiq.Broker | None = None,
+    set_global_broker: bool = False,
+) -> SyncJobs:
+    """Build the app ``settings`` describe: broker, SQL repository, every declared job type.
+
+    Pass ``broker`` to bind syncjobs to your own Dramatiq broker (its actors and middleware
+    stay); ``settings.broker_url`` is then not used. ``set_global_broker`` makes the app's
+    broker Dramatiq's global one.
+    """
     settings = settings or Settings()
     for module in settings.imports:
         try:
             importlib.import_module(module)
         except ImportError as exc:
             raise ConfigurationError(f"cannot import job module {module!r}: {exc}") from exc
-    broker = create_broker(settings)
+    if broker is None:
+        broker = create_broker(settings)
     if set_global_broker:
         dramatiq.set_broker(broker)
     repository = SQLAlchemyRepository(
@@ -89,7 +98,11 @@ def create_app(settings: Settings | None = None, *, set_global_broker: bool = Fa
         table_prefix=settings.table_prefix,
         poll_interval=settings.watch_poll_interval,
     )
-    return register_actors(broker, default_deps(repository, settings), settings)
+    try:
+        return register_actors(broker, default_deps(repository, settings), settings)
+    except BaseException:
+        repository.close()  # the broker is as it was: binding is all or nothing
+        raise
 
 
 def default_deps(repository: SQLAlchemyRepository, settings: Settings) -> Deps:
