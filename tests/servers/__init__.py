@@ -3,8 +3,8 @@
 Each server runs in its own temporary directory on a free port of 127.0.0.1 and is removed
 again by ``stop()``. The binaries come from the Debian packages ``redis-server``,
 ``postgresql`` and ``rabbitmq-server`` (``make services`` / ``scripts/ensure-services.sh``
-installs them); a missing binary raises ``RuntimeError``: the run fails, it never skips. The pytest fixtures
-``redis_server``, ``postgres_server`` and ``rabbitmq_server`` live in
+installs them); a missing binary raises ``RuntimeError``: the run fails, it never skips. The
+pytest fixtures ``redis_server``, ``postgres_server`` and ``rabbitmq_server`` live in
 ``tests.servers.fixtures``.
 """
 

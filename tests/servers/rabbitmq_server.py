@@ -243,6 +243,30 @@ def delete_queues(url: str, names: list[str]) -> None:
                 channel.queue_delete(queue)
 
 
+def purge_queues(url: str, names: list[str]) -> None:
+    """Drop the ready messages of each queue named and of its ``.DQ``, if the queue exists."""
+    import pika
+
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        for name in names:
+            for queue in (name, f"{name}.DQ"):
+                channel = connection.channel()
+                try:
+                    channel.queue_purge(queue)
+                    channel.close()
+                except pika.exceptions.ChannelClosedByBroker:
+                    pass  # 404: never declared
+
+
+def queue_length(url: str, name: str) -> int:
+    """The ready messages of queue ``name`` (not those delivered and not yet acknowledged)."""
+    import pika
+
+    with pika.BlockingConnection(pika.URLParameters(url)) as connection:
+        declared = connection.channel().queue_declare(name, passive=True)
+        return int(declared.method.message_count)
+
+
 def _accepts(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
