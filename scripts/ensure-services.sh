@@ -21,14 +21,15 @@ have_postgres() {
 }
 
 have_rabbitmq() {
-    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] || command -v rabbitmq-server >/dev/null 2>&1
+    # The test run starts the server script itself (not /usr/sbin's wrapper) and its own epmd.
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] && command -v epmd >/dev/null 2>&1
 }
 
 describe() {
     local redis pg rabbit
     redis="$(command -v redis-server)"
     pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-    rabbit="$(ls -d /usr/lib/rabbitmq/bin 2>/dev/null || command -v rabbitmq-server)"
+    rabbit="$(ls -d /usr/lib/rabbitmq/bin)"
     echo "$1: redis-server at $redis, postgres in $pg, rabbitmq in $rabbit"
 }
 
@@ -53,8 +54,7 @@ fi
 
 echo "ensure-services: installing ${missing[*]} (apt-get install ${PACKAGES[*]})"
 "${SUDO[@]}" apt-get update -qq
-# RUNLEVEL=1 keeps the packages' init scripts from starting the system services.
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 
 if ! have_redis || ! have_postgres || ! have_rabbitmq; then
