@@ -1,8 +1,9 @@
 """A dead worker's unacknowledged messages go back to their queues when a worker asks.
 
-(RabbitMQ does it by itself when the connection closes: see test_worker_process.py,
-``test_a_killed_workers_prefetched_messages_run_on_a_new_worker``.) Real Redis, Dramatiq's own Redis broker with its random maintenance switched off, so only
-``requeue_dead_workers`` can hand the messages back.
+Real Redis, Dramatiq's own Redis broker with its random maintenance switched off, so only
+``requeue_dead_workers`` can hand the messages back. (RabbitMQ does it by itself when the
+connection closes: ``test_a_killed_workers_prefetched_messages_run_on_a_new_worker`` in
+test_worker_process.py.)
 """
 
 from __future__ import annotations
