@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Make sure the Redis and PostgreSQL server binaries the test run starts are installed.
-# Installs the Debian packages when missing; never starts any service.
+# Make sure the Redis, PostgreSQL and RabbitMQ server binaries the test run starts are
+# installed. Installs the Debian packages when missing; never starts any service (the test
+# run starts its own servers on free loopback ports).
 set -euo pipefail
 
-PACKAGES=(redis-server postgresql)
+PACKAGES=(redis-server postgresql rabbitmq-server)
 
 have_redis() {
     command -v redis-server >/dev/null 2>&1
@@ -19,14 +20,20 @@ have_postgres() {
     return 1
 }
 
-describe() {
-    local redis pg
-    redis="$(command -v redis-server)"
-    pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-    echo "$1: redis-server at $redis, postgres in $pg"
+have_rabbitmq() {
+    # The test run starts the server script itself (not /usr/sbin's wrapper) and its own epmd.
+    [[ -x /usr/lib/rabbitmq/bin/rabbitmq-server ]] && command -v epmd >/dev/null 2>&1
 }
 
-if have_redis && have_postgres; then
+describe() {
+    local redis pg rabbit
+    redis="$(command -v redis-server)"
+    pg="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    rabbit="$(ls -d /usr/lib/rabbitmq/bin)"
+    echo "$1: redis-server at $redis, postgres in $pg, rabbitmq in $rabbit"
+}
+
+if have_redis && have_postgres && have_rabbitmq; then
     describe "services ok"
     exit 0
 fi
@@ -34,6 +41,7 @@ fi
 missing=()
 have_redis || missing+=("redis-server")
 have_postgres || missing+=("postgresql")
+have_rabbitmq || missing+=("rabbitmq-server")
 
 if [[ "$(id -u)" -eq 0 ]]; then
     SUDO=()
@@ -49,7 +57,7 @@ echo "ensure-services: installing ${missing[*]} (apt-get install ${PACKAGES[*]})
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
     apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" >/dev/null
 
-if ! have_redis || ! have_postgres; then
+if ! have_redis || ! have_postgres || ! have_rabbitmq; then
     echo "ensure-services: install finished but server binaries are still missing" >&2
     exit 1
 fi

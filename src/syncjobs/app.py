@@ -116,6 +116,13 @@ def register_actors(
 ) -> SyncJobs:
     """Bind every registered job type to ``broker`` and return the application.
 
+    ``broker`` may be the host's own (Redis, RabbitMQ or any Dramatiq broker, with the host's
+    actors and middleware on it): each job type runs as actor ``settings.actor_prefix`` +
+    its name (``syncjobs.sync_account``). Binding is all or nothing: if a name is taken by
+    another actor, or declaring fails, it raises ``ConfigurationError`` and leaves the broker
+    as it was. Binding the same broker again replaces the earlier binding (no second
+    middleware); the new app is the one the workers run jobs with.
+
     Args:
         broker: The Dramatiq broker workers consume from and submits send to.
         deps: Storage and services the job bodies use.

@@ -118,13 +118,22 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="memory://",
-        description="``redis://host:port/db`` for a Redis broker, or ``memory://`` for "
-        "Dramatiq's in-process broker (demo and tests only).",
+        description="``redis://host:port/db`` for a Redis broker, ``amqp://user:pass@host:port/"
+        "vhost`` (or ``amqps://``) for RabbitMQ, or ``memory://`` for Dramatiq's in-process "
+        "broker (demo and tests only).",
+    )
+    actor_prefix: str = Field(
+        default="syncjobs.",
+        pattern=r"^([A-Za-z_][A-Za-z0-9_.:-]{0,39})?$",
+        description="Prefix of the Dramatiq actor name of every job type (``sync_account`` runs "
+        "as actor ``syncjobs.sync_account``), so a host's own actors may share the broker. "
+        "A job type already named with the prefix keeps its name. Job type names in the "
+        "ledger and in ``submit`` do not change. Empty: the actors are named as the job types.",
     )
     broker_heartbeat_timeout: float = Field(
         default=20.0,
         gt=0,
-        description="Seconds after which the Redis broker hands the unacknowledged messages "
+        description="Redis only: seconds after which the broker hands the unacknowledged messages "
         "(running or prefetched) of a silent, killed worker back to their queues. Every worker "
         "process beats every ``heartbeat_interval`` seconds, so keep it at least 3 of those.",
     )

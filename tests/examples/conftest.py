@@ -15,7 +15,13 @@ from types import ModuleType
 import pytest
 
 from syncjobs.core.registry import Registry, default_registry
-from tests.integration.conftest import client, env, workers  # noqa: F401  (fixtures)
+from tests.integration.conftest import (  # noqa: F401  (fixtures)
+    broker,
+    broker_url,
+    client,
+    env,
+    workers,
+)
 
 HOST_JOBS = "examples.host_jobs"
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import pytest
 
-from ..integration.conftest import Workers, client, env, workers
+from ..integration.conftest import Workers, broker, broker_url, client, env, workers
 
 __all__ = [
     "FileWorkers",
     "Reporter",
+    "broker",
+    "broker_url",
     "client",
     "env",
     "file_workers",

@@ -1,4 +1,5 @@
-"""Redis and PostgreSQL restarted under a running workload: no job lost, none run twice."""
+"""Redis, RabbitMQ and PostgreSQL restarted under a running workload: no job lost, none run
+twice."""
 
 from __future__ import annotations
 
@@ -61,6 +62,13 @@ def test_redis_restarted_mid_run(
     client: Callable[..., SyncJobs], workers: Workers, redis_server: Any, report: Reporter
 ) -> None:
     _run(client, workers, redis_server.restart, "redis_restarted", report)
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq"], indirect=True)
+def test_rabbitmq_restarted_mid_run(
+    client: Callable[..., SyncJobs], workers: Workers, rabbitmq_server: Any, report: Reporter
+) -> None:
+    _run(client, workers, rabbitmq_server.restart, "rabbitmq_restarted", report)
 
 
 def test_postgresql_restarted_mid_run(

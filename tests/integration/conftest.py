@@ -1,7 +1,13 @@
-"""Fixtures of the integration tests: worker processes on the real Redis and PostgreSQL."""
+"""Fixtures of the integration tests: worker processes on a real broker and PostgreSQL.
+
+The broker is Redis unless a test runs ``on_both_brokers``: then once on Redis and once on
+RabbitMQ (the ``broker`` fixture's param). Either is emptied before each test.
+"""
 
 from __future__ import annotations
 
+import importlib
+import json
 import os
 import signal
 import subprocess
@@ -15,19 +21,69 @@ import redis
 
 from syncjobs.app import SyncJobs
 from syncjobs.core import current as _current
+from syncjobs.core.registry import default_registry
 from syncjobs.factory import create_app
 from syncjobs.settings import Settings
 from syncjobs.storage import SQLAlchemyRepository
+from tests.servers.rabbitmq_server import purge_queues, queue_length
+
+#: The brokers ``on_both_brokers`` runs a test on.
+BROKERS = ("redis", "rabbitmq")
+#: Runs the test once on Redis and once on RabbitMQ.
+on_both_brokers = pytest.mark.parametrize("broker", BROKERS, indirect=True)
+
+
+#: The module declaring ``itest.flaky`` (the ``flaky_jobs`` fixture).
+FLAKY_JOBS = "tests.integration.flaky_jobs"
+
+
+def syncjobs_queues() -> list[str]:
+    """The queues of every declared job type (and the tick's), as RabbitMQ names them."""
+    return sorted({jt.queue for jt in default_registry} | {"syncjobs", "default", "host"})
 
 
 @pytest.fixture
-def env(redis_server: Any, pg_repo: SQLAlchemyRepository) -> dict[str, str]:
-    """Settings for both sides, as environment variables; Redis emptied first."""
-    redis.Redis.from_url(redis_server.url).flushall()
+def broker(request: pytest.FixtureRequest) -> str:
+    """Which broker the test's processes share: ``redis`` unless the test is parametrized."""
+    kind = str(getattr(request, "param", "redis"))
+    assert kind in BROKERS, kind
+    return kind
+
+
+@pytest.fixture
+def broker_url(broker: str, request: pytest.FixtureRequest) -> str:
+    """The URL of that broker, emptied: Redis flushed, or RabbitMQ's queues deleted."""
+    if broker == "rabbitmq":
+        rabbit: Any = request.getfixturevalue("rabbitmq_server")
+        rabbit.delete_queues(syncjobs_queues())
+        return str(rabbit.url)
+    server: Any = request.getfixturevalue("redis_server")
+    redis.Redis.from_url(server.url).flushall()
+    return str(server.url)
+
+
+def lose_queued_messages(broker: str, url: str) -> None:
+    """Drop every message waiting in the broker's queues, as a flushed Redis would."""
+    if broker == "rabbitmq":
+        purge_queues(url, syncjobs_queues())
+    else:
+        redis.Redis.from_url(url).flushall()
+
+
+def queued_messages(broker: str, url: str, queue: str) -> int:
+    """How many messages wait in ``queue``, not counting those a worker has fetched."""
+    if broker == "rabbitmq":
+        return queue_length(url, queue)
+    return int(redis.Redis.from_url(url).llen(f"dramatiq:{queue}"))
+
+
+@pytest.fixture
+def env(broker_url: str, pg_repo: SQLAlchemyRepository) -> dict[str, str]:
+    """Settings for both sides, as environment variables; the broker emptied first."""
     return {
         "SYNCJOBS_DATABASE_URL": pg_repo.engine.url.render_as_string(hide_password=False),
         "SYNCJOBS_TABLE_PREFIX": pg_repo.tables.prefix,
-        "SYNCJOBS_BROKER_URL": redis_server.url,
+        "SYNCJOBS_BROKER_URL": broker_url,
         "SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT": "2",
         "SYNCJOBS_BROKER_MAINTENANCE_CHANCE": "1000000",
         "SYNCJOBS_PROGRESS_INTERVAL": "0",
@@ -41,8 +97,11 @@ def client(env: dict[str, str]) -> Iterator[Callable[..., SyncJobs]]:
     """The submitting side: an app on the same Redis and PostgreSQL, in this process."""
     made: list[SyncJobs] = []
 
-    def build(**overrides: str) -> SyncJobs:
-        values = {k.removeprefix("SYNCJOBS_").lower(): v for k, v in {**env, **overrides}.items()}
+    def build(**overrides: Any) -> SyncJobs:
+        values = {
+            k.removeprefix("SYNCJOBS_").lower(): _decoded(v)
+            for k, v in {**env, **overrides}.items()
+        }
         app = create_app(Settings(**values))
         made.append(app)
         return app
@@ -53,24 +112,51 @@ def client(env: dict[str, str]) -> Iterator[Callable[..., SyncJobs]]:
         app.close()
 
 
+def _decoded(value: Any) -> Any:
+    """A JSON list or object given as an environment value, decoded as the settings would."""
+    if isinstance(value, str) and value.startswith(("[", "{")):
+        return json.loads(value)
+    return value
+
+
+@pytest.fixture
+def flaky_jobs(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``itest.flaky`` declared here and in the workers; the global registry restored after."""
+    monkeypatch.setattr(default_registry, "_types", dict(default_registry._types))
+    sys.modules.pop(FLAKY_JOBS, None)
+    importlib.import_module(FLAKY_JOBS)
+    env["SYNCJOBS_IMPORTS"] = json.dumps([FLAKY_JOBS])
+    try:
+        yield "itest.flaky"
+    finally:
+        sys.modules.pop(FLAKY_JOBS, None)
+
+
 class Workers:
-    """Starts and kills `dramatiq syncjobs.actors` processes."""
+    """Starts and kills `dramatiq syncjobs.actors` processes (or the given modules)."""
 
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env  # read at each start, so fixtures may add settings later
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def start(self, queues: str = "syncjobs", **overrides: str) -> subprocess.Popen[bytes]:
+    def start(
+        self,
+        queues: str = "syncjobs",
+        *,
+        threads: int = 2,
+        modules: tuple[str, ...] = ("syncjobs.actors",),
+        **overrides: str,
+    ) -> subprocess.Popen[bytes]:
         proc = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
                 "dramatiq",
-                "syncjobs.actors",
+                *modules,
                 "--processes",
                 "1",
                 "--threads",
-                "2",
+                str(threads),
                 "--queues",
                 *queues.split(","),
             ],

@@ -1,7 +1,9 @@
 """A dead worker's unacknowledged messages go back to their queues when a worker asks.
 
 Real Redis, Dramatiq's own Redis broker with its random maintenance switched off, so only
-``requeue_dead_workers`` can hand the messages back.
+``requeue_dead_workers`` can hand the messages back. (RabbitMQ does it by itself when the
+connection closes: ``test_a_killed_workers_prefetched_messages_run_on_a_new_worker`` in
+test_worker_process.py.)
 """
 
 from __future__ import annotations
@@ -81,6 +83,13 @@ def test_a_busy_live_workers_messages_stay_with_it(redis_server: Any, namespace:
 
 
 def test_brokers_without_unacknowledged_sets_need_nothing() -> None:
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
     from dramatiq.brokers.stub import StubBroker
 
     assert requeue_dead_workers(StubBroker()) == 0
+    # RabbitMQ hands a closed connection's messages back by itself: not even a connection
+    # is opened (nothing listens on port 1).
+    rabbit = RabbitmqBroker(url="amqp://guest:guest@127.0.0.1:1/%2F")
+    dramatiq.actor(actor_name="t_work", queue_name="q", broker=rabbit)(lambda n: None)
+    assert requeue_dead_workers(rabbit) == 0
+    assert rabbit.connections == set()

@@ -1,4 +1,4 @@
-"""The throwaway Redis and PostgreSQL servers the test run starts by itself."""
+"""The throwaway Redis, PostgreSQL and RabbitMQ servers the test run starts by itself."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import pika
 import psycopg
 import pytest
 import redis
 
-from tests.servers import PostgresServer, RedisServer, free_port
+from tests.servers import PostgresServer, RabbitMQServer, RedisServer, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +106,50 @@ def test_stop_removes_temp_dirs() -> None:
     server.stop()
     assert not log.parent.exists()
     assert server.pid is None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_rabbitmq_keeps_durable_messages_across_a_restart_and_stops_clean() -> None:
+    server = RabbitMQServer()
+    server.start()
+    try:
+        port, workdir = server.port, server.log_path.parent if server.log_path else None
+        assert server.url == f"amqp://guest:guest@127.0.0.1:{port}/%2F"
+        assert workdir is not None and (workdir / ".erlang.cookie").exists()  # not in ~
+        with pika.BlockingConnection(pika.URLParameters(server.url)) as conn:
+            channel = conn.channel()
+            channel.queue_declare("kept", durable=True)
+            channel.basic_publish("", "kept", b"hello", pika.BasicProperties(delivery_mode=2))
+
+        server.restart()
+        assert server.port == port
+        with pika.BlockingConnection(pika.URLParameters(server.url)) as conn:
+            _, _, body = conn.channel().basic_get("kept", auto_ack=True)
+        assert body == b"hello"
+        server.delete_queues(["kept"])
+        pids = [server.pid, server.epmd_pid]
+        assert all(pids)
+    finally:
+        server.stop()
+    assert not workdir.exists()
+    assert not any(_alive(pid) for pid in pids if pid)
+    assert not _processes_mentioning(str(workdir))  # the Erlang VM (beam) is gone too
+
+
+def _processes_mentioning(text: str) -> list[int]:
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if proc.name.isdigit() and text in cmdline:
+            found.append(int(proc.name))
+    return found

@@ -1,4 +1,5 @@
-"""Real processes: a `dramatiq syncjobs.actors` worker on Redis, the ledger on PostgreSQL."""
+"""Real processes: `dramatiq syncjobs.actors` workers on Redis and on RabbitMQ, the ledger on
+PostgreSQL: a job's life, retries, cancelling, and a killed worker's jobs running again."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -15,11 +17,12 @@ from syncjobs.app import SyncJobs
 from syncjobs.storage import SQLAlchemyRepository
 
 from ..conftest import AppFactory, drop_schema
-from .conftest import Workers, wait_for
+from .conftest import Workers, on_both_brokers, queued_messages, wait_for
 
 pytestmark = pytest.mark.integration
 
 
+@on_both_brokers
 def test_a_real_worker_runs_the_job_and_watch_sees_each_step_in_order(
     client: Callable[..., SyncJobs], workers: Workers
 ) -> None:
@@ -37,6 +40,7 @@ def test_a_real_worker_runs_the_job_and_watch_sees_each_step_in_order(
     assert final.worker_id and final.attempts == 1
 
 
+@on_both_brokers
 def test_a_job_whose_worker_is_sigkilled_completes_on_a_new_worker(
     client: Callable[..., SyncJobs], workers: Workers
 ) -> None:
@@ -54,6 +58,7 @@ def test_a_job_whose_worker_is_sigkilled_completes_on_a_new_worker(
     assert final.attempts == 2 and final.worker_id != killed_at.worker_id
 
 
+@on_both_brokers
 def test_a_job_killed_with_no_attempts_left_fails_instead_of_looping(
     client: Callable[..., SyncJobs], workers: Workers
 ) -> None:
@@ -67,10 +72,77 @@ def test_a_job_killed_with_no_attempts_left_fails_instead_of_looping(
     final = list(app.watch(job.id, owner_id="u1", timeout=120))[-1]
     assert final.status is JobStatus.FAILED
     # Whichever comes first: the recovery pass finds it stale (worker_lost), or its message,
-    # handed back by Redis, is claimed once more and refused (attempts_exhausted).
+    # handed back by the broker, is claimed once more and refused (attempts_exhausted).
     assert final.error_code in {"worker_lost", "attempts_exhausted"}
     assert final.attempts == (1 if final.error_code == "worker_lost" else 2)  # never a 3rd
     assert [d.job_id for d in app.dead_letters(owner_id="u1")] == [job.id]
+
+
+@on_both_brokers
+def test_a_killed_workers_prefetched_messages_run_on_a_new_worker(
+    client: Callable[..., SyncJobs], workers: Workers, broker: str, env: dict[str, str]
+) -> None:
+    app = client(SYNCJOBS_RESEND_PENDING_AFTER="3600")  # no re-send: only the broker can help
+    first = workers.start(threads=1)  # one thread: prefetches 2 messages, runs 1
+    running = app.submit("syncjobs.count", owner_id="u1", params={"to": 100, "step": 0.1})
+    wait_for(lambda: (app.status(running.id, owner_id="u1").progress_done or 0) >= 1)
+    waiting = [app.submit("syncjobs.count", owner_id="u1", params={"to": 2}) for _ in range(4)]
+    url = env["SYNCJOBS_BROKER_URL"]
+    wait_for(lambda: queued_messages(broker, url, "syncjobs") == 3, 30)  # 1 fetched, held
+    workers.kill(first)
+    assert all(app.status(j.id, owner_id="u1").status is JobStatus.PENDING for j in waiting)
+    killed_at = time.monotonic()
+    workers.start()
+    for job in waiting:
+        final = list(app.watch(job.id, owner_id="u1", timeout=60))[-1]
+        assert final.status is JobStatus.COMPLETED and final.attempts == 1, final
+    # RabbitMQ hands a closed connection's messages back at once; Redis once the dead
+    # worker's broker heartbeat is older than SYNCJOBS_BROKER_HEARTBEAT_TIMEOUT (2 s here).
+    assert time.monotonic() - killed_at < 45
+    app.cancel(running.id, owner_id="u1")
+
+
+@on_both_brokers
+def test_retries_rate_limits_and_fatal_errors_on_a_real_broker(
+    client: Callable[..., SyncJobs], workers: Workers, flaky_jobs: str
+) -> None:
+    app = client(SYNCJOBS_RETRY_MIN_BACKOFF="0.2", SYNCJOBS_RETRY_MAX_BACKOFF="0.5")
+    workers.start()
+    started = time.monotonic()
+    retried = app.submit(flaky_jobs, owner_id="u1", params={"fail_times": 2})
+    limited = app.submit(flaky_jobs, owner_id="u1", params={"retry_after": 2.0})
+    fatal = app.submit(flaky_jobs, owner_id="u1", params={"fatal": True})
+    finals = {
+        j.id: list(app.watch(j.id, owner_id="u1", timeout=60))[-1]
+        for j in (retried, limited, fatal)
+    }
+    done = finals[retried.id]
+    assert done.status is JobStatus.COMPLETED and done.result == {"attempt": 3}
+    assert (done.attempts, done.retry_count) == (3, 2)
+    waited = finals[limited.id]  # sent again, delayed by exactly retry_after, no retry spent
+    assert waited.status is JobStatus.COMPLETED and (waited.attempts, waited.retry_count) == (1, 0)
+    assert time.monotonic() - started >= 2.0
+    failed = finals[fatal.id]
+    assert (failed.status, failed.error_code, failed.attempts) == (JobStatus.FAILED, "fatal", 1)
+    assert [d.job_id for d in app.dead_letters(owner_id="u1")] == [fatal.id]
+
+
+@on_both_brokers
+def test_cancelling_a_running_and_a_delayed_job_on_a_real_broker(
+    client: Callable[..., SyncJobs], workers: Workers
+) -> None:
+    app = client()
+    workers.start()
+    running = app.submit("syncjobs.count", owner_id="u1", params={"to": 200, "step": 0.05})
+    wait_for(lambda: (app.status(running.id, owner_id="u1").progress_done or 0) >= 3)
+    delayed = app.submit("syncjobs.count", owner_id="u1", params={"to": 1}, delay=1.5)
+    assert app.cancel(delayed.id, owner_id="u1").status is JobStatus.CANCELLED  # at once
+    app.cancel(running.id, owner_id="u1")
+    final = list(app.watch(running.id, owner_id="u1", timeout=60))[-1]
+    assert final.status is JobStatus.CANCELLED and (final.progress_done or 0) < 200
+    time.sleep(2.5)  # the delayed message arrives, and is dropped
+    after = app.status(delayed.id, owner_id="u1")
+    assert after.status is JobStatus.CANCELLED and after.attempts == 0
 
 
 def test_fifty_concurrent_submits_for_one_owner_accept_exactly_the_limit(
