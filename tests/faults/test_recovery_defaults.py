@@ -1,4 +1,4 @@
-"""The whole worker process group SIGKILLed mid-run, at default settings (issue 14).
+"""The whole worker process group SIGKILLed mid-run, at default settings.
 
 A host would run ``dramatiq syncjobs.actors --processes 2 --threads 4`` and ``periodiq
 syncjobs.actors`` on a PostgreSQL ledger and a Redis broker, with every upkeep, heartbeat and
@@ -19,7 +19,7 @@ of the restart plus its own run time; the slowest is that kill's recovery time. 
 every job completed, and its effect (a count per job id in Redis) is there exactly once: a run
 is counted twice only if its first effect was cut off by a kill before the ledger recorded it.
 
-Larger runs (the issue's: 600 jobs, 8 owners, 5 kills) take ``FAULT_RECOVERY_JOBS``,
+Larger runs (for example 600 jobs, 8 owners, 5 kills) take ``FAULT_RECOVERY_JOBS``,
 ``FAULT_RECOVERY_OWNERS`` and ``FAULT_RECOVERY_KILLS``; ``FAULT_RECOVERY_PATIENCE`` (seconds,
 default 0) keeps waiting that much longer for a late kill's jobs, to measure how late they are.
 """
@@ -58,7 +58,7 @@ JOBS = int(os.environ.get("FAULT_RECOVERY_JOBS", "200"))
 OWNERS = int(os.environ.get("FAULT_RECOVERY_OWNERS", "4"))
 KILLS = int(os.environ.get("FAULT_RECOVERY_KILLS", "3"))
 PATIENCE = float(os.environ.get("FAULT_RECOVERY_PATIENCE", "0"))
-#: What the issue promises: a job held by a dead worker runs again within a minute.
+#: What the docs promise: a job held by a dead worker runs again within a minute.
 RECOVERY_LIMIT = 60.0
 DURATIONS = (0.5, 1.0, 1.5, 2.0)
 THREADS = 2 * 4
