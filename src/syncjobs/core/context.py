@@ -50,7 +50,7 @@ def skipped_job() -> str | None:
 
 def take_skipped() -> str | None:
     """The job id this thread's message was skipped for, if any; forgets it."""
-    job_id: str | None = getattr(_local, "skipped", None)
+    job_id = skipped_job()
     _local.skipped = None
     return job_id
 
