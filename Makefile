@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[redis,rabbitmq,postgres,google,dev]'
+	$(BIN)/pip install --quiet -e '.[redis,rabbitmq,postgres,google,web,dev]'
 	touch $(STAMP)
 
 venv: $(STAMP)
