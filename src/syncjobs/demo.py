@@ -21,6 +21,7 @@ from rich.table import Table
 from .app import SyncJobs, register_actors
 from .connections.service import PROVIDER_LABELS
 from .core.models import Job
+from .errors import InvalidInputError
 from .factory import create_broker, default_deps
 from .settings import ProviderSettings, Settings
 from .storage.sql import SQLAlchemyRepository
@@ -73,6 +74,8 @@ def fake_providers(items: int) -> Iterator[tuple[CombinedFakes, dict[str, Provid
 
 def run_demo(console: Console, *, items: int = 750) -> None:
     """Sync one account per provider with live progress, then analyse, score, count, tidy."""
+    if items < 1:
+        raise InvalidInputError(f"items must be at least 1 (got {items})")
     with fake_providers(items) as (fakes, configs):
         app = demo_app(None, **configs)
         console.print(

@@ -7,6 +7,7 @@ import importlib
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
+from ._urls import mask_password as _without_password
 from .app import Deps, SyncJobs, register_actors
 from .connections.credentials import SQLCredentialStore, TokenCipher
 from .core.current import APP_LOCK, current_app
@@ -14,7 +15,7 @@ from .errors import ConfigurationError
 from .settings import Settings
 from .storage.sql import SQLAlchemyRepository
 
-__all__ = ["create_app", "create_broker", "default_deps", "get_app"]
+__all__ = ["create_app", "create_broker", "default_deps", "get_app", "import_job_modules"]
 
 
 def create_broker(settings: Settings) -> dramatiq.Broker:
@@ -62,13 +63,13 @@ def _rabbitmq_broker(url: str) -> dramatiq.Broker:
         raise ConfigurationError(f"bad RabbitMQ URL {_without_password(url)!r}: {exc}") from None
 
 
-def _without_password(url: str) -> str:
-    """``url`` with the password of its user part replaced by ``***``."""
-    scheme, sep, rest = url.partition("://")
-    userinfo, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in userinfo:
-        return url
-    return f"{scheme}{sep}{userinfo.split(':', 1)[0]}:***@{host}"
+def import_job_modules(settings: Settings) -> None:
+    """Import the modules ``SYNCJOBS_IMPORTS`` names; ConfigurationError names one that fails."""
+    for module in settings.imports:
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            raise ConfigurationError(f"cannot import job module {module!r}: {exc}") from exc
 
 
 def create_app(
@@ -84,11 +85,7 @@ def create_app(
     broker Dramatiq's global one.
     """
     settings = settings or Settings()
-    for module in settings.imports:
-        try:
-            importlib.import_module(module)
-        except ImportError as exc:
-            raise ConfigurationError(f"cannot import job module {module!r}: {exc}") from exc
+    import_job_modules(settings)
     if broker is None:
         broker = create_broker(settings)
     if set_global_broker:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ._envcheck import warn_unknown_variables
 
 __all__ = [
     "AnalyzerSettings",
@@ -93,6 +96,12 @@ class Settings(BaseSettings):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _spot_unknown_variables(self) -> Settings:
+        """Warn (once per name) about ``SYNCJOBS_*`` variables no setting reads: typos."""
+        warn_unknown_variables(type(self), os.environ)
+        return self
+
     @field_validator("job_expiry", "encryption_key", "webhook_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
@@ -143,6 +152,11 @@ class Settings(BaseSettings):
         le=1_000_000,
         description="How many Redis broker commands in a million also run maintenance (moving "
         "a dead worker's unacknowledged messages back to their queue).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines of ``dramatiq syncjobs.actors`` and ``periodiq syncjobs.actors``: "
+        "Dramatiq's ``text``, or ``json``, one JSON object per line with the job fields as keys.",
     )
     imports: list[str] = Field(
         default_factory=list,

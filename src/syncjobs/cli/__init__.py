@@ -6,13 +6,17 @@ in the order ``syncjobs --help`` lists them, from the module of its group.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from . import accounts, insights, jobs, operations
+from .errors import SyncJobsGroup
 
 __all__ = ["app", "main"]
 
 app = typer.Typer(
+    cls=SyncJobsGroup,
     help="Tracked background jobs for syncing connected accounts.",
     no_args_is_help=True,
     add_completion=False,
@@ -24,6 +28,16 @@ accounts_app = typer.Typer(help="Connected provider accounts.", no_args_is_help=
 app.add_typer(db_app, name="db")
 app.add_typer(dead_app, name="dead-letter")
 app.add_typer(accounts_app, name="accounts")
+
+
+@app.callback()
+def _global_options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="On an error, show its traceback, not one line.")
+    ] = False,
+) -> None:
+    """Options every command takes (read by ``SyncJobsGroup``)."""
+
 
 db_app.command("upgrade")(operations.db_upgrade)
 app.command()(jobs.submit)

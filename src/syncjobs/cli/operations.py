@@ -10,6 +10,7 @@ from rich.table import Table
 
 from ..connections.credentials import generate_key
 from ..demo import run_demo
+from ..factory import import_job_modules
 from ..settings import Settings
 from ..storage.sql import SQLAlchemyRepository
 from .output import AsJson, current_app, guarded, out, user_errors
@@ -20,6 +21,7 @@ def db_upgrade() -> None:
 
     def run() -> None:
         settings = Settings()
+        import_job_modules(settings)  # a misnamed module fails here, not later in a worker
         repo = SQLAlchemyRepository(
             settings.database_url, table_prefix=settings.table_prefix, check=False
         )
@@ -95,7 +97,7 @@ def keygen() -> None:
 
 
 def demo(
-    items: Annotated[int, typer.Option(help="Items per fake provider account.")] = 750,
+    items: Annotated[int, typer.Option(min=1, help="Items per fake provider account.")] = 750,
 ) -> None:
     """Sync four fake accounts live on the embedded default: SQLite, in-memory broker."""
     with user_errors():

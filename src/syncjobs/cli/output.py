@@ -15,6 +15,7 @@ from ..app import SyncJobs
 from ..core.models import Job
 from ..errors import SyncJobsError
 from ..factory import get_app
+from .errors import report
 
 out = Console()
 err = Console(stderr=True)
@@ -26,17 +27,15 @@ AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a ta
 
 @contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn syncjobs errors into one clear line and exit code 1, never a traceback."""
+    """Turn syncjobs errors into one clear line and their exit code, never a traceback."""
     try:
         yield
     except SyncJobsError as exc:
-        # soft_wrap: rich inserts no line breaks, so the error stays one line at any width.
-        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
+        report(exc)
 
 
 def guarded(fn: Callable[[], T]) -> T:
-    """Call ``fn`` with syncjobs errors turned into one line and exit code 1."""
+    """Call ``fn`` with syncjobs errors turned into one line and their exit code."""
     with user_errors():
         return fn()
 
