@@ -149,6 +149,7 @@ def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, 
                 now = app.status(job.id, owner_id=OWNER)
                 bar.update(
                     tasks[label],
+                    total=None if now.progress_indeterminate else 100,  # None: a pulsing bar
                     completed=now.progress_percent,
                     msg=now.progress_message or now.status.value,
                 )
@@ -156,6 +157,7 @@ def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, 
                     ok = now.status.value == "completed"
                     bar.update(
                         tasks[label],
+                        total=100,
                         completed=100 if ok else now.progress_percent,
                         msg=(now.progress_message or "")
                         if ok

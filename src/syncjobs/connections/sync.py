@@ -161,10 +161,11 @@ class AccountSync:
             self.totals["unchanged"] += counts.unchanged + page.unchanged
             self.totals["pages"] += 1
             seen += len(page.items) + page.unchanged
-            total = max(page.total_hint or 0, seen) or None
+            # The provider's count of items (None if it gives none: indeterminate progress).
+            # It is an estimate: ``seen`` may pass it; the percent stays below 100 till the end.
             ctx.progress(
                 seen,
-                total,
+                page.total_hint,
                 f"{label}: page {self.totals['pages']}, "
                 f"{self.totals['added']} new, {self.totals['updated']} changed",
             )

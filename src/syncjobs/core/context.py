@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("syncjobs.job")
+#: The highest percent a running job reports: the ledger writes 100 when it completes.
+_BEFORE_DONE = 99.0
 _local = threading.local()
 
 
@@ -78,6 +80,8 @@ class JobContext:
         self._cancelled = False
         #: Set by syncjobs when the body returns: its value or the exception it raised.
         self.outcome: Outcome | None = None
+        #: When this attempt started (``time.monotonic()``): its duration is measured from it.
+        self.started = time.monotonic()
 
     @property
     def job_id(self) -> str:
@@ -100,7 +104,12 @@ class JobContext:
         return self.job.checkpoint
 
     def progress(self, done: int, total: int | None = None, message: str | None = None) -> None:
-        """Report ``done`` of ``total`` units; writes are throttled, the last one always lands."""
+        """Report ``done`` of ``total`` units; writes are throttled, the last one always lands.
+
+        ``total`` may be an estimate, and None when unknown: the job's progress is then
+        indeterminate (``to_dict()`` shows no percent and no ETA). A running job's percent
+        stays below 100 (at most 99) until it completes.
+        """
         if done < 0 or (total is not None and total < 0):
             raise InvalidInputError("progress counts must be >= 0")
         self._pending = (done, total, message)
@@ -115,7 +124,9 @@ class JobContext:
             return
         done, total, message = self._pending
         self._pending = None
-        percent = min(100.0, round(100.0 * done / total, 2)) if total else 0.0
+        # 100 % is for a completed job only: until then a total may be an estimate (done
+        # can pass it), and the last unit's write comes before the job's outcome.
+        percent = min(_BEFORE_DONE, round(100.0 * done / total, 2)) if total else 0.0
         self._last_write = time.monotonic()
         if self._repo.update_progress(
             self.job_id,

@@ -45,6 +45,7 @@ from .context import (
     set_current_context,
     take_skipped,
 )
+from .joblog import log_finished, log_started
 from .maintenance import Heartbeat
 from .models import Job, JobStatus
 from .registry import JobType
@@ -132,6 +133,7 @@ class TrackingMiddleware(Middleware):
             return
         self.heartbeat.add(job_id)
         set_current_context(ctx)
+        log_started(ctx.job)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Start heartbeating; run the schedules marked ``on_startup``."""
@@ -225,10 +227,13 @@ class TrackingMiddleware(Middleware):
             ctx.flush()
         except Exception:  # progress is best effort; the outcome below is not
             logger.warning("could not write the last progress of job %s", ctx.job_id)
+        ended: list[str] = []
         try:
-            _with_db_retries(lambda: self.record(ctx.job, outcome))
+            _with_db_retries(lambda: ended.append(self.record(ctx.job, outcome)))
         finally:
             self.heartbeat.discard(ctx.job_id)
+        error_code = describe(outcome.error)[0] if outcome.error is not None else None
+        log_finished(ctx.job, ended[-1], time.monotonic() - ctx.started, error_code)
         # The ledger has recorded the failure and owns what comes next (a retry it sends, or
         # its dead letter): acknowledge the message instead of leaving it in Dramatiq's own
         # dead-letter queue, where Dramatiq's retries middleware put it.
@@ -239,8 +244,12 @@ class TrackingMiddleware(Middleware):
         set_current_context(None)
         take_skipped()
 
-    def record(self, job: Job, outcome: Outcome) -> None:
-        """Write the outcome of one attempt of ``job`` to the ledger."""
+    def record(self, job: Job, outcome: Outcome) -> str:
+        """Write the outcome of one attempt of ``job`` to the ledger; name what it was.
+
+        The name is ``completed``, ``cancelled``, ``waiting`` (a rate limit, no retry spent),
+        ``retrying`` or ``failed``.
+        """
         repo, now, exc = self.app.repository, utcnow(), outcome.error
         if exc is None:
             try:
@@ -249,15 +258,17 @@ class TrackingMiddleware(Middleware):
                 exc = InvalidInputError(f"the job returned a value that is not JSON: {err}")
             else:
                 self.app.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
-                return
+                return "completed"
         code, text = describe(exc)
         if isinstance(exc, JobCancelledError):
             repo.finish_job(
                 job.id, status=JobStatus.CANCELLED, now=now, error_code=code, error_message=text
             )
-        elif isinstance(exc, RateLimitedError):
+            return "cancelled"
+        if isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
-        elif isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
+            return "waiting"
+        if isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
             self.app.finish_job(
                 job.id,
@@ -267,10 +278,11 @@ class TrackingMiddleware(Middleware):
                 error_message=text,
                 dead_letter=True,
             )
-        else:
-            s = self.app.settings
-            delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
-            self._retry(job, delay, code, text, count_retry=True)
+            return "failed"
+        s = self.app.settings
+        delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
+        self._retry(job, delay, code, text, count_retry=True)
+        return "retrying"
 
     def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
         now = utcnow()

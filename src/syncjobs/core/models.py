@@ -99,6 +99,11 @@ class Job:
         """True once the job is completed, failed or cancelled."""
         return self.status.is_terminal
 
+    @property
+    def progress_indeterminate(self) -> bool:
+        """True while the job runs without a known total: there is no percent to show."""
+        return self.status is JobStatus.PROCESSING and self.progress_total is None
+
     def eta_seconds(self, now: datetime | None = None) -> float | None:
         """Seconds left at the rate progress has been made since the job started, if known."""
         if self.status is not JobStatus.PROCESSING or self.started_at is None:
@@ -117,7 +122,7 @@ class Job:
             "id": self.id,
             "job_type": self.job_type,
             "status": self.status.value,
-            "progress_percent": self.progress_percent,
+            "progress_percent": None if self.progress_indeterminate else self.progress_percent,
             "progress_done": self.progress_done,
             "progress_total": self.progress_total,
             "progress_message": self.progress_message,

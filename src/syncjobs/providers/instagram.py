@@ -31,6 +31,8 @@ MEDIA_FIELDS = (
 #: Fields that change without the post changing (signed CDN URLs).
 _VOLATILE = frozenset({"media_url", "thumbnail_url"})
 _METRICS = {"likes": "like_count", "comments": "comments_count"}
+#: Key of ``FeedState.extra`` holding the ``media_count`` read when a full run started.
+_MEDIA_COUNT = "media_count"
 
 
 class _Cursors(BaseModel):
@@ -75,8 +77,6 @@ class InstagramProvider(FeedProvider):
     #: Instagram refreshes only tokens at least this old.
     min_refresh_age: ClassVar[timedelta] = timedelta(hours=24)
 
-    _total: int | None = None
-
     def refresh_due(self, tokens: TokenSet, now: datetime) -> bool:
         """Due once the token is 24 h old (refreshing keeps the 60-day token alive)."""
         return tokens.issued_at is not None and now - tokens.issued_at >= self.min_refresh_age
@@ -98,12 +98,18 @@ class InstagramProvider(FeedProvider):
         return self.token_set(answer.model_dump(), tokens)
 
     def prepare(self, state: FeedState) -> None:
-        """At the start of a full run, read ``media_count`` for progress (one call)."""
+        """At the start of a full run, read ``media_count`` for progress (one call).
+
+        The count is kept in the cursor, so an attempt that resumes the run still has it.
+        """
         run = state.run
         if run is None or not run.full or run.next is not None:
             return
         response = self.call("GET", "me", endpoint="me", params={"fields": "media_count"})
-        self._total = self.parse(response, _Profile, endpoint="me").media_count
+        count = self.parse(response, _Profile, endpoint="me").media_count
+        state.extra.pop(_MEDIA_COUNT, None)
+        if count is not None:
+            state.extra[_MEDIA_COUNT] = str(count)
 
     def list_page(self, token: str | None, state: FeedState) -> FeedPage:
         """One ``/me/media`` page, newest first."""
@@ -125,7 +131,8 @@ class InstagramProvider(FeedProvider):
         after = paging.cursors.after if paging and paging.next and paging.cursors else None
         if paging and paging.next and not after:
             raise self.unexpected("media", "paging.next without paging.cursors.after")
-        total = self._total if state.run is not None and state.run.full else None
+        count = state.extra.get(_MEDIA_COUNT)
+        total = int(count) if count and state.run is not None and state.run.full else None
         return FeedPage(entries, after, total)
 
     def items_for(self, entries: list[Entry]) -> list[Item]:

@@ -129,7 +129,9 @@ class YouTubeProvider(GoogleProvider, FeedProvider):
             time_of=_published_at,
             stable_of=_stable_part,
         )
-        total = body.pageInfo.totalResults if body.pageInfo else None
+        # The playlist's size is this run's total only when the run walks all of it.
+        full = state.run is not None and state.run.full
+        total = body.pageInfo.totalResults if body.pageInfo and full else None
         return FeedPage(entries, body.nextPageToken, total)
 
     def items_for(self, entries: list[Entry]) -> list[Item]:
