@@ -43,7 +43,16 @@ case-sensitive. Nested provider settings use a double underscore:
 Settings are validated when `Settings()` is built: a bad value raises pydantic's
 `ValidationError` naming the field. A field whose type allows "none" can be set to `None`
 only from Python (`Settings(job_expiry=None)`); from the environment an empty value is
-rejected for numbers and kept as an empty string for strings.
+rejected for numbers and kept as an empty string for strings. The `syncjobs` command and
+`dramatiq syncjobs.actors` report a bad value in one line naming the variable, for example
+`error: bad setting: SYNCJOBS_BROKER_MAINTENANCE_CHANCE='abc': Input should be a valid
+integer, unable to parse string as an integer` (exit code 3, see
+[Troubleshooting](troubleshooting.md#exit-codes-of-the-syncjobs-command)).
+
+A `SYNCJOBS_*` variable that no setting reads is ignored, and logged once per process as a
+warning of the `syncjobs.settings` logger naming the closest real one:
+`unknown setting SYNCJOBS_DATABSE_URL is ignored: did you mean SYNCJOBS_DATABASE_URL?`.
+`SYNCJOBS_TEST_*` variables (the test servers' URLs) are not settings and are not reported.
 
 ## Core
 

@@ -96,9 +96,7 @@ def _explain_one(exc: BaseException) -> Failure | None:
 
 
 def _is_broker_error(exc: BaseException) -> bool:
-    if isinstance(exc, dramatiq.errors.ConnectionError):
-        return True
-    kinds: list[type[BaseException]] = []
+    kinds: list[type[BaseException]] = [dramatiq.errors.BrokerConnectionError]
     try:
         import redis.exceptions
 

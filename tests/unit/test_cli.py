@@ -126,7 +126,7 @@ def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:
     missing_key = runner.invoke(
         app, ["accounts", "connect", "gmail", "--owner", "o1", "--tokens", '{"access_token": "a"}']
     )
-    assert missing_key.exit_code == 1 and "SYNCJOBS_ENCRYPTION_KEY" in missing_key.output
+    assert missing_key.exit_code == 3 and "SYNCJOBS_ENCRYPTION_KEY" in missing_key.output
     assert (
         json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1", "--json"]).output) == []
     )
