@@ -54,8 +54,10 @@ def unknown_variables(model: type[BaseModel], environ: Mapping[str, str]) -> dic
             continue
         if name.startswith(open_prefixes):
             continue
-        close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.6)
-        found[key] = close[0] if close else None
+        # Compared without the prefix every name shares, which would make anything "close".
+        bare = sorted(known.removeprefix(PREFIX) for known in names)
+        close = difflib.get_close_matches(name.removeprefix(PREFIX), bare, n=1, cutoff=0.6)
+        found[key] = PREFIX + close[0] if close else None
     return found
 
 
