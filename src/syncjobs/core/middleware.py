@@ -232,7 +232,10 @@ class TrackingMiddleware(Middleware):
             _with_db_retries(lambda: ended.append(self.record(ctx.job, outcome)))
         finally:
             self.heartbeat.discard(ctx.job_id)
-        error_code = describe(outcome.error)[0] if outcome.error is not None else None
+        if outcome.error is not None:
+            error_code: str | None = describe(outcome.error)[0]
+        else:  # a returned value that is not JSON fails the attempt too
+            error_code = None if ended[-1] == "completed" else InvalidInputError.code
         log_finished(ctx.job, ended[-1], time.monotonic() - ctx.started, error_code)
         # The ledger has recorded the failure and owns what comes next (a retry it sends, or
         # its dead letter): acknowledge the message instead of leaving it in Dramatiq's own
