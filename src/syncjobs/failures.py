@@ -88,7 +88,9 @@ def _explain_one(exc: BaseException) -> Failure | None:
     if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
         reason = _one_line(exc.orig if exc.orig is not None else exc)
         where = _configured_url("database_url")
-        return Failure(f"cannot reach the database{where}: {reason}", EXIT_DATABASE)
+        # No statement: connecting failed. Else a statement failed (locked, out of space…).
+        what = "cannot reach the database" if exc.statement is None else "the database failed"
+        return Failure(f"{what}{where}: {reason}", EXIT_DATABASE)
     if _is_broker_error(exc):
         where = _configured_url("broker_url")
         return Failure(f"cannot reach the broker{where}: {_one_line(exc)}", EXIT_BROKER)
