@@ -9,6 +9,9 @@ broker:
   ``dramatiq.set_broker``), to that broker: it is the one the worker consumes from, and it
   keeps the host's actors and middleware;
 - otherwise to a broker built from ``SYNCJOBS_BROKER_URL``, made Dramatiq's global one.
+
+With ``SYNCJOBS_METRICS_PORT`` set it also adds the worker metrics (``syncjobs.metrics``): each
+worker process counts its jobs, and dramatiq's main process serves them on that port.
 """
 
 from __future__ import annotations
@@ -27,5 +30,9 @@ if _host_broker is not None:
     )
 app = create_app(broker=_host_broker, set_global_broker=_host_broker is None)
 broker = app.broker
+if app.settings.metrics_port:
+    from .metrics import install
+
+    install(app)
 
 __all__ = ["app", "broker"]
