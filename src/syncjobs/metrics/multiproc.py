@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -135,7 +136,10 @@ def serve() -> int:
         while thread.is_alive():
             thread.join(1.0)
     finally:  # stopped (SIGTERM): dramatiq's processes are stopping too
-        server.shutdown()
+        # A stop often comes twice (to the process group, then from dramatiq's main process):
+        # the second one must not cut the clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if own:
             shutil.rmtree(path, ignore_errors=True)
+        server.shutdown()
     return 0
