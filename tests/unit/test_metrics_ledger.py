@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import CollectorRegistry, generate_latest
 
 from syncjobs import ConfigurationError, FatalError, JobContext, JobStatus
@@ -16,7 +19,7 @@ from syncjobs.core.builtin_jobs import NoopParams
 from syncjobs.core.ledger.store import JobRepository
 from syncjobs.core.maintenance import Heartbeat
 from syncjobs.core.registry import Registry, job_type
-from syncjobs.metrics import ledger_collector, scrape
+from syncjobs.metrics import WorkerMetrics, ledger_collector, scrape
 from syncjobs.storage import InMemoryRepository
 
 from ..conftest import AppFactory, run_until_idle
@@ -129,3 +132,28 @@ def test_a_ledger_without_upkeep_is_a_configuration_error(make_app: AppFactory) 
     app.repository = NoUpkeep()  # type: ignore[assignment]
     with pytest.raises(ConfigurationError, match="UpkeepRepository"):
         scrape(app)
+
+
+def _emitted_names(app: Any) -> set[str]:
+    """The sample names the worker middleware and the ledger collector can emit."""
+    names = set()
+    for family in WorkerMetrics(app).registry.collect():
+        names.add(family.name + "_total" if family.type == "counter" else family.name)
+    names |= {family.name for family in ledger_collector(app).describe()}
+    return names
+
+
+def test_the_docs_list_every_metric_and_the_alert_rules_use_real_ones(
+    make_app: AppFactory,
+) -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "metrics.md").read_text()
+    documented = set(re.findall(r"^\| `(syncjobs_\w+)` \|", text, re.MULTILINE))
+    emitted = _emitted_names(make_app())
+    assert documented == emitted
+    [rules] = re.findall(r"^```yaml\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    groups = yaml.safe_load(rules)["groups"]
+    exprs = [rule["expr"] for group in groups for rule in group["rules"]]
+    assert len(exprs) >= 5
+    for expr in exprs:
+        for name in re.findall(r"syncjobs_\w+", expr):
+            assert re.sub(r"_(bucket|count|sum)$", "", name) in emitted, name
