@@ -43,9 +43,9 @@ JobHook = Callable[[Job], None]
 OutcomeHook = Callable[[str, str, Job | None], None]
 #: How a delivery ends. After the body ran: ``completed``, ``failed`` (dead-lettered),
 #: ``cancelled``, ``retried`` (backoff, a retry spent) or ``rate_limited`` (waiting, no retry
-#: spent). Without running it: ``cancelled`` (before it started), ``expired``, ``failed`` (out
-#: of attempts), ``skipped`` (a duplicate or late delivery) or ``deferred`` (the ledger was
-#: unreachable; the message is sent again).
+#: spent). Without running it: ``cancelled`` (cancelled as its worker died), ``expired``,
+#: ``failed`` (out of attempts), ``skipped`` (a duplicate, early or late delivery) or
+#: ``deferred`` (the ledger was unreachable; the message is sent again).
 OUTCOMES = (
     "completed",
     "failed",
