@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +26,7 @@ from syncjobs import (
 )
 from syncjobs.clock import utcnow
 from syncjobs.core.registry import Registry, job_type
-from syncjobs.metrics import WorkerMetrics, install
+from syncjobs.metrics import WorkerMetrics, install, multiproc
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.fakes import CombinedFakes
 
@@ -239,3 +243,26 @@ def test_install_refuses_what_it_cannot_use(make_app: AppFactory) -> None:
         with pytest.raises(ConfigurationError, match="port must be an integer"):
             install(app, port=port)  # type: ignore[arg-type]
     assert not any(isinstance(m, WorkerMetrics) for m in app.broker.middleware)
+
+
+def test_the_shared_directory_is_the_operators_or_named_after_dramatiqs_main_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in multiproc.ENV_VARS:
+        monkeypatch.delenv(name, raising=False)
+    path, own = multiproc.metrics_dir()
+    assert own and path.name == f"syncjobs-metrics-{os.getppid()}"
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    assert multiproc.metrics_dir() == (tmp_path, False)
+
+
+def test_files_of_processes_that_no_longer_run_are_dropped(tmp_path: Path) -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    mine = tmp_path / f"counter_{os.getpid()}.db"
+    gone = tmp_path / f"counter_{ended.pid}.db"
+    other = tmp_path / "syncjobs-exporter.json"
+    for file in (mine, gone, other):
+        file.write_bytes(b"x")
+    multiproc._drop_dead(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([mine.name, other.name])
