@@ -13,6 +13,9 @@ broker:
 ``SYNCJOBS_LOG_FORMAT=json`` makes the process log one JSON object per line. Bad settings, an
 unknown job module or an unreachable database or broker stop the process with one CRITICAL
 line saying what to fix (exit code 2, or 3 for what could not be reached), not a traceback.
+
+With ``SYNCJOBS_METRICS_PORT`` set it also adds the worker metrics (``syncjobs.metrics``): each
+worker process counts its jobs, and dramatiq's main process serves them on that port.
 """
 
 from __future__ import annotations
@@ -57,5 +60,9 @@ def _start() -> SyncJobs:
 
 app = _start()
 broker = app.broker
+if app.settings.metrics_port:
+    from .metrics import install
+
+    install(app)
 
 __all__ = ["app", "broker"]

@@ -255,6 +255,20 @@ class Settings(BaseSettings):
         description="Worker heartbeats and scheduler ticks older than this make health() "
         "report unhealthy.",
     )
+    metrics_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="Port of the Prometheus exporter of ``dramatiq syncjobs.actors``: the "
+        "worker processes count their jobs, and the main process serves the sum of all of "
+        "them on this port (docs/metrics.md). 0: no worker metrics.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        min_length=1,
+        description="Address the worker metrics exporter listens on (``0.0.0.0``: every "
+        "interface).",
+    )
     upkeep_batch: int = Field(
         default=500, ge=1, description="Rows one upkeep step handles per batch."
     )

@@ -97,7 +97,7 @@ def test_a_retried_job_logs_retrying_then_a_second_attempt(
     ends = [
         (r.__dict__["attempt"], r.__dict__["outcome"]) for r in records if "outcome" in r.__dict__
     ]
-    assert ends == [(1, "retrying"), (2, "completed")]
+    assert ends == [(1, "retried"), (2, "completed")]
     assert records[1].__dict__["error_code"] == "internal_error"
 
 

@@ -32,7 +32,15 @@ from ..providers.types import ProviderConfig, TokenSet
 from .models import Account
 from .store import AccountRepository, CredentialStore
 
-__all__ = ["PROVIDER_LABELS", "Accounts", "ProviderUsage", "ReauthHook", "UsageHook"]
+__all__ = [
+    "PROVIDER_LABELS",
+    "Accounts",
+    "ItemChanges",
+    "ItemsHook",
+    "ProviderUsage",
+    "ReauthHook",
+    "UsageHook",
+]
 
 logger = logging.getLogger("syncjobs")
 
@@ -59,8 +67,23 @@ class ProviderUsage:
     at: datetime
 
 
+@dataclass(frozen=True)
+class ItemChanges:
+    """What one stored page of a sync (or its closing sweep of unseen items) changed."""
+
+    owner_id: str
+    account_id: str
+    provider: str
+    job_id: str | None
+    added: int
+    updated: int
+    deleted: int
+
+
 #: Told what each sync cost at the provider (it must not raise).
 UsageHook = Callable[[ProviderUsage], None]
+#: Told what each stored page of a sync changed in the account's items (it must not raise).
+ItemsHook = Callable[[ItemChanges], None]
 #: Told of an account that now needs its owner to reconnect it (it must not raise).
 ReauthHook = Callable[[Account, ReauthorizationRequiredError], None]
 
@@ -76,6 +99,7 @@ class Accounts:
     transport: httpx.BaseTransport | None = None
     usage_hooks: list[UsageHook] = field(default_factory=list)
     reauth_hooks: list[ReauthHook] = field(default_factory=list)
+    items_hooks: list[ItemsHook] = field(default_factory=list)
 
     @staticmethod
     def of(app: JobApp) -> Accounts:
@@ -208,6 +232,14 @@ class Accounts:
                 hook(usage)
             except Exception:
                 logger.exception("could not record provider usage of job %s", usage.job_id)
+
+    def report_items(self, changes: ItemChanges) -> None:
+        """Tell the items hooks what a stored page changed (a failing hook never fails a sync)."""
+        for hook in list(self.items_hooks):
+            try:
+                hook(changes)
+            except Exception:
+                logger.exception("an items hook failed for job %s", changes.job_id)
 
     def report_reauth(self, account: Account, exc: ReauthorizationRequiredError) -> None:
         """Tell the reauthorisation hooks that ``account`` needs its owner to reconnect."""

@@ -21,7 +21,7 @@ from ..providers import get_provider
 from ..providers.types import Provider
 from ..providers.util import lock_for
 from .models import AccountState
-from .service import PROVIDER_LABELS, Accounts, ProviderUsage
+from .service import PROVIDER_LABELS, Accounts, ItemChanges, ProviderUsage
 
 __all__ = ["AccountSync"]
 
@@ -59,9 +59,9 @@ class AccountSync:
             self._record_usage(provider)
         now = utcnow()
         if full_since is not None:
-            self.totals["deleted"] += self.accounts.sweep_unseen(
-                account.id, since=full_since, now=now
-            )
+            swept = self.accounts.sweep_unseen(account.id, since=full_since, now=now)
+            self.totals["deleted"] += swept
+            self._report_items(0, 0, swept)
         interval = account.sync_interval
         jitter = random.uniform(0, interval * self.app.settings.sync_jitter)
         self.accounts.finish_sync(
@@ -91,6 +91,23 @@ class AccountSync:
                 api_calls=calls,
                 quota_units=units,
                 at=utcnow(),
+            )
+        )
+
+    def _report_items(self, added: int, updated: int, deleted: int) -> None:
+        """Tell the items hooks what one stored page (or the sweep) changed, if anything."""
+        if not (added or updated or deleted) or not self.service.items_hooks:
+            return
+        acc = self.account
+        self.service.report_items(
+            ItemChanges(
+                owner_id=acc.owner_id,
+                account_id=acc.id,
+                provider=acc.provider,
+                job_id=self.ctx.job_id,
+                added=added,
+                updated=updated,
+                deleted=deleted,
             )
         )
 
@@ -158,6 +175,7 @@ class AccountSync:
             )
             for key in ("added", "updated", "deleted"):
                 self.totals[key] += getattr(counts, key)
+            self._report_items(counts.added, counts.updated, counts.deleted)
             self.totals["unchanged"] += counts.unchanged + page.unchanged
             self.totals["pages"] += 1
             seen += len(page.items) + page.unchanged

@@ -27,7 +27,7 @@ from .ledger.store import JobRepository
 from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .registry import JobType, Registry
 
-__all__ = ["SYSTEM_OWNER", "JobApp", "JobHook", "Sender"]
+__all__ = ["OUTCOMES", "SYSTEM_OWNER", "JobApp", "JobHook", "OutcomeHook", "Sender"]
 
 logger = logging.getLogger("syncjobs")
 
@@ -37,6 +37,25 @@ SYSTEM_OWNER = "system"
 E = TypeVar("E")
 #: A function told about a job that just ended (it must not raise).
 JobHook = Callable[[Job], None]
+#: A function told how the tracking middleware handled one delivery of a job (it must not
+#: raise): the job type, the outcome (one of ``OUTCOMES``) and the job as claimed (None when
+#: the ledger has no such job or could not be read).
+OutcomeHook = Callable[[str, str, Job | None], None]
+#: How a delivery ends. After the body ran: ``completed``, ``failed`` (dead-lettered),
+#: ``cancelled``, ``retried`` (backoff, a retry spent) or ``rate_limited`` (waiting, no retry
+#: spent). Without running it: ``cancelled`` (cancelled as its worker died), ``expired``,
+#: ``failed`` (out of attempts), ``skipped`` (a duplicate, early or late delivery) or
+#: ``deferred`` (the ledger was unreachable; the message is sent again).
+OUTCOMES = (
+    "completed",
+    "failed",
+    "cancelled",
+    "retried",
+    "rate_limited",
+    "expired",
+    "skipped",
+    "deferred",
+)
 
 
 class Sender(Protocol):
@@ -63,6 +82,8 @@ class JobApp:
         self.sender: Sender | None = None
         #: Called with each job that failed for good, after the ledger recorded it.
         self.dead_letter_hooks: list[JobHook] = []
+        #: Called with each delivery's outcome, after the ledger recorded it (metrics).
+        self.outcome_hooks: list[OutcomeHook] = []
         #: Called (in order) when the app closes, before the repository is closed.
         self.close_hooks: list[Callable[[], None]] = []
         self._extensions: dict[type, object] = {}
@@ -220,6 +241,14 @@ class JobApp:
                 hook(job)
             except Exception:
                 logger.exception("a dead-letter hook failed for job %s", job.id)
+
+    def after_outcome(self, job_type: str, outcome: str, job: Job | None) -> None:
+        """Run the outcome hooks for one delivery of a ``job_type`` job (never raises)."""
+        for hook in list(self.outcome_hooks):
+            try:
+                hook(job_type, outcome, job)
+            except Exception:
+                logger.exception("an outcome hook failed for a %s job", job_type)
 
     # -- reading --------------------------------------------------------------------------
     def owned(self, job_id: str, owner_id: str) -> Job:

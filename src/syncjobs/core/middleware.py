@@ -2,7 +2,8 @@
 
 Before a message runs it claims the job (``pending → processing``, counting the attempt) or
 skips the message (cancelled, finished, expired, out of attempts); after it runs it records
-completion, failure, the next retry, or the dead letter, by the error tree (docs/architecture.md):
+completion, failure, the next retry, or the dead letter, by the error tree (docs/architecture.md),
+and tells the app's ``outcome_hooks`` how each delivery ended (``JobApp.after_outcome``):
 
 - ``JobCancelledError`` → cancelled;
 - ``RateLimitedError`` → pending again after exactly ``retry_after``, the attempt given back;
@@ -20,7 +21,7 @@ import socket
 import threading
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import dramatiq
 from dramatiq.middleware import Middleware, SkipMessage
@@ -98,6 +99,14 @@ def describe(exc: BaseException) -> tuple[str, str]:
     return code, (f"{name}: {text}" if text else name)[:2000]
 
 
+class _NotRun(NamedTuple):
+    """A delivery with nothing to run: its outcome, why, and the job (if the ledger has it)."""
+
+    outcome: str
+    reason: str
+    job: Job | None
+
+
 class TrackingMiddleware(Middleware):
     """Claims jobs before they run and records how they ended."""
 
@@ -110,7 +119,8 @@ class TrackingMiddleware(Middleware):
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
         """Claim the job or skip the message; a minute tick runs the scheduler instead."""
-        if message.actor_name not in self.job_types:
+        jt = self.job_types.get(message.actor_name)
+        if jt is None:
             return
         job_id = str(message.args[0]) if message.args else ""
         try:
@@ -125,11 +135,14 @@ class TrackingMiddleware(Middleware):
             broker.get_actor(message.actor_name).send_with_options(
                 args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
             )
+            self.app.after_outcome(jt.name, "deferred", None)
             raise SkipMessage(f"job {job_id} deferred: database unavailable") from None
-        if isinstance(ctx, str):
-            # A duplicate or late delivery (a crash's redelivery, a re-send): nothing to run.
-            logger.info("job %s (%s): delivery skipped: %s", job_id, message.actor_name, ctx)
+        if isinstance(ctx, _NotRun):
+            # Refused (cancelled, expired, out of attempts), or a duplicate or late delivery
+            # (a crash's redelivery, a re-send): nothing to run.
+            logger.info("job %s (%s): delivery skipped: %s", job_id, message.actor_name, ctx.reason)
             mark_skipped(job_id)
+            self.app.after_outcome(jt.name, ctx.outcome, ctx.job)
             return
         self.heartbeat.add(job_id)
         set_current_context(ctx)
@@ -147,13 +160,14 @@ class TrackingMiddleware(Middleware):
         """Stop heartbeating."""
         self.heartbeat.stop()
 
-    def _claim(self, job_id: str) -> JobContext | str:
-        """Claim the job; the reason it was not runnable, if it was not."""
+    def _claim(self, job_id: str) -> JobContext | _NotRun:
+        """Claim the job; why it was not runnable, and how that ended, if it was not."""
         repo, now, s = self.app.repository, utcnow(), self.app.settings
         stale_before = now - timedelta(seconds=s.job_stale_after)
         job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
         if job is None:
-            return self._unclaimed(repo.get_job(job_id), now)
+            current = repo.get_job(job_id)
+            return _NotRun("skipped", self._unclaimed(current, now), current)
         refusal = self._refusal(job, now)
         if refusal is not None:
             status, code, message, dead = refusal
@@ -165,7 +179,8 @@ class TrackingMiddleware(Middleware):
                 error_message=message,
                 dead_letter=dead,
             )
-            return f"{code}: {message}"
+            outcome = "expired" if code == "expired" else str(status)
+            return _NotRun(outcome, f"{code}: {message}", job)
         return JobContext(self.app, job)
 
     def _unclaimed(self, current: Job | None, now: datetime) -> str:
@@ -237,6 +252,7 @@ class TrackingMiddleware(Middleware):
         else:  # a returned value that is not JSON fails the attempt too
             error_code = None if ended[-1] == "completed" else InvalidInputError.code
         log_finished(ctx.job, ended[-1], time.monotonic() - ctx.started, error_code)
+        self.app.after_outcome(ctx.job.job_type, ended[-1], ctx.job)
         # The ledger has recorded the failure and owns what comes next (a retry it sends, or
         # its dead letter): acknowledge the message instead of leaving it in Dramatiq's own
         # dead-letter queue, where Dramatiq's retries middleware put it.
@@ -250,8 +266,8 @@ class TrackingMiddleware(Middleware):
     def record(self, job: Job, outcome: Outcome) -> str:
         """Write the outcome of one attempt of ``job`` to the ledger; name what it was.
 
-        The name is ``completed``, ``cancelled``, ``waiting`` (a rate limit, no retry spent),
-        ``retrying`` or ``failed``.
+        The name is ``completed``, ``cancelled``, ``rate_limited`` (no retry spent),
+        ``retried`` or ``failed``.
         """
         repo, now, exc = self.app.repository, utcnow(), outcome.error
         if exc is None:
@@ -270,7 +286,7 @@ class TrackingMiddleware(Middleware):
             return "cancelled"
         if isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
-            return "waiting"
+            return "rate_limited"
         if isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
             self.app.finish_job(
@@ -285,7 +301,7 @@ class TrackingMiddleware(Middleware):
         s = self.app.settings
         delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
         self._retry(job, delay, code, text, count_retry=True)
-        return "retrying"
+        return "retried"
 
     def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
         now = utcnow()
