@@ -17,7 +17,9 @@ from syncjobs.insights.trust.contract import TrustStoreContract
 from syncjobs.insights.usage.contract import UsageStoreContract
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
+    AccountIdLookupContract,
     AccountRepositoryContract,
+    JobIdLookupContract,
     JobRepositoryContract,
     UpkeepRepositoryContract,
 )
@@ -183,4 +185,31 @@ class TestSQLiteRetention(OnSQLite, RetentionStoreContract):
 
 
 class TestPostgresRetention(OnPostgres, RetentionStoreContract):
+    pass
+
+
+# -- short ids: the lookups the command line resolves id prefixes with ----------------------
+
+
+class TestInMemoryJobIds(InMemory, JobIdLookupContract):
+    pass
+
+
+class TestSQLiteJobIds(OnSQLite, JobIdLookupContract):
+    pass
+
+
+class TestPostgresJobIds(OnPostgres, JobIdLookupContract):
+    pass
+
+
+class TestInMemoryAccountIds(InMemory, AccountIdLookupContract):
+    pass
+
+
+class TestSQLiteAccountIds(OnSQLite, AccountIdLookupContract):
+    pass
+
+
+class TestPostgresAccountIds(OnPostgres, AccountIdLookupContract):
     pass

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from ..schema.base import SQLMixin
+from ..schema.base import SQLMixin, prefix_range
 from .models import Account, AccountState
 
 __all__ = ["SQLAccountsMixin"]
@@ -103,6 +103,16 @@ class SQLAccountsMixin(SQLMixin):
         with self.engine.connect() as conn:
             row = conn.execute(select(acc).where(acc.c.id == account_id)).mappings().first()
         return _account(row) if row is not None else None
+
+    def account_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids starting with ``prefix``, in order: a range on the primary key."""
+        acc = self.tables.accounts
+        stmt = select(acc.c.id).order_by(acc.c.id).limit(max(limit, 0))
+        if prefix:
+            low, high = prefix_range(prefix)
+            stmt = stmt.where(acc.c.id >= low, acc.c.id < high)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt) if r[0].startswith(prefix)]
 
     def list_accounts(self, *, owner_id: str | None = None) -> list[Account]:
         """Return accounts, oldest first."""

@@ -11,10 +11,12 @@ A host app that stores jobs its own way runs a suite against its implementation:
 
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
-- the job core: ``JobRepositoryContract`` (``syncjobs.core.ledger``) and
+- the job core: ``JobRepositoryContract`` and ``JobIdLookupContract`` (short ids)
+  (``syncjobs.core.ledger``) and
   ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
-  ``AccountRepositoryContract`` (``syncjobs.connections``);
+  ``AccountRepositoryContract``, and ``AccountIdLookupContract`` (short ids)
+  (``syncjobs.connections``);
 - the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
   ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
   ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
@@ -26,10 +28,14 @@ and PostgreSQL.
 
 from __future__ import annotations
 
-from ...connections.contract import AccountRepositoryContract, AccountStoreContract
+from ...connections.contract import (
+    AccountIdLookupContract,
+    AccountRepositoryContract,
+    AccountStoreContract,
+)
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
-from ...core.ledger.contract import JobRepositoryContract, existing, new_job
+from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
 from ...insights.digests.contract import DigestStoreContract
@@ -41,11 +47,13 @@ from ...insights.usage.contract import UsageStoreContract
 
 __all__ = [
     "T0",
+    "AccountIdLookupContract",
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
+    "JobIdLookupContract",
     "JobRepositoryContract",
     "NotificationStoreContract",
     "PreferencesStoreContract",
