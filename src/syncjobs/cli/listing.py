@@ -71,7 +71,7 @@ def list_jobs(
         out.print("no jobs" + (f" for owner {owner}" if owner else ""), highlight=False)
         return
     short = short_job_ids(app, (j.id for j in found))
-    heads: list[str | Column] = ["id", "type", "status", number("done"), "created"]
+    heads: list[str | Column] = ["id", wrapping("type"), "status", number("done"), "created"]
     heads.append(wrapping("error"))
     if owner is None:
         heads.insert(1, wrapping("owner"))

@@ -129,9 +129,9 @@ def number(header: str) -> Column:
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    """A job as the commands print it in JSON: ``Job.to_dict`` with its owner."""
+    """A job as the commands print it in JSON: ``Job.to_dict`` with its owner and params."""
     data = job.to_dict()
-    return {"id": data.pop("id"), "owner_id": job.owner_id, **data}
+    return {"id": data.pop("id"), "owner_id": job.owner_id, **data, "params": job.params}
 
 
 def print_job(job: Job, as_json: bool) -> None:
