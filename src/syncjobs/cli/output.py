@@ -37,7 +37,6 @@ __all__ = [
     "number",
     "out",
     "print_job",
-    "print_rows",
     "table",
     "user_errors",
     "warn",
@@ -180,17 +179,3 @@ def _cancelling(job: Job) -> bool:
 
 def _json(value: Any) -> str:
     return json.dumps(value) if isinstance(value, dict | list) else str(value)
-
-
-def print_rows(title: str, records: list[dict[str, Any]], as_json: bool) -> None:
-    """Print records as JSON or as a table of their keys."""
-    if as_json:
-        out.print_json(json.dumps(records))
-        return
-    if not records:
-        out.print(f"no {title}")
-        return
-    shown = table(*(wrapping(k) for k in records[0]), title=title)
-    for record in records:
-        shown.add_row(*(_json(v) for v in record.values()))
-    out.print(shown)
