@@ -30,9 +30,9 @@ def db_upgrade() -> None:
             repo.close()
         where = describe_database(settings)
         out.print(
-            f"{where}: applied revisions {', '.join(applied)}"
+            f"applied revisions: {', '.join(applied)} ({where})"
             if applied
-            else f"{where}: schema already up to date",
+            else f"schema already up to date ({where})",
             highlight=False,
             soft_wrap=True,
         )
