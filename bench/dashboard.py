@@ -328,6 +328,7 @@ def _queries(repo: Any, filled: Filled) -> dict[str, Callable[[], Any]]:
         ),
         "workers (seen in 5 min)": lambda: repo.workers(seen_after=now - timedelta(minutes=5)),
         "dead_letter_count": repo.dead_letter_count,
+        "list_dead_letters (200 newest)": lambda: repo.list_dead_letters(limit=200),
         "purge_jobs (maintain; nothing past retention)": lambda: repo.purge_jobs(
             finished_before=now - timedelta(days=DAYS + 1),
             failed_before=now - timedelta(days=DAYS + 1),
@@ -339,6 +340,9 @@ def _queries(repo: Any, filled: Filled) -> dict[str, Callable[[], Any]]:
             AccountQuery(provider="youtube", state=AccountState.REAUTH_REQUIRED)
         ),
         "account_states": repo.account_states,
+        "provider usage by day, 14 days": lambda: repo.provider_usage_by_day(
+            start=now - timedelta(days=14), end=now
+        ),
         "provider usage by day, 30 days": lambda: repo.provider_usage_by_day(
             start=now - timedelta(days=DAYS), end=now
         ),
@@ -391,9 +395,9 @@ PAGES = (
     (f"/jobs?type={RARE_TYPE}", f"jobs: type={RARE_TYPE} (1%)"),
     (f"/jobs?owner={BUSY_OWNER}", f"jobs: owner={BUSY_OWNER} (busiest)"),
     ("/jobs/{job}", "child_jobs (follow-ups)"),
-    ("/dead-letters", "dead_letter_count"),
+    ("/dead-letters", "list_dead_letters (200 newest)"),
     ("/schedules", ""),
-    ("/accounts", "accounts: first page"),
+    ("/accounts", "provider usage by day, 14 days"),
 )
 
 
