@@ -12,15 +12,17 @@ A host app that stores jobs its own way runs a suite against its implementation:
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
 - the job core: ``JobRepositoryContract`` and ``JobIdLookupContract`` (short ids)
-  (``syncjobs.core.ledger``) and
-  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``);
+  (``syncjobs.core.ledger``), ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and
+  ``JobBrowserContract`` (``syncjobs.core.browse``; its repository must be a ledger with
+  upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
-  ``AccountRepositoryContract``, and ``AccountIdLookupContract`` (short ids)
-  (``syncjobs.connections``);
+  ``AccountRepositoryContract``, ``AccountIdLookupContract`` (short ids) and
+  ``AccountBrowserContract`` (``syncjobs.connections``);
 - the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
   ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
   ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
-  repository must store accounts and items too).
+  repository must store accounts and items too), and ``UsageBrowserContract`` beside the
+  usage store.
 
 syncjobs runs them all against ``InMemoryRepository`` and ``SQLAlchemyRepository`` on SQLite
 and PostgreSQL.
@@ -28,6 +30,7 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+from ...connections.browse_contract import AccountBrowserContract
 from ...connections.contract import (
     AccountIdLookupContract,
     AccountRepositoryContract,
@@ -35,6 +38,7 @@ from ...connections.contract import (
 )
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
+from ...core.browse.contract import JobBrowserContract
 from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
@@ -43,16 +47,19 @@ from ...insights.notifications.contract import NotificationStoreContract
 from ...insights.preferences.contract import PreferencesStoreContract
 from ...insights.retention.contract import RetentionStoreContract
 from ...insights.trust.contract import TrustStoreContract
+from ...insights.usage.browse_contract import UsageBrowserContract
 from ...insights.usage.contract import UsageStoreContract
 
 __all__ = [
     "T0",
+    "AccountBrowserContract",
     "AccountIdLookupContract",
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
+    "JobBrowserContract",
     "JobIdLookupContract",
     "JobRepositoryContract",
     "NotificationStoreContract",
@@ -60,6 +67,7 @@ __all__ = [
     "RetentionStoreContract",
     "TrustStoreContract",
     "UpkeepRepositoryContract",
+    "UsageBrowserContract",
     "UsageStoreContract",
     "existing",
     "item_ids",
