@@ -121,7 +121,7 @@ def test_a_read_names_the_missing_database_and_creates_none(
         ["submit", "syncjobs.noop", "-o", "x"],
     ):
         result = invoke(*args)
-        assert result.exit_code == 1
+        assert result.exit_code != 0  # a configuration error
         one_line_error(result.output, f"no database at {tmp_path / 'syncjobs.db'}", "db upgrade")
     assert list(tmp_path.iterdir()) == []
     (tmp_path / "syncjobs.db").touch()
