@@ -191,7 +191,13 @@ def test_top_shows_queues_running_jobs_and_workers(ledger: Path) -> None:
     jobs = seed(ledger)
     frame = invoke("top", "--once")
     assert frame.exit_code == 0, frame.output
-    for shown in ("queues", "syncjobs.count", jobs["running"].id[:8], "page 3 of 10", WORKER):
+    for shown in (
+        "queue (job type)",
+        "syncjobs.count",
+        jobs["running"].id[:8],
+        "page 3 of 10",
+        WORKER,
+    ):
         assert shown in frame.stdout
     assert "scheduler ticked never" in frame.stdout
     snap = json.loads(invoke("top", "--json").stdout)

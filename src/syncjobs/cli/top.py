@@ -32,7 +32,7 @@ from .output import AsJson, current_app, guarded, job_json, number, out, table, 
 __all__ = ["Snapshot", "WorkerRow", "render", "snapshot", "top"]
 
 #: Rows of each section a frame shows (the rest is counted), so a frame fits 24 lines.
-QUEUE_ROWS, RUNNING_ROWS, WORKER_ROWS = 5, 6, 3
+QUEUE_ROWS, RUNNING_ROWS, WORKER_ROWS = 5, 5, 3
 
 
 @dataclass(frozen=True)
@@ -131,7 +131,7 @@ def _queues(snap: Snapshot) -> list[RenderableType]:
     if not snap.queues:
         return [Text("queues: nothing pending or running")]
     heads = ("pending", "running", "oldest pending")
-    shown = table("queue (job type)", *(number(h) for h in heads), title="queues")
+    shown = table("queue (job type)", *(number(h) for h in heads))
     for name, q in list(snap.queues.items())[:QUEUE_ROWS]:
         oldest = q["oldest_pending_at"]
         waited = span((snap.at - oldest).total_seconds()) if oldest is not None else "—"
@@ -142,7 +142,7 @@ def _queues(snap: Snapshot) -> list[RenderableType]:
 def _running(snap: Snapshot) -> list[RenderableType]:
     if not snap.running:
         return [Text("running: no job")]
-    shown = table("id", "type", "progress", number("done"), wrapping("message"), title="running")
+    shown = table("running", "type", "progress", number("done"), wrapping("message"))
     for j in snap.running[:RUNNING_ROWS]:
         shown.add_row(
             snap.short.get(j.id, j.id),
@@ -157,7 +157,7 @@ def _running(snap: Snapshot) -> list[RenderableType]:
 def _worker_rows(snap: Snapshot) -> list[RenderableType]:
     if not snap.workers:
         return [Text("workers: none running a job")]
-    shown = table(wrapping("worker (host:pid)"), "last heartbeat", number("jobs"), title="workers")
+    shown = table(wrapping("worker (host:pid)"), "last heartbeat", number("jobs"))
     for w in snap.workers[:WORKER_ROWS]:
         shown.add_row(w.id, ago(w.seen_at, snap.at, none="—"), str(w.running))
     return [shown, *_more(WORKER_ROWS, len(snap.workers), "workers")]
