@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from .app import SyncJobs, register_actors
 from .connections.service import PROVIDER_LABELS
@@ -130,14 +131,39 @@ PIPELINE: tuple[tuple[str, str, dict[str, Any]], ...] = (
 )
 
 
+def _table(*columns: str, title: str, wrap: tuple[str, ...] = ()) -> Table:
+    """A frameless table that fits 80 columns: numbers right-aligned, ``wrap`` columns fold.
+
+    The first column, ``status`` and the ``wrap`` columns hold text; the others numbers.
+    """
+    made = Table(
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+        padding=(0, 1, 0, 0),
+        title=title,
+        title_justify="left",
+        title_style="bold",
+    )
+    for i, header in enumerate(columns):
+        made.add_column(
+            header,
+            justify="left" if i == 0 or header in (*wrap, "status") else "right",
+            no_wrap=header not in wrap,
+            overflow="fold",
+            min_width=len(header),
+        )
+    return made
+
+
 def _follow(app: SyncJobs, jobs: dict[str, Job], console: Console) -> dict[str, Job]:
     """Show one live progress bar per job until every job has finished."""
     columns = (
-        TextColumn("{task.description:<13}"),
-        BarColumn(),
+        TextColumn("{task.description:<13}", table_column=Column(no_wrap=True)),
+        BarColumn(bar_width=16),
         TaskProgressColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[msg]}"),
+        TextColumn("{task.fields[msg]}", table_column=Column(overflow="fold")),
     )
     final: dict[str, Job] = {}
     with Progress(*columns, console=console) as bar:
@@ -175,46 +201,40 @@ def _seconds(job: Job) -> str:
 
 
 def _summary(app: SyncJobs, final: dict[str, Job], console: Console) -> None:
-    """Items, API calls, quota units and decisions per provider."""
+    """What each provider's sync stored and cost, then the analysis decisions per provider."""
     accounts, insights = app.deps.accounts, app.insights.repository
     assert accounts is not None
     decisions: dict[str, Counter[str]] = {}
     for a in insights.list_analyses(owner_id=OWNER, limit=10_000_000):
         decisions.setdefault(a.account_id, Counter())[a.decision.value] += 1
-    table = Table(
+    synced = _table(
         "provider",
         "status",
-        "stored",
+        "items",
         "new",
         "changed",
         "deleted",
-        "calls",
-        "units",
-        "allow",
-        "block",
-        "review",
+        "API calls",
+        "quota",
         "secs",
-        title="per provider",
+        title="synced, per provider",
     )
+    judged = _table("provider", "allow", "block", "review", title="analysed, per provider")
     for label, job in final.items():
         r = job.result or {}
         account_id = job.params["account_id"]
         seen = decisions.get(account_id, Counter())
-        table.add_row(
+        synced.add_row(
             label,
             job.status.value,
             str(len(accounts.list_items(account_id, limit=10_000_000))),
-            str(r.get("added", "")),
-            str(r.get("updated", "")),
-            str(r.get("deleted", "")),
-            str(r.get("api_calls", "")),
+            *(str(r.get(k, "")) for k in ("added", "updated", "deleted", "api_calls")),
             str(r.get("quota_units", "")),
-            str(seen["allow"]),
-            str(seen["block"]),
-            str(seen["review"]),
             _seconds(job),
         )
-    console.print(table)
+        judged.add_row(label, *(str(seen[d]) for d in ("allow", "block", "review")))
+    console.print(synced)
+    console.print(judged)
 
 
 def _brief(result: dict[str, Any]) -> str:
@@ -232,7 +252,7 @@ def _brief(result: dict[str, Any]) -> str:
 
 def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
     """The pipeline's results: each step, trust scores, today's usage."""
-    table = Table("step", "status", "result", "secs", title="after the sync")
+    table = _table("step", "status", "result", "secs", title="after the sync", wrap=("result",))
     for label, job in steps.items():
         r = job.result if isinstance(job.result, dict) else {}
         shown = _brief(r)
@@ -241,18 +261,19 @@ def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
         table.add_row(label, job.status.value, shown or job.error_message or "-", _seconds(job))
     console.print(table)
     scores = app.insights.trust_scores(OWNER)
-    trust = Table(
+    trust = _table(
         "channel",
         "score",
-        "videos",
+        "items",
         "allow",
         "block",
         "review",
         title=f"trust scores (least trusted {min(len(scores), 6)} of {len(scores)})",
+        wrap=("channel",),
     )
     for s in scores[:6]:
         trust.add_row(
-            s.channel[:40],
+            s.channel,
             f"{s.score:.2f}",
             str(s.videos_analysed),
             str(s.allow),
@@ -260,7 +281,7 @@ def _results(app: SyncJobs, steps: dict[str, Job], console: Console) -> None:
             str(s.review),
         )
     console.print(trust)
-    usage = Table(
+    usage = _table(
         "day (UTC)",
         "items analysed",
         "AI calls",

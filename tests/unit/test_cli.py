@@ -36,7 +36,7 @@ def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Pat
     again = runner.invoke(app, ["demo", "--items", "60"])
     assert again.exit_code == 0, again.output
     listed = runner.invoke(app, ["jobs", "--owner", "demo-user", "--json", "--limit", "100"])
-    jobs = json.loads(listed.output)
+    jobs = json.loads(listed.stdout)
     assert len(jobs) == 16 and {j["status"] for j in jobs} == {"completed"}
     by_type = [j["job_type"] for j in jobs]
     for kind in (
@@ -58,9 +58,9 @@ def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Pat
     _current.set_app(None)
     shown = runner.invoke(app, ["trust", "--owner", "demo-user", "--json"])
     assert shown.exit_code == 0, shown.output
-    scores = json.loads(shown.output)
+    scores = json.loads(shown.stdout)
     assert scores and all(0.0 <= s["score"] <= 1.0 for s in scores)
-    used = json.loads(runner.invoke(app, ["usage", "--owner", "demo-user", "--json"]).output)
+    used = json.loads(runner.invoke(app, ["usage", "--owner", "demo-user", "--json"]).stdout)
     assert sum(u["api_calls"] for u in used) >= 8 and sum(u["items_analysed"] for u in used)
 
 
@@ -70,18 +70,19 @@ def test_submit_status_and_cancel_print_json(sqlite_env: Path) -> None:
         app, ["submit", "syncjobs.count", "--owner", "o1", "--params", '{"to": 3}', "--json"]
     )
     assert made.exit_code == 0, made.output
-    job = json.loads(made.output)
+    job = json.loads(made.stdout)
     assert job["status"] == "pending" and job["job_type"] == "syncjobs.count"
     shown = runner.invoke(app, ["status", job["id"], "--owner", "o1", "--json"])
-    assert json.loads(shown.output)["id"] == job["id"]
+    assert json.loads(shown.stdout)["id"] == job["id"]
     cancelled = runner.invoke(app, ["cancel", job["id"], "--owner", "o1", "--json"])
-    assert json.loads(cancelled.output)["status"] == "cancelled"
+    assert json.loads(cancelled.stdout)["status"] == "cancelled"
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["status", "not-a-uuid", "--owner", "o1"], "malformed job id"),
+        (["status", "abcd1234", "--owner", "o1"], "no job id starts with 'abcd1234'"),
         (["status", "00000000-0000-0000-0000-000000000000", "--owner", "o1"], "no job"),
         (["submit", "no.such.type", "--owner", "o1"], "unknown job type 'no.such.type'"),
         (
@@ -112,12 +113,12 @@ def test_user_errors_are_one_line_and_exit_1(
     assert len(result.output.strip().splitlines()) == 1, result.output
     if args[0] == "submit":
         listed = runner.invoke(app, ["jobs", "--owner", "o1", "--json"])
-        assert json.loads(listed.output) == []
+        assert json.loads(listed.stdout) == []
 
 
 def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:
     assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
-    listed = json.loads(runner.invoke(app, ["schedules", "--json"]).output)
+    listed = json.loads(runner.invoke(app, ["schedules", "--json"]).stdout)
     assert {s["job_type"] for s in listed} >= {"sync_due_accounts", "maintain_jobs"}
     sick = runner.invoke(app, ["health"])
     assert sick.exit_code == 1 and "no worker heartbeat yet" in sick.output
@@ -128,5 +129,5 @@ def test_schedules_health_keygen_and_accounts(sqlite_env: Path) -> None:
     )
     assert missing_key.exit_code == 3 and "SYNCJOBS_ENCRYPTION_KEY" in missing_key.output
     assert (
-        json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1", "--json"]).output) == []
+        json.loads(runner.invoke(app, ["accounts", "list", "--owner", "o1", "--json"]).stdout) == []
     )

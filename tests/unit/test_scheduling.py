@@ -125,6 +125,21 @@ def test_catch_up_is_bounded(make_app: AppFactory, hourly: Any) -> None:
     assert len([j for j in fired if j.job_type == "t.hourly"]) == 3
 
 
+def test_last_fired_is_none_until_a_slot_fires(make_app: AppFactory, hourly: Any) -> None:
+    app = make_app()
+    scheduler = Scheduler(app)
+    scheduler.tick(T0 + timedelta(minutes=30))  # first sight, between two slots: fires nothing
+
+    def last_fired() -> datetime | None:
+        [info] = [s for s in app.schedules() if s.job_type == "t.hourly"]
+        return info.last_fired
+
+    assert hourly_jobs(app) == [] and last_fired() is None
+    scheduler.tick(T0 + timedelta(minutes=90))
+    assert hourly_jobs(app) == [slot_key("t.hourly", 1)]
+    assert last_fired() == T0 + timedelta(hours=1)
+
+
 def test_settings_override_cron_timezone_and_can_disable(make_app: AppFactory, hourly: Any) -> None:
     app = make_app(
         schedules={"t.hourly": ScheduleSettings(cron="30 9 * * *", timezone="Europe/Paris")}

@@ -6,11 +6,9 @@ in the order ``syncjobs --help`` lists them, from the module of its group.
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-from . import accounts, insights, jobs, operations
+from . import about, accounts, insights, jobs, listing, operations, top
 from .errors import SyncJobsGroup
 
 __all__ = ["app", "main"]
@@ -21,22 +19,21 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain help: it fits 80 columns and shows no value for flags.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 dead_app = typer.Typer(help="Jobs that failed for good.", no_args_is_help=True)
-accounts_app = typer.Typer(help="Connected provider accounts.", no_args_is_help=True)
+accounts_app = typer.Typer(
+    help="Connected provider accounts; without a command, list them.",
+    invoke_without_command=True,
+)
+app.callback()(about.root)
+accounts_app.callback()(accounts.accounts_default)
 app.add_typer(db_app, name="db")
 app.add_typer(dead_app, name="dead-letter")
 app.add_typer(accounts_app, name="accounts")
-
-
-@app.callback()
-def _global_options(
-    debug: Annotated[
-        bool, typer.Option("--debug", help="On an error, show its traceback, not one line.")
-    ] = False,
-) -> None:
-    """Options every command takes (read by ``SyncJobsGroup``)."""
 
 
 db_app.command("upgrade")(operations.db_upgrade)
@@ -45,10 +42,11 @@ app.command()(jobs.status)
 app.command()(jobs.cancel)
 app.command()(jobs.retry)
 app.command()(jobs.watch)
-app.command("jobs")(jobs.list_jobs)
-app.command()(jobs.log)
-dead_app.command("list")(jobs.dead_list)
-dead_app.command("replay")(jobs.dead_replay)
+app.command("jobs")(listing.list_jobs)
+app.command()(listing.log)
+app.command()(top.top)
+dead_app.command("list")(listing.dead_list)
+dead_app.command("replay")(listing.dead_replay)
 app.command()(operations.schedules)
 app.command()(operations.health)
 app.command()(operations.keygen)

@@ -6,14 +6,15 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from ..connections.credentials import generate_key
 from ..demo import run_demo
 from ..factory import import_job_modules
 from ..settings import Settings
 from ..storage.sql import SQLAlchemyRepository
-from .output import AsJson, current_app, guarded, out, user_errors
+from .fmt import ago, span
+from .output import AsJson, current_app, guarded, number, out, table, user_errors, wrapping
+from .where import describe_database
 
 
 def db_upgrade() -> None:
@@ -29,36 +30,54 @@ def db_upgrade() -> None:
             applied = repo.upgrade()
         finally:
             repo.close()
+        where = describe_database(settings)
         out.print(
-            f"applied revisions: {', '.join(applied)}" if applied else "schema already up to date"
+            f"applied revisions: {', '.join(applied)} ({where})"
+            if applied
+            else f"schema already up to date ({where})",
+            highlight=False,
+            soft_wrap=True,
         )
 
     guarded(run)
 
 
 def schedules(as_json: AsJson = False) -> None:
-    """List schedules: cron, timezone, enabled, last slot fired, next slot."""
+    """List schedules: cron, timezone, last and next slot."""
     listed = guarded(lambda: current_app().schedules())
     if as_json:
         out.print_json(json.dumps([s.to_dict() for s in listed]))
         return
-    table = Table("job type", "cron", "timezone", "enabled", "missed", "last fired", "next")
+    shown = table("job type", "cron", wrapping("tz"), "on", "missed", "last fired", "next")
     for s in listed:
-        d = s.to_dict()
-        table.add_row(
+        shown.add_row(
             s.job_type,
             s.cron,
             s.timezone,
             "yes" if s.enabled else "no",
             s.missed,
-            d["last_fired"] or "never",
-            d["next_fire"] or "—",
+            ago(s.last_fired, none="never"),
+            ago(s.next_fire),
         )
-    out.print(table)
+    out.print(shown)
+
+
+#: The health table's columns: header, key of the job counts.
+_COUNTS = (
+    ("pending", "pending"),
+    ("running", "processing"),
+    ("done", "completed"),
+    ("failed", "failed"),
+    ("cancelled", "cancelled"),
+    ("dead", "dead_lettered"),
+)
 
 
 def health(as_json: AsJson = False) -> None:
-    """Report worker and scheduler liveness and per-type job counts; exit 1 when unhealthy."""
+    """Check worker and scheduler liveness; exit 1 if unhealthy.
+
+    Also counts each job type's jobs by status.
+    """
     report = guarded(lambda: current_app().health())
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
@@ -66,27 +85,24 @@ def health(as_json: AsJson = False) -> None:
         out.print(
             "[green]healthy[/green]"
             if report.healthy
-            else "[red]unhealthy:[/red] " + "; ".join(report.problems)
+            else "[red]unhealthy:[/red] " + "; ".join(report.problems),
+            soft_wrap=True,
         )
-        table = Table(
-            "job type",
-            "pending",
-            "processing",
-            "completed",
-            "failed",
-            "dead-lettered",
-            "oldest pending (s)",
+        out.print(
+            f"last worker heartbeat {ago(report.worker_seen_at, none='never')}, "
+            f"last scheduler tick {ago(report.scheduler_seen_at, none='never')}",
+            highlight=False,
         )
+        shown = table("job type", *(number(h) for h, _ in _COUNTS), number("max wait"))
         for name, c in report.jobs.items():
-            table.add_row(
+            age = c.get("oldest_pending_age")
+            shown.add_row(
                 name,
-                *(
-                    str(c[k])
-                    for k in ("pending", "processing", "completed", "failed", "dead_lettered")
-                ),
-                str(c["oldest_pending_age"] or "—"),
+                *(str(c.get(k, 0)) for _, k in _COUNTS),
+                span(age) if age is not None else "—",
             )
-        out.print(table)
+        if report.jobs:
+            out.print(shown)
     if not report.healthy:
         raise typer.Exit(1)
 
@@ -99,6 +115,6 @@ def keygen() -> None:
 def demo(
     items: Annotated[int, typer.Option(min=1, help="Items per fake provider account.")] = 750,
 ) -> None:
-    """Sync four fake accounts live on the embedded default: SQLite, in-memory broker."""
+    """Sync four fake accounts live (SQLite, in-memory broker)."""
     with user_errors():
         run_demo(out, items=items)

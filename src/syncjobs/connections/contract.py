@@ -13,10 +13,10 @@ import pytest
 from ..providers.types import TokenSet
 from .items_contract import ItemStoreContract
 from .models import AccountState
-from .store import AccountRepository, CredentialStore
+from .store import AccountIdLookup, AccountRepository, CredentialStore
 from .testdata import T0, item_ids, make_account, minute, stored_account, video
 
-__all__ = ["AccountRepositoryContract", "AccountStoreContract"]
+__all__ = ["AccountIdLookupContract", "AccountRepositoryContract", "AccountStoreContract"]
 
 
 class AccountStoreContract:
@@ -216,3 +216,22 @@ class AccountStoreContract:
 
 class AccountRepositoryContract(AccountStoreContract, ItemStoreContract):
     """Both suites: accounts and their synced items."""
+
+
+class AccountIdLookupContract:
+    """Subclass me and provide a ``repository`` fixture: a fresh ``AccountIdLookup`` store."""
+
+    @pytest.fixture
+    def repository(self) -> AccountRepository:
+        """Override: return the repository under test."""
+        raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
+
+    def test_ids_starting_with_a_prefix(self, repository: AccountRepository) -> None:
+        assert isinstance(repository, AccountIdLookup)
+        made = sorted(make_account(repository, f"UC-{n}").id for n in range(3))
+        for account_id in made:
+            assert account_id in repository.account_ids_starting(account_id[:8])
+            assert repository.account_ids_starting(account_id) == [account_id]
+        assert repository.account_ids_starting("") == made
+        assert repository.account_ids_starting("", limit=2) == made[:2]
+        assert repository.account_ids_starting("not-an-id") == []

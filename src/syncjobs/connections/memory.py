@@ -111,6 +111,11 @@ class MemoryAccountsMixin:
         with self._lock:
             return copy.deepcopy(self._accounts.get(account_id))
 
+    def account_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids starting with ``prefix``, in order (``AccountIdLookup``)."""
+        with self._lock:
+            return sorted(i for i in self._accounts if i.startswith(prefix))[: max(limit, 0)]
+
     def list_accounts(self, *, owner_id: str | None = None) -> list[Account]:
         """Return accounts, oldest first."""
         with self._lock:

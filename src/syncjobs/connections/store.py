@@ -13,7 +13,13 @@ from typing import Any, Protocol, runtime_checkable
 from ..providers.types import Item, TokenSet
 from .models import Account, AccountState, PageCounts, StoredItem
 
-__all__ = ["AccountRepository", "AccountStore", "CredentialStore", "ItemStore"]
+__all__ = [
+    "AccountIdLookup",
+    "AccountRepository",
+    "AccountStore",
+    "CredentialStore",
+    "ItemStore",
+]
 
 
 @runtime_checkable
@@ -67,6 +73,15 @@ class AccountStore(Protocol):
 
     def due_accounts(self, *, now: datetime, limit: int) -> list[Account]:
         """Active accounts whose next sync is due, most overdue first."""
+        ...
+
+
+@runtime_checkable
+class AccountIdLookup(Protocol):
+    """Accounts found by the first characters of their id, as the command line shows them."""
+
+    def account_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids of the accounts whose id starts with ``prefix``, in id order, at most ``limit``."""
         ...
 
 

@@ -227,7 +227,7 @@ class Scheduler:
         ]
 
     def listing(self, now: datetime) -> list[ScheduleInfo]:
-        """Every schedule with its last and next slot."""
+        """Every schedule with its last slot fired (None if none yet) and its next slot."""
         return [
             ScheduleInfo(
                 job_type=s.job_type,
@@ -235,8 +235,19 @@ class Scheduler:
                 timezone=s.timezone,
                 enabled=s.enabled,
                 missed=s.missed,
-                last_fired=self.repo.schedule_slot(s.job_type),
+                last_fired=self._last_fired(s),
                 next_fire=next_slot(s, now) if s.enabled else None,
             )
             for s in effective_schedules(self.app)
         ]
+
+    def _last_fired(self, schedule: Schedule) -> datetime | None:
+        """The last slot claimed, if it is one of the cron's slots.
+
+        A scheduler's first tick claims the minute it starts in, slot or not, so that nothing
+        before it counts as missed: that minute fired nothing.
+        """
+        slot = self.repo.schedule_slot(schedule.job_type)
+        if slot is None or slots_between(schedule, slot - timedelta(minutes=1), slot) != [slot]:
+            return None
+        return slot

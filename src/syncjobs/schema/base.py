@@ -10,7 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from .tables import Tables
 
-__all__ = ["SQLMixin"]
+__all__ = ["SQLMixin", "prefix_range"]
 
 
 class SQLMixin:
@@ -30,3 +30,16 @@ class SQLMixin:
         return ins.on_conflict_do_update(
             index_elements=list(keys), set_={c: ins.excluded[c] for c in columns}
         )
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """The key range ``[low, high)`` that holds every string starting with ``prefix``.
+
+    A range on the primary key uses its index where ``LIKE`` may not. ``high`` steps the last
+    character to the next one; after ``9`` that is ``a``, so hexadecimal ids (UUIDs) stay in
+    range under collations that ignore punctuation (``9`` + 1 is ``:``). The range may then
+    hold a few strings that do not start with ``prefix``: callers keep only those that do.
+    """
+    last = prefix[-1]
+    step = "a" if last == "9" else chr(ord(last) + 1)
+    return prefix, prefix[:-1] + step

@@ -3,6 +3,6 @@
 ``store`` holds the protocols, ``memory`` and ``sql`` the stores, ``contract`` their tests.
 """
 
-from .store import JobLogStore, JobRepository, JobStore, Subscription
+from .store import JobIdLookup, JobLogStore, JobRepository, JobStore, Subscription
 
-__all__ = ["JobLogStore", "JobRepository", "JobStore", "Subscription"]
+__all__ = ["JobIdLookup", "JobLogStore", "JobRepository", "JobStore", "Subscription"]

@@ -22,9 +22,9 @@ import pytest
 from ...clock import utcnow
 from ...errors import ConcurrencyLimitError
 from ..models import Job, JobStatus, NewJob
-from .store import JobRepository
+from .store import JobIdLookup, JobRepository
 
-__all__ = ["JobRepositoryContract", "existing", "new_job"]
+__all__ = ["JobIdLookupContract", "JobRepositoryContract", "existing", "new_job"]
 
 
 def new_job(owner_id: str = "owner-1", **overrides: Any) -> NewJob:
@@ -320,3 +320,35 @@ class JobRepositoryContract:
         assert repository.delete_job_logs(before=before, limit=2) == 1
         assert repository.delete_job_logs(before=before, limit=2) == 0
         assert [ln.message for ln in repository.get_log(job.id)] == ["late"]
+
+
+class JobIdLookupContract:
+    """Subclass me and provide a ``repository`` fixture: a fresh ``JobIdLookup`` ledger."""
+
+    @pytest.fixture
+    def repository(self) -> JobRepository:
+        """Override: return the repository under test."""
+        raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
+
+    ids = (
+        "7db55069-0000-4000-8000-000000000001",
+        "7db5506a-0000-4000-8000-000000000001",
+        "7db5506a-0000-4000-8000-000000000002",
+        "7db5506b-0000-4000-8000-000000000001",
+        "7db5507a-0000-4000-8000-000000000001",
+    )
+
+    def test_ids_starting_with_a_prefix_in_order(self, repository: JobRepository) -> None:
+        assert isinstance(repository, JobIdLookup)
+        for job_id in reversed(self.ids):
+            repository.create_job(new_job(id=job_id), active_limit=None)
+        assert repository.job_ids_starting("7db5506a") == list(self.ids[1:3])
+        assert repository.job_ids_starting("7db5506a-0000-4000-8000-00000000000") == list(
+            self.ids[1:3]
+        )
+        assert repository.job_ids_starting("7db5506") == list(self.ids[:4])  # 9, then a
+        assert repository.job_ids_starting("7db55069") == [self.ids[0]]
+        assert repository.job_ids_starting("7db5506", limit=2) == list(self.ids[:2])
+        assert repository.job_ids_starting(self.ids[4]) == [self.ids[4]]
+        assert repository.job_ids_starting("7db5508") == []
+        assert repository.job_ids_starting("ffff") == []

@@ -116,6 +116,11 @@ class MemoryLedgerMixin:
             found.sort(key=lambda j: (-j.created_at.timestamp(), j.id))
             return copy.deepcopy(found[offset : offset + limit])
 
+    def job_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids starting with ``prefix``, in order (``JobIdLookup``)."""
+        with self._lock:
+            return sorted(i for i in self._jobs if i.startswith(prefix))[: max(limit, 0)]
+
     def claim_job(
         self, job_id: str, *, worker_id: str, now: datetime, stale_before: datetime | None = None
     ) -> Job | None:

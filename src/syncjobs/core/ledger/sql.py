@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
-from ...schema.base import SQLMixin
+from ...schema.base import SQLMixin, prefix_range
 from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements
@@ -108,6 +108,16 @@ class SQLLedgerMixin(SQLMixin):
         stmt = stmt.order_by(jobs.c.created_at.desc(), jobs.c.id).limit(limit).offset(offset)
         with self.engine.connect() as conn:
             return [job_from_row(r) for r in conn.execute(stmt).mappings()]
+
+    def job_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids starting with ``prefix``, in order: a range on the primary key (``JobIdLookup``)."""
+        jobs = self.tables.jobs
+        stmt = select(jobs.c.id).order_by(jobs.c.id).limit(max(limit, 0))
+        if prefix:
+            low, high = prefix_range(prefix)
+            stmt = stmt.where(jobs.c.id >= low, jobs.c.id < high)
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(stmt) if r[0].startswith(prefix)]
 
     def claim_job(
         self, job_id: str, *, worker_id: str, now: datetime, stale_before: datetime | None = None

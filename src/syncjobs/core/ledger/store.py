@@ -15,6 +15,7 @@ from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
     "RESET_FIELDS",
+    "JobIdLookup",
     "JobLogStore",
     "JobRepository",
     "JobStore",
@@ -161,6 +162,15 @@ class JobStore(Protocol):
 
     def reset_job(self, job_id: str, *, now: datetime, active_limit: int | None) -> Job | None:
         """Put a failed or cancelled job back to pending with fresh attempts."""
+        ...
+
+
+@runtime_checkable
+class JobIdLookup(Protocol):
+    """Jobs found by the first characters of their id, as the command line shows them."""
+
+    def job_ids_starting(self, prefix: str, *, limit: int = 10) -> list[str]:
+        """Ids of the jobs whose id starts with ``prefix``, in id order, at most ``limit``."""
         ...
 
 
