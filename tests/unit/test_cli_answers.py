@@ -8,9 +8,20 @@ from pathlib import Path
 import pytest
 
 from syncjobs._version import __version__
+from syncjobs.clock import utcnow
 from syncjobs.connections.credentials import generate_key
 
-from .cli_support import OTHER, WORKER, fits_80, invoke, ledger, seed, twin_ids, use_ledger
+from .cli_support import (
+    OTHER,
+    WORKER,
+    fits_80,
+    invoke,
+    ledger,
+    repo_of,
+    seed,
+    twin_ids,
+    use_ledger,
+)
 
 __all__ = ["ledger"]  # the fixture, imported for these tests
 
@@ -207,3 +218,24 @@ def test_top_shows_queues_running_jobs_and_workers(ledger: Path) -> None:
         {"id": WORKER, "seen_at": snap["workers"][0]["seen_at"], "running": 1}
     ]
     assert snap["scheduler_seen_at"] is None
+
+
+def test_a_running_job_without_a_total_shows_its_count_not_a_percent(ledger: Path) -> None:
+    jobs = seed(ledger)
+    repo = repo_of(ledger)
+    try:
+        repo.update_progress(
+            jobs["running"].id, done=42, total=None, percent=0.0, message="page 5", now=utcnow()
+        )
+    finally:
+        repo.close()
+    listed = invoke("jobs", "--owner", OTHER)
+    assert listed.exit_code == 0, listed.output
+    row = next(line for line in listed.stdout.splitlines() if "sync_account" in line)
+    assert "42/?" in row and "0%" not in row
+    shown = invoke("status", jobs["running"].id[:8])
+    assert "42/?" in shown.stdout
+    assert (
+        json.loads(invoke("status", jobs["running"].id, "--json").stdout)["progress_percent"]
+        is None
+    )

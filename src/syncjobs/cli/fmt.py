@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from ..clock import utcnow
+from ..core.models import Job
 
 __all__ = ["ago", "span", "stamp"]
 
@@ -31,3 +32,15 @@ def ago(at: datetime | None, now: datetime | None = None, *, none: str = "—") 
 def stamp(at: datetime, now: datetime | None = None) -> str:
     """An absolute UTC time to the second, then how long ago: ``2026-12-01 07:38:51 (3m ago)``."""
     return f"{at:%Y-%m-%d %H:%M:%S} ({ago(at, now)})"
+
+
+def percent(job: Job) -> str:
+    """A job's progress as a percent, or its count so far when the total is unknown."""
+    if job.progress_indeterminate:
+        return f"{job.progress_done or 0}/?"
+    return f"{job.progress_percent:.0f}%"
+
+
+def bar_total(job: Job) -> float | None:
+    """The total a Rich bar should have: 100, or None (a pulsing bar) without a known total."""
+    return None if job.progress_indeterminate else 100

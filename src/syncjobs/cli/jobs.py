@@ -19,7 +19,7 @@ from rich.table import Column
 from ..app import SyncJobs
 from ..core.models import Job, JobStatus
 from ..errors import InvalidInputError
-from .fmt import span
+from .fmt import bar_total, percent, span
 from .ids import find_job
 from .output import (
     AnyOwner,
@@ -168,7 +168,7 @@ def _stopped_early(job: Job, last: Job | None, timeout: float | None) -> None:
     else:
         message = (
             f"timed out after {span(timeout)}: job {job.id} is still {last.status.value} "
-            f"({last.progress_percent:.0f}%)"
+            f"({percent(last)})"
         )
     err.print(message, highlight=False, soft_wrap=True)
 
@@ -191,6 +191,7 @@ def follow_with_bar(stream: Iterator[Job], console: Console | None = None) -> Jo
             msg = last.progress_message or last.status.value
             bar.update(
                 task,
+                total=bar_total(last),
                 completed=last.progress_percent,
                 msg=msg,
                 description=last.job_type,

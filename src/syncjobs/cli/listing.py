@@ -11,7 +11,7 @@ from rich.table import Column
 from ..app import SyncJobs
 from ..core.models import DeadLetter, Job, JobStatus, LogLine
 from ..errors import InvalidInputError
-from .fmt import ago
+from .fmt import ago, percent
 from .ids import find_job, short_job_ids
 from .jobs import JobId, warn_if_nothing_runs
 from .output import (
@@ -77,7 +77,7 @@ def list_jobs(
         heads.insert(1, wrapping("owner"))
     shown = table(*heads)
     for j in found:
-        row = [short[j.id], j.job_type, j.status.value, f"{j.progress_percent:.0f}%"]
+        row = [short[j.id], j.job_type, j.status.value, percent(j)]
         row += [ago(j.created_at), j.error_code or ""]
         if owner is None:
             row.insert(1, j.owner_id)

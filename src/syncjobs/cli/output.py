@@ -24,7 +24,7 @@ from ..errors import SchemaOutdatedError, SyncJobsError
 from ..factory import get_app, import_job_modules
 from ..settings import Settings
 from .errors import report
-from .fmt import stamp
+from .fmt import percent, stamp
 from .where import describe_database, require_database
 
 __all__ = [
@@ -147,7 +147,7 @@ def print_job(job: Job, as_json: bool) -> None:
 
 
 def _job_fields(job: Job) -> list[tuple[str, Any]]:
-    done = f"{job.progress_percent:.0f}%"
+    done = percent(job)
     if job.progress_total:
         done += f" ({job.progress_done or 0} of {job.progress_total})"
     eta = job.eta_seconds()

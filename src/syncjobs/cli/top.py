@@ -25,7 +25,7 @@ from ..clock import utcnow
 from ..core.browse import JobBrowser
 from ..core.maintenance import upkeep_store
 from ..core.models import Job, JobStatus
-from .fmt import ago, span
+from .fmt import ago, bar_total, percent, span
 from .ids import short_job_ids
 from .output import AsJson, current_app, guarded, job_json, number, out, table, wrapping
 
@@ -147,8 +147,8 @@ def _running(snap: Snapshot) -> list[RenderableType]:
         shown.add_row(
             snap.short.get(j.id, j.id),
             j.job_type,
-            ProgressBar(total=100, completed=j.progress_percent, width=12),
-            f"{j.progress_percent:.0f}%",
+            ProgressBar(total=bar_total(j), completed=j.progress_percent, width=12),
+            percent(j),
             j.progress_message or "",
         )
     return [shown, *_more(RUNNING_ROWS, len(snap.running), "running jobs")]
