@@ -68,9 +68,7 @@ def requeue(app: SyncJobs, job: Job) -> Job:
 
 def replay(app: SyncJobs, job: Job) -> Job:
     """Submit a new job with the same type, owner, params and priority as ``job``."""
-    new = app.submit(
-        job.job_type, owner_id=job.owner_id, params=job.params, priority=job.priority
-    )
+    new = app.submit(job.job_type, owner_id=job.owner_id, params=job.params, priority=job.priority)
     app.repository.append_log(new.id, "info", f"replay of job {job.id}", now=utcnow())
     return new
 

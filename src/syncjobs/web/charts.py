@@ -39,7 +39,7 @@ def _nice_max(value: int) -> int:
     """The smallest 1, 2 or 5 times a power of ten at least ``value`` (1 for nothing)."""
     if value <= 1:
         return 1
-    power = 10 ** int(math.floor(math.log10(value)))
+    power: int = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
         if step * power >= value:
             return step * power
@@ -62,12 +62,12 @@ def _axis(top: int) -> list[str]:
 def _group_svg(group: Group, x: float, width: float, top: int, stacked: bool) -> list[str]:
     plot_h = HEIGHT - TOP - BOTTOM
     parts = []
-    base = HEIGHT - BOTTOM
+    base = float(HEIGHT - BOTTOM)
     each = width if stacked else width / max(len(group.bars), 1)
     for i, bar in enumerate(group.bars):
         h = plot_h * bar.value / top
         bx = x if stacked else x + i * each
-        y = base - h
+        y = float(base) - h
         parts.append(
             f'<rect class="{escape(bar.css)}" x="{bx:.1f}" y="{y:.1f}" '
             f'width="{max(each - 0.5, 0.5):.1f}" height="{h:.1f}">'
@@ -115,7 +115,7 @@ def throughput_chart(buckets: Sequence[ThroughputBucket], bucket_seconds: int) -
     for i, b in enumerate(buckets):
         at = f"{b.start:%H:%M}"
         end = f"{b.start + timedelta(seconds=bucket_seconds):%H:%M}"
-        span = f"{at}–{end} UTC"
+        span = f"{at} to {end} UTC"
         groups.append(
             Group(
                 at if i % every == 0 else None,

@@ -98,8 +98,7 @@ def account_query(params: QueryParams, *, limit: int) -> AccountQuery:
         state = AccountState(raw_state) if raw_state else None
     except ValueError:
         raise InvalidInputError(
-            f"state: {raw_state[:40]!r} is not one of "
-            f"{', '.join(s.value for s in AccountState)}"
+            f"state: {raw_state[:40]!r} is not one of {', '.join(s.value for s in AccountState)}"
         ) from None
     return AccountQuery(
         provider=_text(params, "provider"),

@@ -128,4 +128,3 @@ def job_page(request: Request) -> Response:
             "registered": job.job_type in app.registry,
         },
     )
-

@@ -42,7 +42,9 @@ def dead_letters_page(request: Request) -> Response:
 
 def schedules_page(request: Request) -> Response:
     """Every schedule: cron, timezone, missed-run policy, last and next fire, run now."""
-    return page(request, "schedules.html", {"nav": "schedules", "schedules": sj(request).schedules()})
+    return page(
+        request, "schedules.html", {"nav": "schedules", "schedules": sj(request).schedules()}
+    )
 
 
 def accounts_page(request: Request) -> Response:

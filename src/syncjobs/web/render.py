@@ -63,7 +63,7 @@ def duration(seconds: float | None) -> str:
     """``seconds`` as a short human duration: ``45 s``, ``3 min 20 s``, ``2 h 5 min``, ``3 d``."""
     if seconds is None:
         return "—"
-    s = int(round(abs(seconds)))
+    s = round(abs(seconds))
     if s < 60:
         return f"{s} s"
     if s < 3600:
@@ -129,9 +129,7 @@ def _route_path(request: Request) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-def error_page(
-    request: Request, status: int, message: str, *, bare: bool = False
-) -> HTMLResponse:
+def error_page(request: Request, status: int, message: str, *, bare: bool = False) -> HTMLResponse:
     """The error page (400, 403, 404…); ``bare`` leaves the navigation out."""
     titles = {400: "Bad request", 401: "Sign in needed", 403: "Refused", 404: "Not found"}
     context = {"status": status, "heading": titles.get(status, "Error"), "message": message}

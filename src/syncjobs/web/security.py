@@ -151,6 +151,7 @@ class AuthorizeMiddleware:
         self.app, self.authorize, self.refused = app, authorize, refused
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
