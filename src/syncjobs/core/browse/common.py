@@ -16,6 +16,7 @@ __all__ = [
     "OUTCOMES",
     "assign_running",
     "bucket_count",
+    "check_aware",
     "check_ids",
     "check_limit",
     "check_query",
@@ -47,7 +48,8 @@ def check_ids(ids: object, name: str = "job_ids") -> list[str]:
     return found
 
 
-def _aware(value: object, name: str) -> None:
+def check_aware(value: object, name: str) -> None:
+    """Raise ``InvalidInputError`` unless ``value`` is a timezone-aware datetime."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise InvalidInputError(f"{name} must be a timezone-aware datetime")
 
@@ -65,11 +67,11 @@ def check_query(query: JobQuery) -> JobQuery:
             raise InvalidInputError(f"{name} must be a non-empty string")
     for name in ("created_after", "created_before"):
         if getattr(query, name) is not None:
-            _aware(getattr(query, name), name)
+            check_aware(getattr(query, name), name)
     if query.after is not None:
         if not isinstance(query.after, tuple) or len(query.after) != 2:
             raise InvalidInputError("after must be a (created_at, id) pair")
-        _aware(query.after[0], "after's created_at")
+        check_aware(query.after[0], "after's created_at")
         if not isinstance(query.after[1], str):
             raise InvalidInputError("after's id must be a string")
     return query
@@ -77,8 +79,8 @@ def check_query(query: JobQuery) -> JobQuery:
 
 def bucket_count(since: datetime, until: datetime, bucket_seconds: int) -> int:
     """How many buckets of ``bucket_seconds`` cover ``[since, until)``; checks the arguments."""
-    _aware(since, "since")
-    _aware(until, "until")
+    check_aware(since, "since")
+    check_aware(until, "until")
     if isinstance(bucket_seconds, bool) or not isinstance(bucket_seconds, int):
         raise InvalidInputError("bucket_seconds must be an integer")
     if bucket_seconds < 1:

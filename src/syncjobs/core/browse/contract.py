@@ -189,6 +189,7 @@ class JobBrowserContract:
             lambda r: r.throughput(since=B0, until=_at(60), bucket_seconds=0),
             lambda r: r.throughput(since=B0, until=_at(10**9), bucket_seconds=1),
             lambda r: r.discard_dead_letters("a-job-id"),
+            lambda r: r.workers(seen_after=datetime(2024, 1, 1)),
         ],
     )
     def test_bad_arguments_are_refused(self, repository: Any, call: Any) -> None:

@@ -12,6 +12,7 @@ from .common import (
     OUTCOMES,
     assign_running,
     bucket_count,
+    check_aware,
     check_ids,
     check_limit,
     check_query,
@@ -79,6 +80,7 @@ class MemoryBrowseMixin:
 
     def workers(self, *, seen_after: datetime) -> list[WorkerInfo]:
         """Workers and the scheduler heard from since ``seen_after``, newest first."""
+        check_aware(seen_after, "seen_after")
         with self._lock:
             found = [
                 WorkerInfo(id=wid, kind=kind, started_at=started, seen_at=seen)
