@@ -4,14 +4,11 @@ once the job is terminal. Served by a real uvicorn so events arrive one at a tim
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from starlette.testclient import TestClient
 
 from syncjobs.app import SyncJobs
@@ -20,7 +17,7 @@ from syncjobs.core.models import JobStatus
 from syncjobs.web import dashboard
 from tests.conftest import AppFactory
 
-from .web_support import claim, client
+from .web_support import claim, client, events, serve
 
 
 @pytest.fixture
@@ -30,41 +27,8 @@ def app(make_app: AppFactory) -> SyncJobs:
 
 @pytest.fixture
 def served(app: SyncJobs) -> Iterator[str]:
-    """The dashboard of ``app`` on a real uvicorn server; its base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    config = uvicorn.Config(
-        dashboard(app, authorize=lambda request: True, keepalive=1.0),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(500):
-        if server.started:
-            break
-        threading.Event().wait(0.02)
-    assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
-
-
-def _events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(event name, data) of each Server-Sent Event, skipping comments and retry hints."""
-    name, data = "message", ""
-    for line in response.iter_lines():
-        if line.startswith("event: "):
-            name = line[7:]
-        elif line.startswith("data: "):
-            data = line[6:]
-        elif line == "" and data:
-            yield name, json.loads(data)
-            name, data = "message", ""
+    with serve(dashboard(app, authorize=lambda request: True, keepalive=1.0)) as base:
+        yield base
 
 
 def test_events_follow_progress_and_end_when_the_job_is_terminal(
@@ -81,12 +45,12 @@ def test_events_follow_progress_and_end_when_the_job_is_terminal(
     ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = _events(response)
-        seen.append(next(events))
+        stream = events(response)
+        seen.append(next(stream))
         repo.update_progress(job.id, done=7, total=10, percent=70.0, message="seven", now=utcnow())
-        seen.append(next(events))
+        seen.append(next(stream))
         repo.finish_job(job.id, status=JobStatus.COMPLETED, now=utcnow(), result={"n": 10})
-        seen += list(events)  # the stream ends by itself
+        seen += list(stream)  # the stream ends by itself
 
     assert seen[0] == ("progress", seen[0][1])
     assert (seen[0][1]["percent"], seen[0][1]["message"], seen[0][1]["status"]) == (

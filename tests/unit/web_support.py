@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+import httpx
+import uvicorn
 from starlette.testclient import TestClient
+from starlette.types import ASGIApp
 
 from syncjobs.app import SyncJobs
 from syncjobs.clock import utcnow
@@ -113,3 +122,38 @@ def csrf_of(http: TestClient, path: str) -> str:
     found = _CSRF.search(page.text)
     assert found is not None, "the page has no CSRF field"
     return found.group(1)
+
+
+@contextmanager
+def serve(web: ASGIApp) -> Iterator[str]:
+    """Serve ``web`` with a real uvicorn in a thread; yield its base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(web, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        threading.Event().wait(0.02)
+    assert server.started, "uvicorn did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event name, data) of each Server-Sent Event, skipping comments and retry hints."""
+    name, data = "message", ""
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            name = line[7:]
+        elif line.startswith("data: "):
+            data = line[6:]
+        elif line == "" and data:
+            yield name, json.loads(data)
+            name, data = "message", ""
