@@ -95,15 +95,15 @@ def test_the_command_prints_a_token_url_that_opens_the_dashboard(env: dict[str, 
         assert found is not None, line
         base, token = found.groups()
 
-        refused = _get(base + "schedules")
+        refused = _get(base)
         with httpx.Client(timeout=10, follow_redirects=True) as browser:
-            entered = browser.get(f"{base}schedules?token={token}")
+            entered = browser.get(f"{base}?token={token}")
             again = browser.get(f"{base}schedules")
 
         assert refused.status_code == 401
-        assert entered.status_code == 200 and "maintain_jobs" in entered.text
+        assert entered.status_code == 200 and 'id="job-counts"' in entered.text
         assert entered.url.query == b""
-        assert again.status_code == 200
+        assert again.status_code == 200 and "maintain_jobs" in again.text
         assert proc.poll() is None
 
 
