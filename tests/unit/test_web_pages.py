@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 
 from syncjobs.app import SyncJobs
 from syncjobs.clock import utcnow
-from syncjobs.core.models import JobStatus
+from syncjobs.core.models import JobStatus, NewJob
 from syncjobs.web import dashboard
 from tests.conftest import AppFactory
 
@@ -301,3 +302,34 @@ def test_links_and_actions_work_mounted_under_a_prefix_in_fastapi(
         )
         assert "the job is cancelled" in http.get(done.headers["location"]).text
     assert app.repository.get_job(seeded.pending.id).status is JobStatus.CANCELLED  # type: ignore[union-attr]
+
+
+def test_without_an_app_the_dashboard_shows_the_current_one(app: SyncJobs) -> None:
+    job = app.submit("syncjobs.noop", owner_id="current")  # make_app made ``app`` current
+
+    with client(None) as http:
+        page = http.get(f"/jobs/{job.id}")
+
+    assert page.status_code == 200 and "current" in page.text
+
+
+def test_a_job_type_this_process_does_not_declare_cannot_be_replayed(
+    app: SyncJobs, http: TestClient
+) -> None:
+    new = NewJob(
+        id=str(uuid.uuid4()),
+        owner_id="ghost",
+        job_type="retired.type",
+        queue="default",
+        priority=5,
+        params={"kept": True},
+        max_retries=0,
+        created_at=utcnow(),
+    )
+    job, _ = app.repository.create_job(new, active_limit=None)
+    app.repository.cancel_job(job.id, now=utcnow())
+
+    page = http.get(f"/jobs/{job.id}").text
+
+    assert re.search(r'value="replay" disabled', page)
+    assert "retired.type" in page and "&#34;kept&#34;: true" in page

@@ -9,7 +9,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -82,6 +82,14 @@ async def _config_error(request: Request, exc: Exception) -> Response:
     return error_page(request, 500, f"The dashboard is not set up for this: {exc}")
 
 
+async def _server_error(request: Request, exc: Exception) -> Response:
+    """The 500 page (the server still logs the exception)."""
+    try:
+        return error_page(request, 500, "Something went wrong: the server's log has the details.")
+    except Exception:
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+
 def _refused(request: Request) -> Response:
     return error_page(request, 403, "You are not allowed to see this dashboard.", bare=True)
 
@@ -94,6 +102,7 @@ class SecurityHeaders:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
+
         async def sending(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
@@ -146,7 +155,11 @@ def dashboard(
         page_size=page_size,
         keepalive=keepalive,
     )
-    handlers: dict[Any, Any] = {HTTPException: _http_error, ConfigurationError: _config_error}
+    handlers: dict[Any, Any] = {
+        HTTPException: _http_error,
+        ConfigurationError: _config_error,
+        500: _server_error,
+    }
     web = Starlette(
         routes=_routes(),
         middleware=[

@@ -153,7 +153,8 @@ def safe_next(request: Request, target: object, default: str) -> str:
 def flash_redirect(request: Request, target: str, message: str, kind: str = "ok") -> Response:
     """Redirect (303, POST/redirect/GET) to ``target``, showing ``message`` there once."""
     response = RedirectResponse(target, status_code=303)
+    text = message if len(message) <= 600 else message[:599] + "…"  # a cookie holds ~4 KB
     set_cookie(
-        request, response, FLASH_COOKIE, sign(request.app.state.dashboard.secret, [kind, message])
+        request, response, FLASH_COOKIE, sign(request.app.state.dashboard.secret, [kind, text])
     )
     return response

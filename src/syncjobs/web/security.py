@@ -84,10 +84,14 @@ def csrf_field(secret: bytes, token: str) -> str:
 
 
 def _same_origin(request: Request) -> str | None:
-    """Why a POST is cross-site, or None when it comes from this origin."""
+    """Why a POST is cross-site, or None when it comes from this origin.
+
+    Browsers that send ``Sec-Fetch-Site`` say it themselves (right behind any proxy); for
+    the others the ``Origin`` header, when sent, must name this host.
+    """
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return f"a {site} request"
+    if site is not None:
+        return None if site in ("same-origin", "none") else f"a {site} request"
     origin = request.headers.get("origin")
     if origin is None:
         return None
