@@ -291,10 +291,17 @@ def _queries(repo: Any, filled: Filled) -> dict[str, Callable[[], Any]]:
     from syncjobs.core.models import JobStatus
 
     now = filled.now
-    cursor = None
-    for _ in range(20):  # 20 pages of 500: the cursor after 10,000 rows
-        page = repo.browse_jobs(JobQuery(after=cursor, limit=500))
-        cursor = (page[-1].created_at, page[-1].id)
+
+    def after_10k(**filters: Any) -> tuple[datetime, str]:
+        """The cursor after 10,000 rows: 20 pages of 500."""
+        cursor = None
+        for _ in range(20):
+            page = repo.browse_jobs(JobQuery(after=cursor, limit=500, **filters))
+            cursor = (page[-1].created_at, page[-1].id)
+        assert cursor is not None
+        return cursor
+
+    cursor, failed = after_10k(), after_10k(status=JobStatus.FAILED)
     hour = now.replace(second=0, microsecond=0) - timedelta(hours=1)
     day = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=24)
     return {
@@ -302,6 +309,9 @@ def _queries(repo: Any, filled: Filled) -> dict[str, Callable[[], Any]]:
         "jobs: page after 10k rows (keyset)": lambda: repo.browse_jobs(JobQuery(after=cursor)),
         "jobs: OFFSET 10000 (list_jobs, for contrast)": lambda: repo.list_jobs(offset=10_000),
         "jobs: status=failed": lambda: repo.browse_jobs(JobQuery(status=JobStatus.FAILED)),
+        "jobs: status=failed, page after 10k rows": lambda: repo.browse_jobs(
+            JobQuery(status=JobStatus.FAILED, after=failed)
+        ),
         "jobs: status=pending": lambda: repo.browse_jobs(JobQuery(status=JobStatus.PENDING)),
         "jobs: type=sync_account": lambda: repo.browse_jobs(JobQuery(job_type="sync_account")),
         f"jobs: type={RARE_TYPE} (1%)": lambda: repo.browse_jobs(JobQuery(job_type=RARE_TYPE)),
@@ -357,6 +367,8 @@ def _scans(plan: dict[str, Any], prefix: str) -> list[str]:
         how = plan["Node Type"] + (f" on {where}" if where else "")
         if plan.get("Index Name"):
             how += f" using {plan['Index Name']}"
+        if "ROW(" in plan.get("Index Cond", ""):
+            how += " [keyset in Index Cond]"
         found.append(how.replace(prefix, ""))
     for child in plan.get("Plans", []):
         found += _scans(child, prefix)
@@ -409,10 +421,10 @@ def page_timings(settings: Any, repo: Any, filled: Filled, runs: int) -> dict[st
     except ImportError:
         return None
     import httpx
-    from syncjobs.web.filters import job_cursor
 
     from syncjobs.core.browse import JobQuery
     from syncjobs.factory import create_app
+    from syncjobs.web.filters import job_cursor
 
     app = create_app(settings)
     web = dashboard(app, authorize=lambda request: True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import about, accounts, insights, jobs, listing, operations, top
+from . import about, accounts, dashboard, insights, jobs, listing, operations, top
 from .errors import SyncJobsGroup
 
 __all__ = ["app", "main"]
@@ -58,6 +58,7 @@ app.command()(insights.trust)
 app.command()(insights.usage)
 app.command()(insights.notifications)
 app.command()(operations.demo)
+app.command()(dashboard.dashboard)
 
 
 def main() -> None:
