@@ -27,7 +27,7 @@ def dashboard(
         bool, typer.Option("--no-auth", help="No token (only on a loopback address).")
     ] = False,
 ) -> None:
-    """Serve the operator's dashboard (jobs, dead letters, schedules, accounts) with uvicorn."""
+    """Serve the operator's web dashboard behind a token."""
     import uvicorn  # the web extra: imported when this command runs, not for every command
 
     from ..web.standalone import is_loopback, standalone_app
