@@ -17,9 +17,12 @@ from syncjobs.insights.trust.contract import TrustStoreContract
 from syncjobs.insights.usage.contract import UsageStoreContract
 from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.contract import (
+    AccountBrowserContract,
     AccountRepositoryContract,
+    JobBrowserContract,
     JobRepositoryContract,
     UpkeepRepositoryContract,
+    UsageBrowserContract,
 )
 
 
@@ -183,4 +186,43 @@ class TestSQLiteRetention(OnSQLite, RetentionStoreContract):
 
 
 class TestPostgresRetention(OnPostgres, RetentionStoreContract):
+    pass
+
+
+# -- the operator's views: browsing jobs, accounts and provider usage --------------------------
+
+
+class TestInMemoryJobBrowser(InMemory, JobBrowserContract):
+    pass
+
+
+class TestSQLiteJobBrowser(OnSQLite, JobBrowserContract):
+    pass
+
+
+class TestPostgresJobBrowser(OnPostgres, JobBrowserContract):
+    pass
+
+
+class TestInMemoryAccountBrowser(InMemory, AccountBrowserContract):
+    pass
+
+
+class TestSQLiteAccountBrowser(OnSQLite, AccountBrowserContract):
+    pass
+
+
+class TestPostgresAccountBrowser(OnPostgres, AccountBrowserContract):
+    pass
+
+
+class TestInMemoryUsageBrowser(InMemory, UsageBrowserContract):
+    pass
+
+
+class TestSQLiteUsageBrowser(OnSQLite, UsageBrowserContract):
+    pass
+
+
+class TestPostgresUsageBrowser(OnPostgres, UsageBrowserContract):
     pass

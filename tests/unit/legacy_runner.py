@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.schema import CreateColumn
 
+from syncjobs.schema.legacy import v4_tables
 from syncjobs.schema.tables import JSONType, Tables, UTCDateTime
 
 APPLIED_AT = datetime(2024, 3, 10, 12, 0, tzinfo=UTC)
@@ -124,7 +125,8 @@ MIGRATIONS: list[Callable[[Connection, Tables], None]] = [
 def build_legacy(engine: Engine, t: Tables, version: int, *, old_items: bool = False) -> Tables:
     """Run versions 1 to ``version`` of the old runner on an empty database; return the
     tables they created (with v3's ``items`` when ``old_items``, as a 0.1.0 database has)."""
-    made = dataclasses.replace(t, items=v3_items(t.prefix)) if old_items else t
+    v4 = v4_tables(t.prefix)  # without the indexes later revisions added
+    made = dataclasses.replace(v4, items=v3_items(t.prefix)) if old_items else v4
     schema_version = schema_version_table(t.prefix)
     with engine.begin() as conn:
         schema_version.create(conn)

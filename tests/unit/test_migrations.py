@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -23,6 +24,7 @@ from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, insert,
 import syncjobs.schema
 from syncjobs.errors import ConfigurationError, SchemaOutdatedError
 from syncjobs.schema import migrations
+from syncjobs.schema.legacy import v4_tables
 from syncjobs.schema.migrations import ALEMBIC_DIR, head_revision, revisions, schema_state
 from syncjobs.schema.prefix import revision_prefix
 from syncjobs.schema.tables import Tables
@@ -48,7 +50,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Engine, 
 def test_the_revisions_are_one_labelled_branch() -> None:
     script = ScriptDirectory(str(ALEMBIC_DIR))
     assert script.get_heads() == [head_revision()]
-    assert revisions() == ("syncjobs_0001",)
+    assert revisions() == ("syncjobs_0001", "syncjobs_0002")
     base = script.get_revision(revisions()[0])
     assert base is not None and base.branch_labels == {"syncjobs"}
     files = sorted(p.name for p in (ALEMBIC_DIR / "versions").glob("syncjobs_*.py"))
@@ -60,7 +62,7 @@ def test_the_revisions_are_one_labelled_branch() -> None:
 
 def test_the_revisions_build_the_tables_the_stores_use(db: tuple[Engine, Tables]) -> None:
     engine, t = db
-    assert upgrade(engine, t) == ["syncjobs_0001"]
+    assert upgrade(engine, t) == list(revisions())
     names = set(inspect(engine).get_table_names())
     assert {table.name for table in t.all} | {t.version_table} <= names
     with engine.connect() as conn:
@@ -77,7 +79,7 @@ def test_concurrent_upgrades_apply_the_revision_once(db: tuple[Engine, Tables]) 
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(results) == [[], ["syncjobs_0001"]]
+    assert sorted(results) == [[], list(revisions())]
     check_schema(engine, t)
 
 
@@ -101,7 +103,7 @@ def test_a_host_alembic_version_without_syncjobs_is_not_syncjobs_own(
     try:
         with engine.begin() as conn:
             conn.execute(insert(host).values(version_num="4d1e2f3a5b6c"))
-        assert upgrade(engine, t) == ["syncjobs_0001"]
+        assert upgrade(engine, t) == list(revisions())
         with engine.connect() as conn:
             assert schema_state(conn, t.prefix).version_table == t.version_table
     finally:
@@ -156,16 +158,17 @@ class _Env:
 
 NEXT_REVISION = '''"""A later revision, for the tests: a column more.
 
-Revision ID: syncjobs_0002
+Revision ID: syncjobs_0003
 """
 
 import sqlalchemy as sa
 from alembic import op
 
+from syncjobs.schema.legacy import v4_tables
 from syncjobs.schema.prefix import revision_prefix
 
-revision = "syncjobs_0002"
-down_revision = "syncjobs_0001"
+revision = "syncjobs_0003"
+down_revision = "syncjobs_0002"
 branch_labels = None
 depends_on = None
 
@@ -181,10 +184,10 @@ def downgrade() -> None:
 
 @pytest.fixture
 def with_next_revision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Make syncjobs' branch one revision longer (a copy of it, with ``syncjobs_0002``)."""
+    """Make syncjobs' branch one revision longer (a copy of it, with ``syncjobs_0003``)."""
     branch = tmp_path / "alembic"
     shutil.copytree(ALEMBIC_DIR, branch, ignore=shutil.ignore_patterns("__pycache__"))
-    (branch / "versions" / "syncjobs_0002_next.py").write_text(NEXT_REVISION, encoding="utf-8")
+    (branch / "versions" / "syncjobs_0003_next.py").write_text(NEXT_REVISION, encoding="utf-8")
     monkeypatch.setattr(migrations, "ALEMBIC_DIR", branch)
     revisions.cache_clear()
     yield
@@ -195,13 +198,13 @@ def test_a_database_behind_is_refused_then_upgraded(
     db: tuple[Engine, Tables], request: pytest.FixtureRequest
 ) -> None:
     engine, t = db
-    assert upgrade(engine, t) == ["syncjobs_0001"]
+    assert upgrade(engine, t) == list(revisions())
     request.getfixturevalue("with_next_revision")
-    assert head_revision() == "syncjobs_0002"
-    message = "at revision syncjobs_0001, this syncjobs needs revision syncjobs_0002: run `sync"
+    assert head_revision() == "syncjobs_0003"
+    message = "at revision syncjobs_0002, this syncjobs needs revision syncjobs_0003: run `sync"
     with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
         check_schema(engine, t)
-    assert upgrade(engine, t) == ["syncjobs_0002"]
+    assert upgrade(engine, t) == ["syncjobs_0003"]
     check_schema(engine, t)
     assert "note" in {c["name"] for c in inspect(engine).get_columns(t.workers.name)}
 
@@ -215,16 +218,31 @@ def test_a_host_managed_database_behind_names_alembic(
     host = Table("alembic_version", MetaData(), Column("version_num", String(32)))
     with engine.begin() as conn:
         host.create(conn)
-        conn.execute(insert(host).values(version_num="syncjobs_0001"))
+        conn.execute(insert(host).values(version_num="syncjobs_0002"))
         Table(t.version_table, MetaData()).drop(conn)
     try:
         check_schema(engine, t)
         assert upgrade(engine, t) == []
         request.getfixturevalue("with_next_revision")
-        message = "needs revision syncjobs_0002: run `alembic upgrade heads`"
+        message = "needs revision syncjobs_0003: run `alembic upgrade heads`"
         with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
             check_schema(engine, t)
         with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
             upgrade(engine, t)
     finally:
         host.drop(engine)
+
+
+def test_downgrading_the_browse_indexes_gives_back_revision_0001(
+    db: tuple[Engine, Tables],
+) -> None:
+    engine, t = db
+    upgrade(engine, t)
+    with engine.begin() as conn:
+        config = migrations._config(conn, t.prefix, [])
+        command.downgrade(config, "syncjobs_0001")
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"version_table": t.version_table})
+        assert compare_metadata(context, v4_tables(t.prefix).metadata) == []
+    assert upgrade(engine, t) == ["syncjobs_0002"]
+    check_schema(engine, t)

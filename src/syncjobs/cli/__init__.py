@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import accounts, insights, jobs, operations
+from . import accounts, dashboard, insights, jobs, operations
 
 __all__ = ["app", "main"]
 
@@ -46,6 +46,7 @@ app.command()(insights.trust)
 app.command()(insights.usage)
 app.command()(insights.notifications)
 app.command()(operations.demo)
+app.command()(dashboard.dashboard)
 
 
 def main() -> None:

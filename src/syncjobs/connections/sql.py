@@ -11,10 +11,11 @@ from sqlalchemy import delete, insert, select, update
 from ..schema.base import SQLMixin
 from .models import Account, AccountState
 
-__all__ = ["SQLAccountsMixin"]
+__all__ = ["SQLAccountsMixin", "account_from_row"]
 
 
-def _account(row: Any) -> Account:
+def account_from_row(row: Any) -> Account:
+    """An ``Account`` from a row of the accounts table."""
     return Account(
         id=row["id"],
         owner_id=row["owner_id"],
@@ -63,7 +64,7 @@ class SQLAccountsMixin(SQLMixin):
                     .first()
                 )
                 if row is not None:
-                    return _account(
+                    return account_from_row(
                         conn.execute(
                             update(acc)
                             .where(acc.c.id == row["id"])
@@ -93,7 +94,7 @@ class SQLAccountsMixin(SQLMixin):
                 "created_at": now,
                 "updated_at": now,
             }
-            return _account(
+            return account_from_row(
                 conn.execute(insert(acc).values(values).returning(*acc.c)).mappings().one()
             )
 
@@ -102,7 +103,7 @@ class SQLAccountsMixin(SQLMixin):
         acc = self.tables.accounts
         with self.engine.connect() as conn:
             row = conn.execute(select(acc).where(acc.c.id == account_id)).mappings().first()
-        return _account(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     def list_accounts(self, *, owner_id: str | None = None) -> list[Account]:
         """Return accounts, oldest first."""
@@ -111,7 +112,7 @@ class SQLAccountsMixin(SQLMixin):
         if owner_id is not None:
             stmt = stmt.where(acc.c.owner_id == owner_id)
         with self.engine.connect() as conn:
-            return [_account(r) for r in conn.execute(stmt).mappings()]
+            return [account_from_row(r) for r in conn.execute(stmt).mappings()]
 
     def delete_account(self, account_id: str) -> bool:
         """Remove an account with its items (and their analyses) and credentials."""
@@ -156,7 +157,7 @@ class SQLAccountsMixin(SQLMixin):
                 .mappings()
                 .first()
             )
-        return _account(row) if row is not None else None
+        return account_from_row(row) if row is not None else None
 
     def finish_sync(self, account_id: str, *, now: datetime, next_sync_at: datetime) -> None:
         """Record a successful sync."""
@@ -182,4 +183,4 @@ class SQLAccountsMixin(SQLMixin):
             .limit(limit)
         )
         with self.engine.connect() as conn:
-            return [_account(r) for r in conn.execute(stmt).mappings()]
+            return [account_from_row(r) for r in conn.execute(stmt).mappings()]

@@ -61,7 +61,8 @@ class MemoryInsightsState:
     _analyses: dict[int, Analysis]
     _prefs: dict[str, Preferences]
     _trust: dict[tuple[str, str], TrustScore]
-    _provider_usage: list[UsageEvent]
+    #: (provider, event) of each sync's provider calls.
+    _provider_usage: list[tuple[str, UsageEvent]]
     _usage: dict[tuple[str, UsagePeriod, datetime], UsageRecord]
     _rollups: list[RollupRun]
     _notes: list[Notification]

@@ -58,8 +58,16 @@ def job_tables(prefix: str, md: MetaData) -> dict[str, Table]:
         Column("updated_at", UTCDateTime, nullable=False),
         UniqueConstraint("owner_id", "idempotency_key", name=f"{prefix}jobs_idem_uq"),
         Index(f"{prefix}jobs_owner_status_ix", "owner_id", "status"),
-        Index(f"{prefix}jobs_owner_created_ix", "owner_id", "created_at"),
+        Index(f"{prefix}jobs_owner_created_ix", "owner_id", "created_at", "id"),
         Index(f"{prefix}jobs_status_type_ix", "status", "job_type"),
+        # The job browser's keyset pages (revision syncjobs_0002).
+        Index(f"{prefix}jobs_created_ix", "created_at", "id"),
+        Index(f"{prefix}jobs_status_created_ix", "status", "created_at", "id"),
+        Index(f"{prefix}jobs_type_created_ix", "job_type", "created_at", "id"),
+        # Throughput, the ledger's purge, and follow-ups.
+        Index(f"{prefix}jobs_completed_ix", "completed_at"),
+        Index(f"{prefix}jobs_status_completed_ix", "status", "completed_at"),
+        Index(f"{prefix}jobs_parent_ix", "parent_id"),
     )
     return {"jobs": jobs}
 

@@ -9,13 +9,31 @@ defaults), drops ``schema_version`` and stamps the revision. No row is touched.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, func, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    func,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.schema import CreateColumn
 
 from .columns import UTCDateTime
-from .tables import Tables
+from .tables import Tables, build_tables
 
-__all__ = ["ADOPTED_REVISION", "LEGACY_VERSION", "adopt", "legacy_table", "legacy_version"]
+__all__ = [
+    "ADOPTED_REVISION",
+    "LEGACY_VERSION",
+    "adopt",
+    "legacy_table",
+    "legacy_version",
+    "v4_tables",
+]
 
 #: The last version of the home-made runner, and the revision that creates the same schema.
 LEGACY_VERSION = 4
@@ -29,6 +47,28 @@ _V4_ITEM_COLUMNS = (
     "analysis_claimed_at",
     "analysis_error",
 )
+
+
+#: The jobs table's indexes in version 4 (later revisions add more): name → columns.
+_V4_JOB_INDEXES = {
+    "jobs_owner_status_ix": ("owner_id", "status"),
+    "jobs_owner_created_ix": ("owner_id", "created_at"),
+    "jobs_status_type_ix": ("status", "job_type"),
+}
+
+
+def v4_tables(prefix: str) -> Tables:
+    """The tables as version 4 (and revision ``syncjobs_0001``) made them.
+
+    They are today's tables but for the jobs table's indexes, which later revisions changed.
+    """
+    t = build_tables(prefix)
+    jobs = t.jobs
+    for index in list(jobs.indexes):
+        jobs.indexes.discard(index)
+    for name, columns in _V4_JOB_INDEXES.items():
+        Index(f"{prefix}{name}", *(jobs.c[c] for c in columns))
+    return t
 
 
 def legacy_table(prefix: str) -> Table:
@@ -59,6 +99,7 @@ def adopt(conn: Connection, tables: Tables, version: int) -> None:
 
 def _complete(conn: Connection, t: Tables) -> None:
     """What versions 1 to 4 of the home-made runner did: create, then add what is missing."""
+    t = v4_tables(t.prefix)
     for table in t.all:
         table.create(conn, checkfirst=True)
     items = t.items

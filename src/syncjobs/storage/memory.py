@@ -9,7 +9,9 @@ from __future__ import annotations
 import itertools
 import threading
 
+from ..connections.browse_memory import MemoryAccountBrowserMixin
 from ..connections.memory import MemoryAccountsMixin
+from ..core.browse.memory import MemoryBrowseMixin
 from ..core.ledger.memory import MemoryLedgerMixin
 from ..core.upkeep.memory import MemoryUpkeepMixin
 from ..insights.analysis_queue.memory import MemoryAnalysisQueue
@@ -26,6 +28,7 @@ __all__ = ["InMemoryRepository"]
 class InMemoryRepository(
     MemoryLedgerMixin,
     MemoryUpkeepMixin,
+    MemoryBrowseMixin,
     MemoryAnalysisQueue,
     MemoryPreferences,
     MemoryTrust,
@@ -34,8 +37,12 @@ class InMemoryRepository(
     MemoryDigests,
     MemoryRetention,
     MemoryAccountsMixin,
+    MemoryAccountBrowserMixin,
 ):
-    """The job ledger, upkeep, accounts, items and the extras' records in process memory."""
+    """The job ledger, upkeep, accounts, items and the extras' records in process memory.
+
+    It browses them too (``JobBrowser``, ``AccountBrowser``, ``UsageBrowser``).
+    """
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

@@ -29,8 +29,8 @@ class MemoryUpkeepMixin:
     _put: Callable[[Job], Job]  # provided by MemoryLedgerMixin
 
     def _init_upkeep(self) -> None:
-        #: worker id → (kind, last seen); schedule name → last slot fired.
-        self._workers: dict[str, tuple[str, datetime]] = {}
+        #: worker id → (kind, first seen, last seen); schedule name → last slot fired.
+        self._workers: dict[str, tuple[str, datetime, datetime]] = {}
         self._slots: dict[str, datetime] = {}
 
     def heartbeat(
@@ -38,7 +38,8 @@ class MemoryUpkeepMixin:
     ) -> None:
         """Record a live worker and refresh its running jobs' heartbeats."""
         with self._lock:
-            self._workers[worker_id] = (kind, now)
+            known = self._workers.get(worker_id)
+            self._workers[worker_id] = (kind, known[1] if known else now, now)
             for job_id in job_ids:
                 job = self._jobs.get(job_id)
                 if job is not None and job.status is JobStatus.PROCESSING:
@@ -48,7 +49,7 @@ class MemoryUpkeepMixin:
         """The latest heartbeat per kind."""
         with self._lock:
             latest: dict[str, datetime] = {}
-            for kind, seen in self._workers.values():
+            for kind, _, seen in self._workers.values():
                 latest[kind] = max(seen, latest.get(kind, seen))
             return latest
 

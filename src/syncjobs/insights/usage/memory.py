@@ -4,10 +4,12 @@ InMemoryRepository)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, date, datetime
 
 from ..memory_state import MemoryInsightsState
 from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
+from .browse import ProviderUsageDay
+from .browse_common import check_window
 
 __all__ = ["MemoryUsage"]
 
@@ -29,14 +31,32 @@ class MemoryUsage(MemoryInsightsState):
         """Record what one sync cost at the provider."""
         with self._lock:
             self._provider_usage.append(
-                UsageEvent(
-                    owner_id=owner_id,
-                    at=at,
-                    tokens=0,
-                    api_calls=api_calls,
-                    quota_units=quota_units,
+                (
+                    provider,
+                    UsageEvent(
+                        owner_id=owner_id,
+                        at=at,
+                        tokens=0,
+                        api_calls=api_calls,
+                        quota_units=quota_units,
+                    ),
                 )
             )
+
+    def provider_usage_by_day(self, *, start: datetime, end: datetime) -> list[ProviderUsageDay]:
+        """Provider usage in ``[start, end)`` summed by (UTC day, provider), oldest first."""
+        check_window(start, end)
+        sums: dict[tuple[date, str], tuple[int, int]] = {}
+        with self._lock:
+            for provider, e in self._provider_usage:
+                if start <= e.at < end:
+                    key = (e.at.astimezone(UTC).date(), provider)
+                    calls, units = sums.get(key, (0, 0))
+                    sums[key] = (calls + e.api_calls, units + e.quota_units)
+        return [
+            ProviderUsageDay(day=day, provider=provider, api_calls=calls, quota_units=units)
+            for (day, provider), (calls, units) in sorted(sums.items())
+        ]
 
     def usage_events(self, *, start: datetime, end: datetime) -> list[UsageEvent]:
         """Analyses and provider usage in [start, end)."""
@@ -46,7 +66,7 @@ class MemoryUsage(MemoryInsightsState):
                 key=lambda a: (a.analyzed_at, a.item_id),
             )
             synced = sorted(
-                (e for e in self._provider_usage if start <= e.at < end), key=lambda e: e.at
+                (e for _, e in self._provider_usage if start <= e.at < end), key=lambda e: e.at
             )
         return [
             UsageEvent(

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Date, cast, func, insert, select
 
 from ...schema.base import SQLMixin
 from ..models import RollupRun, UsageEvent, UsagePeriod, UsageRecord
+from .browse import ProviderUsageDay
+from .browse_common import check_window
 
 __all__ = ["SQLUsageMixin"]
 
@@ -43,6 +45,31 @@ class SQLUsageMixin(SQLMixin):
                     at=at,
                 )
             )
+
+    def provider_usage_by_day(self, *, start: datetime, end: datetime) -> list[ProviderUsageDay]:
+        """Provider usage in ``[start, end)`` summed by (UTC day, provider) in the database."""
+        check_window(start, end)
+        pu = self.tables.provider_usage
+        # PostgreSQL stores timestamptz (the day is taken in UTC); SQLite stores naive UTC.
+        day = (
+            cast(func.timezone("UTC", pu.c.at), Date) if self.is_postgres else func.date(pu.c.at)
+        ).label("day")
+        stmt = (
+            select(day, pu.c.provider, func.sum(pu.c.api_calls), func.sum(pu.c.quota_units))
+            .where(pu.c.at >= start, pu.c.at < end)
+            .group_by(day, pu.c.provider)
+            .order_by(day, pu.c.provider)
+        )
+        with self.engine.connect() as conn:
+            return [
+                ProviderUsageDay(
+                    day=d if isinstance(d, date) else date.fromisoformat(d),
+                    provider=provider,
+                    api_calls=int(calls),
+                    quota_units=int(units),
+                )
+                for d, provider, calls, units in conn.execute(stmt)
+            ]
 
     def usage_events(self, *, start: datetime, end: datetime) -> list[UsageEvent]:
         """Analyses and provider usage in [start, end)."""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
+from ...connections.browse_sql import SQLAccountBrowserMixin
 from ...connections.sql import SQLAccountsMixin
 from ...connections.sql_items import SQLItemsMixin
+from ...core.browse.sql import SQLBrowseMixin
 from ...core.ledger.sql import SQLLedgerMixin
 from ...core.upkeep.sql import SQLUpkeepMixin
 from ...insights.analysis_queue.sql import SQLAnalysisQueueMixin
@@ -26,8 +28,10 @@ __all__ = ["SQLAlchemyRepository"]
 class SQLAlchemyRepository(
     SQLLedgerMixin,
     SQLUpkeepMixin,
+    SQLBrowseMixin,
     SQLAccountsMixin,
     SQLItemsMixin,
+    SQLAccountBrowserMixin,
     SQLAnalysisQueueMixin,
     SQLPreferencesMixin,
     SQLTrustMixin,
@@ -38,7 +42,8 @@ class SQLAlchemyRepository(
 ):
     """Every store in SQL, on SQLite (a file) or PostgreSQL (psycopg 3).
 
-    It composes each concern's SQL mixin (docs/architecture.md). On PostgreSQL every job
+    It composes each concern's SQL mixin (docs/architecture.md), the operator's browsers
+    (``JobBrowser``, ``AccountBrowser``, ``UsageBrowser``) among them. On PostgreSQL every job
     change sends ``NOTIFY``, so ``watch`` is live; on SQLite it polls every
     ``poll_interval`` seconds.
     """

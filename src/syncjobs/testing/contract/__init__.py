@@ -11,14 +11,16 @@ A host app that stores jobs its own way runs a suite against its implementation:
 
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
-- the job core: ``JobRepositoryContract`` (``syncjobs.core.ledger``) and
-  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``);
+- the job core: ``JobRepositoryContract`` (``syncjobs.core.ledger``),
+  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
+  (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
-  ``AccountRepositoryContract`` (``syncjobs.connections``);
+  ``AccountRepositoryContract``, and ``AccountBrowserContract`` (``syncjobs.connections``);
 - the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
   ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
   ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
-  repository must store accounts and items too).
+  repository must store accounts and items too), and ``UsageBrowserContract`` beside the
+  usage store.
 
 syncjobs runs them all against ``InMemoryRepository`` and ``SQLAlchemyRepository`` on SQLite
 and PostgreSQL.
@@ -26,9 +28,11 @@ and PostgreSQL.
 
 from __future__ import annotations
 
+from ...connections.browse_contract import AccountBrowserContract
 from ...connections.contract import AccountRepositoryContract, AccountStoreContract
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
+from ...core.browse.contract import JobBrowserContract
 from ...core.ledger.contract import JobRepositoryContract, existing, new_job
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
@@ -37,21 +41,25 @@ from ...insights.notifications.contract import NotificationStoreContract
 from ...insights.preferences.contract import PreferencesStoreContract
 from ...insights.retention.contract import RetentionStoreContract
 from ...insights.trust.contract import TrustStoreContract
+from ...insights.usage.browse_contract import UsageBrowserContract
 from ...insights.usage.contract import UsageStoreContract
 
 __all__ = [
     "T0",
+    "AccountBrowserContract",
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
+    "JobBrowserContract",
     "JobRepositoryContract",
     "NotificationStoreContract",
     "PreferencesStoreContract",
     "RetentionStoreContract",
     "TrustStoreContract",
     "UpkeepRepositoryContract",
+    "UsageBrowserContract",
     "UsageStoreContract",
     "existing",
     "item_ids",
