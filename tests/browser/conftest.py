@@ -1,8 +1,8 @@
 """Fixtures of the browser tests: the dashboard served on loopback, and Chromium to drive it.
 
-The dashboard runs over a SyncJobs app whose ledger is a real SQLite file (or the test
-PostgreSQL, for tests that ask for ``pg_repo``), with an in-process Dramatiq worker on a stub
-broker. Chromium is Debian's (``tests/browser/chrome.py``); a missing one fails the run.
+The dashboard runs over a SyncJobs app whose ledger is a real SQLite file, then the test
+PostgreSQL (``sql_repo``: every test runs on both; on PostgreSQL the event stream is woken by
+``NOTIFY``), with an in-process Dramatiq worker on a stub broker. Chromium is Debian's (``tests/browser/chrome.py``); a missing one fails the run.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ def gates() -> Gates:
 
 
 @pytest.fixture
-def dashboard(sqlite_repo: SQLAlchemyRepository, gates: Gates) -> Iterator[Dashboard]:
-    """The dashboard over a SQLite ledger, with a worker running its jobs."""
-    with running_dashboard(sqlite_repo, gates=gates) as served:
+def dashboard(sql_repo: SQLAlchemyRepository, gates: Gates) -> Iterator[Dashboard]:
+    """The dashboard over a SQL ledger, with a worker running its jobs."""
+    with running_dashboard(sql_repo, gates=gates) as served:
         yield served
 
 
