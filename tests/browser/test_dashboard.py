@@ -129,22 +129,26 @@ def test_cancel_from_the_page_ends_the_job(dashboard: Dashboard, operator: WebDr
 def test_a_dead_letter_is_replayed_from_the_page(dashboard: Dashboard, operator: WebDriver) -> None:
     dashboard.gates.failing.set()
     job = submit(dashboard, "browser.brittle", report="monthly")
-    wait_for_status(dashboard, job.id, JobStatus.FAILED)
-    wait_until(
-        lambda: any(d.job_id == job.id for d in dashboard.app.dead_letters()), WAIT, "dead letter"
-    )
+    other = submit(dashboard, "browser.brittle", report="weekly")
+    for failed in (job, other):
+        wait_for_status(dashboard, failed.id, JobStatus.FAILED)
+    wait_until(lambda: len(dashboard.app.dead_letters()) == 2, WAIT, "two dead letters")
     dashboard.gates.failing.clear()  # the upstream is fixed: a replay succeeds
 
     operator.get(dashboard.at("/dead-letters"))
     box = operator.find_element(By.CSS_SELECTOR, f"input[name=job_id][value='{job.id}']")
-    if not box.is_selected():
-        box.click()
-    click_and_wait_for_load(operator, action_button(operator, "replay"))
+    box.click()
+    assert box.is_selected()
+    replay = operator.find_element(By.CSS_SELECTOR, "#replay-selected")
+    assert replay.get_attribute("name") == "action" and replay.get_attribute("value") == "replay"
+    click_and_wait_for_load(operator, replay)
     assert status_code(operator) < 400
 
     done = wait_for_status(dashboard, job.id, JobStatus.COMPLETED)
     assert done.result == {"report": "monthly", "rows": "1204"}
-    assert dashboard.gates.brittle_runs == 2
+    assert dashboard.gates.brittle_runs == 3  # two failures, one replay
+    assert [d.job_id for d in dashboard.app.dead_letters()] == [other.id]
+    assert ledger(dashboard, other.id).status == JobStatus.FAILED
 
 
 @pytest.mark.parametrize("cookie", [None, "not-the-operator"])
