@@ -2,7 +2,8 @@
 
 The dashboard runs over a SyncJobs app whose ledger is a real SQLite file, then the test
 PostgreSQL (``sql_repo``: every test runs on both; on PostgreSQL the event stream is woken by
-``NOTIFY``), with an in-process Dramatiq worker on a stub broker. Chromium is Debian's (``tests/browser/chrome.py``); a missing one fails the run.
+``NOTIFY``), with an in-process Dramatiq worker on a stub broker. Chromium is Debian's
+(``tests/browser/chrome.py``); a missing one fails the run.
 """
 
 from __future__ import annotations

@@ -193,16 +193,24 @@ class Dashboard:
 
 @contextlib.contextmanager
 def running_dashboard(
-    repo: JobRepository, *, gates: Gates | None = None, registry: Registry | None = None
+    repo: JobRepository,
+    *,
+    gates: Gates | None = None,
+    registry: Registry | None = None,
+    **settings: Any,
 ) -> Iterator[Dashboard]:
-    """The dashboard of an app on ``repo`` with a running worker, served on loopback."""
+    """The dashboard of an app on ``repo`` with a running worker, served on loopback.
+
+    ``registry`` defaults to the built-in job types and those of ``declare_jobs``;
+    ``settings`` override the app's settings (``build_app``).
+    """
     from syncjobs.web import dashboard
 
     gates = gates or Gates()
     if registry is None:
         registry = registry_with_builtins()
         declare_jobs(registry, gates)
-    app = build_app(repo, registry)
+    app = build_app(repo, registry, **settings)
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(app.worker(threads=4))
