@@ -77,6 +77,12 @@ class Gates:
     failing: threading.Event = field(default_factory=threading.Event)
     #: How many times ``browser.brittle`` ran.
     brittle_runs: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def count_brittle_run(self) -> None:
+        """One more run of ``browser.brittle`` (workers run jobs on several threads)."""
+        with self._lock:
+            self.brittle_runs += 1
 
     def release(self, steps: int = 1) -> None:
         """Let a stepper advance ``steps`` steps."""
@@ -99,7 +105,7 @@ def declare_jobs(registry: Registry, gates: Gates) -> None:
 
     @job_type("browser.brittle", params=Export, max_retries=0, registry=registry)
     def brittle(ctx: JobContext, p: Export) -> dict[str, str]:
-        gates.brittle_runs += 1
+        gates.count_brittle_run()
         if gates.failing.is_set():
             raise FatalError(f"the {p.report} export was refused by the upstream API")
         return {"report": p.report, "rows": "1204"}
