@@ -45,6 +45,26 @@ def test_dashboard_needs_authorize() -> None:
         dashboard(authorize=None)  # type: ignore[arg-type]
     with pytest.raises(ConfigurationError, match="page_size"):
         dashboard(authorize=lambda request: True, page_size=0)
+    with pytest.raises(ConfigurationError, match="keepalive"):
+        dashboard(authorize=lambda request: True, keepalive=0)
+    with pytest.raises(ConfigurationError, match="SyncJobs app"):
+        dashboard(object(), authorize=lambda request: True)  # type: ignore[arg-type]
+
+
+def test_processes_sharing_a_secret_accept_each_others_forms(app: SyncJobs, seeded: Seeded) -> None:
+    one = TestClient(dashboard(app, authorize=lambda r: True, secret="shared key"))
+    two = TestClient(dashboard(app, authorize=lambda r: True, secret="shared key"))
+    token = csrf_of(one, f"/jobs/{seeded.pending.id}")
+    two.cookies = one.cookies
+
+    done = two.post(
+        f"/jobs/{seeded.pending.id}/actions",
+        data={"csrf": token, "action": "cancel"},
+        follow_redirects=False,
+    )
+
+    assert done.status_code == 303
+    assert app.repository.get_job(seeded.pending.id).status is JobStatus.CANCELLED  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("answer", [False, None, 1, "yes"])

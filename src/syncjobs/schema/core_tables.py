@@ -97,6 +97,8 @@ def job_log_tables(prefix: str, md: MetaData) -> dict[str, Table]:
         Column("attempts", Integer, nullable=False),
         Column("failed_at", UTCDateTime, nullable=False),
         Index(f"{prefix}dead_letters_owner_ix", "owner_id", "failed_at"),
+        # Every owner's dead letters, newest first (revision syncjobs_0002).
+        Index(f"{prefix}dead_letters_failed_ix", "failed_at", "id"),
     )
     return {
         "job_log": job_log,

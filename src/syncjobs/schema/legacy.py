@@ -49,25 +49,29 @@ _V4_ITEM_COLUMNS = (
 )
 
 
-#: The jobs table's indexes in version 4 (later revisions add more): name → columns.
-_V4_JOB_INDEXES = {
-    "jobs_owner_status_ix": ("owner_id", "status"),
-    "jobs_owner_created_ix": ("owner_id", "created_at"),
-    "jobs_status_type_ix": ("status", "job_type"),
+#: The indexes in version 4 of the tables later revisions changed: table → name → columns.
+_V4_INDEXES = {
+    "jobs": {
+        "jobs_owner_status_ix": ("owner_id", "status"),
+        "jobs_owner_created_ix": ("owner_id", "created_at"),
+        "jobs_status_type_ix": ("status", "job_type"),
+    },
+    "dead_letters": {"dead_letters_owner_ix": ("owner_id", "failed_at")},
 }
 
 
 def v4_tables(prefix: str) -> Tables:
     """The tables as version 4 (and revision ``syncjobs_0001``) made them.
 
-    They are today's tables but for the jobs table's indexes, which later revisions changed.
+    They are today's tables but for the indexes of the tables later revisions changed.
     """
     t = build_tables(prefix)
-    jobs = t.jobs
-    for index in list(jobs.indexes):
-        jobs.indexes.discard(index)
-    for name, columns in _V4_JOB_INDEXES.items():
-        Index(f"{prefix}{name}", *(jobs.c[c] for c in columns))
+    for name, indexes in _V4_INDEXES.items():
+        table = getattr(t, name)
+        for index in list(table.indexes):
+            table.indexes.discard(index)
+        for index_name, columns in indexes.items():
+            Index(f"{prefix}{index_name}", *(table.c[c] for c in columns))
     return t
 
 

@@ -116,6 +116,23 @@ class SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+def _check_options(app: object, authorize: object, page_size: object, keepalive: object) -> None:
+    """ConfigurationError for a missing ``authorize`` or a bad option."""
+    if authorize is None or not callable(authorize):
+        raise ConfigurationError(
+            "dashboard(authorize=...) needs a function of the request that returns True for "
+            "the operators allowed in (the dashboard shows and acts on every owner's jobs)"
+        )
+    if app is not None and not isinstance(app, SyncJobs):
+        raise ConfigurationError(f"dashboard() needs a SyncJobs app, not {type(app).__name__}")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 500:
+        raise ConfigurationError(f"page_size must be an integer 1..500, got {page_size!r}")
+    if isinstance(keepalive, bool) or not isinstance(keepalive, int | float) or keepalive <= 0:
+        raise ConfigurationError(
+            f"keepalive must be a positive number of seconds, not {keepalive!r}"
+        )
+
+
 def dashboard(
     app: SyncJobs | None = None,
     *,
@@ -137,15 +154,7 @@ def dashboard(
         page_size: Rows per page of the jobs and accounts lists.
         keepalive: Seconds between keep-alive comments on an idle event stream.
     """
-    if authorize is None or not callable(authorize):
-        raise ConfigurationError(
-            "dashboard(authorize=...) needs a function of the request that returns True for "
-            "the operators allowed in (the dashboard shows and acts on every owner's jobs)"
-        )
-    if app is not None and not isinstance(app, SyncJobs):
-        raise ConfigurationError(f"dashboard() needs a SyncJobs app, not {type(app).__name__}")
-    if not isinstance(page_size, int) or not 1 <= page_size <= 500:
-        raise ConfigurationError(f"page_size must be an integer 1..500, got {page_size!r}")
+    _check_options(app, authorize, page_size, keepalive)
     key = secret.encode() if isinstance(secret, str) else secret
     config = DashboardConfig(
         app=app,

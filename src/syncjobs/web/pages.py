@@ -28,6 +28,9 @@ STATUS_COLUMNS = ("pending", "processing", "completed", "failed", "cancelled", "
 #: How far back the overview's throughput chart reaches, and its bucket.
 THROUGHPUT_MINUTES, BUCKET_SECONDS = 60, 60
 
+#: Log lines a job page shows (the first ones).
+LOG_LINES = 1000
+
 #: Workers heard from within this window are listed.
 WORKER_WINDOW = timedelta(minutes=15)
 
@@ -121,7 +124,8 @@ def job_page(request: Request) -> Response:
             "nav": "jobs",
             "job": job,
             "eta": job.eta_seconds(now),
-            "log": app.repository.get_log(job.id, limit=1000),
+            "log": app.repository.get_log(job.id, limit=LOG_LINES),
+            "log_limit": LOG_LINES,
             "children": job_browser(app).child_jobs(job.id),
             "parent": parent,
             "actions": job_actions_allowed(job),

@@ -111,7 +111,7 @@ def page(
     new = getattr(request.state, "new_csrf", None)
     if new:
         set_cookie(request, response, CSRF_COOKIE, new)
-    if values["flash"] is not None:
+    if FLASH_COOKIE in request.cookies:  # shown once (or unreadable: gone either way)
         response.delete_cookie(FLASH_COOKIE, path=cookie_path(request))
     return response
 

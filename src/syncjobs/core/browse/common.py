@@ -17,6 +17,7 @@ __all__ = [
     "assign_running",
     "bucket_count",
     "check_aware",
+    "check_id",
     "check_ids",
     "check_limit",
     "check_query",
@@ -36,6 +37,13 @@ def check_limit(limit: object, name: str = "limit") -> int:
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise InvalidInputError(f"{name} must be an integer between 1 and {MAX_LIMIT}")
     return limit
+
+
+def check_id(value: object, name: str) -> str:
+    """A non-empty id string."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{name} must be a non-empty string")
+    return value
 
 
 def check_ids(ids: object, name: str = "job_ids") -> list[str]:
@@ -101,8 +109,9 @@ def fill_buckets(
 ) -> list[ThroughputBucket]:
     """Every bucket from ``since``, oldest first, from ``(bucket index, status, n)`` rows."""
     found: dict[int, dict[str, int]] = {}
+    outcomes = {s.value for s in OUTCOMES}
     for index, status, n in counts:
-        if 0 <= index < count and status in {s.value for s in OUTCOMES}:
+        if 0 <= index < count and status in outcomes:
             entry = found.setdefault(index, {})
             entry[status] = entry.get(status, 0) + n
     step = timedelta(seconds=bucket_seconds)

@@ -185,6 +185,7 @@ class JobBrowserContract:
             lambda r: r.browse_jobs(JobQuery(created_after=datetime(2024, 1, 1))),
             lambda r: r.browse_jobs(JobQuery(after=(B0, 5))),  # type: ignore[arg-type]
             lambda r: r.child_jobs("x", limit=100_000),
+            lambda r: r.child_jobs(None),
             lambda r: r.throughput(since=B0, until=B0, bucket_seconds=60),
             lambda r: r.throughput(since=B0, until=_at(60), bucket_seconds=0),
             lambda r: r.throughput(since=B0, until=_at(10**9), bucket_seconds=1),

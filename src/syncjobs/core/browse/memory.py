@@ -13,6 +13,7 @@ from .common import (
     assign_running,
     bucket_count,
     check_aware,
+    check_id,
     check_ids,
     check_limit,
     check_query,
@@ -56,6 +57,7 @@ class MemoryBrowseMixin:
 
     def child_jobs(self, parent_id: str, *, limit: int = 50) -> list[Job]:
         """Jobs whose ``parent_id`` is ``parent_id``, oldest first."""
+        check_id(parent_id, "parent_id")
         check_limit(limit)
         with self._lock:
             found = [j for j in self._jobs.values() if j.parent_id == parent_id]

@@ -21,6 +21,7 @@ from .common import (
     assign_running,
     bucket_count,
     check_aware,
+    check_id,
     check_ids,
     check_limit,
     check_query,
@@ -67,6 +68,7 @@ class SQLBrowseMixin(SQLMixin):
 
     def child_jobs(self, parent_id: str, *, limit: int = 50) -> list[Job]:
         """Jobs whose ``parent_id`` is ``parent_id``, oldest first."""
+        check_id(parent_id, "parent_id")
         jobs = self.tables.jobs
         stmt = (
             select(jobs)

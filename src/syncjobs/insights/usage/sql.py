@@ -54,14 +54,14 @@ class SQLUsageMixin(SQLMixin):
         day = (
             cast(func.timezone("UTC", pu.c.at), Date) if self.is_postgres else func.date(pu.c.at)
         ).label("day")
+        # No ORDER BY: a hash aggregate, not a sort of every row; the few groups sort here.
         stmt = (
             select(day, pu.c.provider, func.sum(pu.c.api_calls), func.sum(pu.c.quota_units))
             .where(pu.c.at >= start, pu.c.at < end)
             .group_by(day, pu.c.provider)
-            .order_by(day, pu.c.provider)
         )
         with self.engine.connect() as conn:
-            return [
+            found = [
                 ProviderUsageDay(
                     day=d if isinstance(d, date) else date.fromisoformat(d),
                     provider=provider,
@@ -70,6 +70,7 @@ class SQLUsageMixin(SQLMixin):
                 )
                 for d, provider, calls, units in conn.execute(stmt)
             ]
+        return sorted(found, key=lambda u: (u.day, u.provider))
 
     def usage_events(self, *, start: datetime, end: datetime) -> list[UsageEvent]:
         """Analyses and provider usage in [start, end)."""

@@ -1,4 +1,4 @@
-"""Indexes of the operator's views and of ledger upkeep on the jobs table.
+"""Indexes of the operator's views and of ledger upkeep: jobs and dead letters.
 
 Revision ID: syncjobs_0002
 Revises: syncjobs_0001
@@ -6,7 +6,8 @@ Revises: syncjobs_0001
 The job browser reads keyset pages on ``(created_at, id)``, newest first, across owners, by
 status, by job type and by owner; throughput reads jobs by ``completed_at``; the ledger's
 purge reads finished jobs by ``(status, completed_at)``; a job's follow-ups are read by
-``parent_id``. ``jobs_owner_created_ix`` gains ``id`` (the keyset's tie-breaker), so the old
+``parent_id``; every owner's dead letters are listed newest first by ``(failed_at, id)``.
+``jobs_owner_created_ix`` gains ``id`` (the keyset's tie-breaker), so the old
 two-column index is dropped. On PostgreSQL building an index blocks writes to the jobs table
 while it runs (seconds per million jobs).
 """
@@ -38,6 +39,7 @@ def upgrade() -> None:
     p = revision_prefix(op.get_context())
     for name, columns in NEW_INDEXES.items():
         op.create_index(f"{p}{name}", f"{p}jobs", columns)
+    op.create_index(f"{p}dead_letters_failed_ix", f"{p}dead_letters", ["failed_at", "id"])
     op.drop_index(f"{p}jobs_owner_created_ix", table_name=f"{p}jobs")
     op.create_index(f"{p}jobs_owner_created_ix", f"{p}jobs", ["owner_id", "created_at", "id"])
 
@@ -47,5 +49,6 @@ def downgrade() -> None:
     p = revision_prefix(op.get_context())
     op.drop_index(f"{p}jobs_owner_created_ix", table_name=f"{p}jobs")
     op.create_index(f"{p}jobs_owner_created_ix", f"{p}jobs", ["owner_id", "created_at"])
+    op.drop_index(f"{p}dead_letters_failed_ix", table_name=f"{p}dead_letters")
     for name in reversed(NEW_INDEXES):
         op.drop_index(f"{p}{name}", table_name=f"{p}jobs")
