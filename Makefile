@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint format typecheck bench worker worker-dev scheduler example services clean
+.PHONY: demo test lint format typecheck bench worker worker-dev scheduler example services screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -64,6 +64,10 @@ example: $(STAMP)
 	SYNCJOBS_IMPORTS='["examples.host_jobs"]' $(BIN)/uvicorn examples.fastapi_app.app:app \
 		--port $(EXAMPLE_PORT) --reload --reload-dir examples --reload-dir src \
 		--timeout-graceful-shutdown 5
+
+# The dashboard's screenshots in docs/img (a realistic data set, Debian's headless Chromium).
+screenshots: $(STAMP) services
+	$(BIN)/python scripts/screenshots.py --out docs/img
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache syncjobs.db

@@ -1,8 +1,9 @@
 """A FastAPI host app on syncjobs: connect accounts, sync them, follow jobs live.
 
 Run it with ``make example`` (or ``uvicorn examples.fastapi_app.app:app``); see README.md in
-this folder. It reads syncjobs' settings from ``SYNCJOBS_*`` and the trigger secret from
-``EXAMPLE_TRIGGER_SECRET``.
+this folder. It reads syncjobs' settings from ``SYNCJOBS_*``, the trigger secret from
+``EXAMPLE_TRIGGER_SECRET`` and the operators' token from ``EXAMPLE_OPERATOR_TOKEN``: the
+operator's dashboard (``syncjobs.web.dashboard``) is mounted at ``/ops`` behind it.
 
 Every syncjobs call does database or broker I/O and blocks, so the async endpoints never call
 syncjobs directly: they hand each call to a worker thread (``run_in_threadpool``) and the
@@ -21,7 +22,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -30,14 +31,31 @@ from typing import Annotated, Any
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, HTTPException, Query, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi import (
+    APIRouter,
+    Body,
+    Depends,
+    FastAPI,
+    Form,
+    Header,
+    HTTPException,
+    Query,
+    Request,
+)
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 import syncjobs
 import syncjobs.builtin_jobs  # declares the built-in job types: sync_account, ...
 from syncjobs.providers import provider_names
+from syncjobs.web import dashboard
 
 __all__ = ["JobStreams", "app", "create_api"]
 
@@ -47,6 +65,13 @@ logger = logging.getLogger("examples.fastapi_app")
 TRIGGER_SECRET_ENV = "EXAMPLE_TRIGGER_SECRET"
 #: The owner of triggered jobs; scheduled jobs belong to it too.
 SYSTEM_OWNER = "system"
+#: Where the operators' token comes from; without it the dashboard refuses everyone.
+OPERATOR_TOKEN_ENV = "EXAMPLE_OPERATOR_TOKEN"
+#: The header a script sends the operators' token in, and the cookie a browser keeps it in.
+OPERATOR_HEADER = "X-Operator-Token"
+OPERATOR_COOKIE = "example_operator"
+#: Where the operator's dashboard is mounted.
+OPS_PATH = "/ops"
 
 
 # -- who is asking -----------------------------------------------------------------------------
@@ -421,6 +446,56 @@ def _accepted(
     return body
 
 
+# -- the operator's dashboard ------------------------------------------------------------------
+
+# The dashboard shows and acts on every owner's jobs, so it sits behind this app's own check
+# of its operators: here a shared token in a header (scripts) or a cookie (browsers). A real
+# app asks its own session whether the signed-in user is staff.
+
+
+def operator_gate(token: str | None) -> Callable[[Request], Awaitable[bool]]:
+    """The dashboard's ``authorize``: True only for a request carrying the operators' token."""
+
+    async def is_operator(request: Request) -> bool:
+        if not token:
+            return False  # no token configured: nobody is an operator
+        given = request.headers.get(OPERATOR_HEADER) or request.cookies.get(OPERATOR_COOKIE)
+        return given is not None and hmac.compare_digest(given.encode(), token.encode())
+
+    return is_operator
+
+
+LOGIN_FORM = """<!doctype html><title>Operator sign-in</title>
+<form method="post"><label>Operator token <input name="token" type="password" autofocus></label>
+<button>Sign in</button></form>"""
+
+operator_router = APIRouter(prefix="/operator")
+
+
+@operator_router.get("/login", response_class=HTMLResponse)
+async def operator_login_form() -> str:
+    """A form asking for the operators' token."""
+    return LOGIN_FORM
+
+
+@operator_router.post("/login")
+async def operator_login(request: Request, token: Annotated[str, Form()]) -> Response:
+    """Keep the operators' token in a cookie scoped to the dashboard, and open it."""
+    expected: str | None = request.app.state.operator_token
+    if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        raise HTTPException(401, "wrong operator token")
+    response = RedirectResponse(f"{OPS_PATH}/", status_code=303)
+    response.set_cookie(
+        OPERATOR_COOKIE,
+        token,
+        path=OPS_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
 # -- the application ---------------------------------------------------------------------------
 
 
@@ -428,11 +503,15 @@ def create_api(
     settings: syncjobs.Settings | None = None,
     *,
     trigger_secret: str | None = None,
+    operator_token: str | None = None,
     max_streams: int = 100,
     watch_slice: float = 5.0,
     keepalive: float = 15.0,
 ) -> FastAPI:
-    """The FastAPI app. ``settings`` default to ``SYNCJOBS_*``, the secret to its variable."""
+    """The FastAPI app. ``settings`` default to ``SYNCJOBS_*``, the secret and the operators'
+    token to their variables."""
+    if operator_token is None:
+        operator_token = os.environ.get(OPERATOR_TOKEN_ENV) or None
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -470,6 +549,10 @@ def create_api(
     api = FastAPI(title="syncjobs example", lifespan=lifespan)
     api.add_exception_handler(syncjobs.SyncJobsError, syncjobs_error)
     api.include_router(router)
+    api.include_router(operator_router)
+    api.state.operator_token = operator_token
+    # No app given: the dashboard shows the current one, which the lifespan builds.
+    api.mount(OPS_PATH, dashboard(authorize=operator_gate(operator_token)), name="ops")
     return api
 
 

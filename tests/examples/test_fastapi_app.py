@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import re
 import socket
 import threading
 import uuid
@@ -21,7 +22,14 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from examples.fastapi_app.app import TRIGGER_SECRET_ENV, JobStreams, create_api
+from examples.fastapi_app.app import (
+    OPERATOR_COOKIE,
+    OPERATOR_HEADER,
+    OPERATOR_TOKEN_ENV,
+    TRIGGER_SECRET_ENV,
+    JobStreams,
+    create_api,
+)
 from fastapi import FastAPI
 
 from syncjobs import JobStatus
@@ -36,6 +44,7 @@ pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "trigger-secret"
+OPERATOR_TOKEN = "operator-token"
 QUEUES = "default,sync,syncjobs"
 
 
@@ -82,6 +91,7 @@ def app_env(
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("SYNCJOBS_IMPORTS", '["examples.host_jobs"]')
     monkeypatch.setenv(TRIGGER_SECRET_ENV, SECRET)
+    monkeypatch.setenv(OPERATOR_TOKEN_ENV, OPERATOR_TOKEN)
     return env
 
 
@@ -382,3 +392,59 @@ def test_the_server_stops_cleanly_with_a_stream_open(
                 rest.extend(received)
         assert "end" not in [name for name, _ in rest]  # the job never finished
         assert api.state.streams.open_count == 0
+
+
+def _links(html: str) -> list[str]:
+    """Every href, src and form action of a page."""
+    return re.findall(r'(?:href|src|action|formaction)="([^"]*)"', html)
+
+
+def test_the_dashboard_is_mounted_at_ops_behind_the_operator_token(server: Server) -> None:
+    jobs: SyncJobs = server.api.state.syncjobs
+    job = jobs.submit("syncjobs.count", owner_id="u1", params={"to": 3}, delay=3600)
+
+    # Refused: no token, a wrong one, the users' own header, or the trigger secret.
+    refusals = [{}, {OPERATOR_HEADER: "wrong"}, {"X-Owner-Id": "u1"}, {"X-Trigger-Secret": SECRET}]
+    for headers in refusals:
+        with httpx.Client(base_url=server.url, headers=headers, timeout=30) as anonymous:
+            for path in ("/ops/", "/ops/jobs", f"/ops/jobs/{job.id}", "/ops/static/dashboard.css"):
+                refused = anonymous.get(path)
+                assert refused.status_code == 403, (headers, path, refused.status_code)
+                assert job.id not in refused.text
+    with httpx.Client(base_url=server.url, cookies={OPERATOR_COOKIE: "wrong"}) as forged:
+        assert forged.get("/ops/jobs").status_code == 403
+
+    headers = {OPERATOR_HEADER: OPERATOR_TOKEN}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as operator:
+        page = operator.get("/ops/jobs")
+        assert page.status_code == 200, page.text
+        assert page.headers["content-type"].startswith("text/html")
+        assert f'href="/ops/jobs/{job.id}"' in page.text
+        links = [link for link in _links(page.text) if link.startswith("/")]
+        assert links and all(link.startswith("/ops/") for link in links), links
+        detail = operator.get(f"/ops/jobs/{job.id}")
+        assert detail.status_code == 200 and 'id="job-status"' in detail.text
+        actions = [link for link in _links(detail.text) if "/actions" in link]
+        assert actions == [f"/ops/jobs/{job.id}/actions"]
+
+        # An action through the mount: the CSRF cookie is scoped to /ops/, the form carries it.
+        assert operator.cookies.get("syncjobs_csrf", path="/ops/")
+        [csrf] = re.findall(r'name="csrf" value="([^"]+)"', detail.text)[:1]
+        done = operator.post(actions[0], data={"csrf": csrf, "action": "cancel"})
+        assert done.status_code == 303 and done.headers["location"].startswith("/ops/")
+        assert jobs.status(job.id, owner_id="u1").status is JobStatus.CANCELLED
+        # The example's own API is not the dashboard's: the operator header opens nothing there.
+        assert operator.get("/accounts").status_code == 401
+
+
+def test_operators_sign_in_with_a_form_and_a_cookie(server: Server) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as browser:
+        assert 'name="token"' in browser.get("/operator/login").text
+        wrong = browser.post("/operator/login", data={"token": "guess"})
+        assert wrong.status_code == 401 and not browser.cookies
+        signed_in = browser.post("/operator/login", data={"token": OPERATOR_TOKEN})
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/ops/"
+        cookie = signed_in.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=strict" in cookie and "path=/ops" in cookie
+        overview = browser.get("/ops/")
+        assert overview.status_code == 200 and "Overview" in overview.text
