@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,25 +13,10 @@ from syncjobs.app import SyncJobs
 from syncjobs.core.browse import JobQuery
 from syncjobs.core.models import Job, JobStatus
 from syncjobs.core.scheduling import SYSTEM_OWNER
-from tests.conftest import AppFactory
 
-from .web_support import Seeded, client, csrf_of, seed
+from .web_support import Seeded, app, csrf_of, http, seeded
 
-
-@pytest.fixture
-def app(make_app: AppFactory) -> SyncJobs:
-    return make_app()
-
-
-@pytest.fixture
-def seeded(app: SyncJobs) -> Seeded:
-    return seed(app)
-
-
-@pytest.fixture
-def http(app: SyncJobs) -> Iterator[TestClient]:
-    with client(app) as c:
-        yield c
+__all__ = ["app", "http", "seeded"]  # the fixtures, imported for these tests
 
 
 def _job(app: SyncJobs, job_id: str) -> Job:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
 
@@ -25,26 +24,14 @@ from .web_support import (
     CURSOR_TOKEN,
     REFRESH_TOKEN,
     Seeded,
+    app,
     client,
     csrf_of,
-    seed,
+    http,
+    seeded,
 )
 
-
-@pytest.fixture
-def app(make_app: AppFactory) -> SyncJobs:
-    return make_app()
-
-
-@pytest.fixture
-def seeded(app: SyncJobs) -> Seeded:
-    return seed(app)
-
-
-@pytest.fixture
-def http(app: SyncJobs) -> Iterator[TestClient]:
-    with client(app) as c:
-        yield c
+__all__ = ["app", "http", "seeded"]  # the fixtures, imported for these tests
 
 
 def _links(text: str) -> list[str]:

@@ -3,8 +3,6 @@ its CSRF field and this origin, and the standalone app opens only with its token
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from starlette.requests import Request
 from starlette.testclient import TestClient
@@ -15,27 +13,13 @@ from syncjobs.errors import ConfigurationError
 from syncjobs.web import dashboard
 from syncjobs.web.security import FLASH_COOKIE, sign
 from syncjobs.web.standalone import TOKEN_COOKIE, is_loopback, standalone_app
-from tests.conftest import AppFactory
 
-from .web_support import Seeded, client, csrf_of, seed
+from .web_support import Seeded, app, client, csrf_of, http, seeded
 
 PAGES = ["/", "/jobs", "/dead-letters", "/schedules", "/accounts", "/static/dashboard.css"]
 
 
-@pytest.fixture
-def app(make_app: AppFactory) -> SyncJobs:
-    return make_app()
-
-
-@pytest.fixture
-def seeded(app: SyncJobs) -> Seeded:
-    return seed(app)
-
-
-@pytest.fixture
-def http(app: SyncJobs) -> Iterator[TestClient]:
-    with client(app) as c:
-        yield c
+__all__ = ["app", "http", "seeded"]  # the fixtures, imported for these tests
 
 
 def test_dashboard_needs_authorize() -> None:

@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 import uvicorn
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
@@ -22,6 +23,7 @@ from syncjobs.clock import utcnow
 from syncjobs.core.models import Job, JobStatus
 from syncjobs.providers.types import Item
 from syncjobs.web import dashboard
+from tests.conftest import AppFactory
 
 #: Credentials and cursors the seeded account holds; no page may ever show them.
 ACCESS_TOKEN = "ya29.ACCESS-TOKEN-NEVER-SHOWN"
@@ -157,3 +159,19 @@ def events(response: httpx.Response) -> Iterator[tuple[str, dict[str, Any]]]:
         elif line == "" and data:
             yield name, json.loads(data)
             name, data = "message", ""
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> SyncJobs:
+    return make_app()
+
+
+@pytest.fixture
+def seeded(app: SyncJobs) -> Seeded:
+    return seed(app)
+
+
+@pytest.fixture
+def http(app: SyncJobs) -> Iterator[TestClient]:
+    with client(app) as c:
+        yield c

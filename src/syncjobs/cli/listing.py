@@ -13,7 +13,7 @@ from ..core.models import DeadLetter, Job, JobStatus, LogLine
 from ..errors import InvalidInputError
 from .fmt import ago, percent
 from .ids import find_job, short_job_ids
-from .jobs import JobId, warn_if_nothing_runs
+from .jobs import JobId, retry
 from .output import (
     AnyOwner,
     AsJson,
@@ -22,7 +22,6 @@ from .output import (
     job_json,
     number,
     out,
-    print_job,
     table,
     wrapping,
 )
@@ -156,11 +155,4 @@ def dead_list(owner: AnyOwner = None, limit: Limit = 50, as_json: AsJson = False
 
 def dead_replay(job_id: JobId, owner: AnyOwner = None, as_json: AsJson = False) -> None:
     """Run a dead-lettered job again."""
-
-    def run() -> Job:
-        app = current_app()
-        job = find_job(app, job_id, owner)
-        return app.retry(job.id, owner_id=job.owner_id)
-
-    print_job(guarded(run), as_json)
-    warn_if_nothing_runs(current_app())
+    retry(job_id, owner, as_json)
