@@ -157,7 +157,9 @@ class Settings(BaseSettings):
     )
     encryption_key: str | None = Field(
         default=None,
-        description="Fernet key (urlsafe base64, 32 bytes) that encrypts stored tokens.",
+        description="Fernet keys (urlsafe base64, 32 bytes) that encrypt stored tokens, "
+        "comma-separated, newest first: tokens are read with any and written with the newest "
+        "(``syncjobs keys rotate`` re-encrypts them all with it).",
     )
     allow_plaintext_tokens: bool = Field(
         default=False,
