@@ -236,7 +236,11 @@ def build_notifiers(
             notifiers.append(InAppNotifier())
         elif name == "webhook":  # refuses an empty secret
             notifiers.append(
-                WebhookNotifier(settings.webhook_secret, settings.webhook_url, transport=transport)
+                WebhookNotifier(
+                    settings.webhook_secret.get_secret_value(),
+                    settings.webhook_url,
+                    transport=transport,
+                )
             )
         else:
             raise ConfigurationError(f"unknown notifier {name!r}; one of in_app, webhook")
