@@ -337,6 +337,12 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="Shared secret of the webhook notifier's HMAC-SHA256 signature.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private, link-local and other non-public "
+        "addresses (receivers on your own network, tests). Off: such URLs are refused when "
+        "set and when sending.",
+    )
     breaker_threshold: int = Field(
         default=5,
         ge=1,
