@@ -20,7 +20,11 @@ def rotate(
         int, typer.Option(min=1, help="Token sets re-sealed per transaction.")
     ] = 100,
 ) -> None:
-    """Re-encrypt every stored token with the newest SYNCJOBS_ENCRYPTION_KEY key."""
+    """Re-encrypt stored tokens with the newest key.
+
+    The newest key is the first of SYNCJOBS_ENCRYPTION_KEY (comma-separated, newest first).
+    Safe while workers run; see docs/deploying.md, "Rotating the key".
+    """
     with user_errors():
         credentials = current_app().deps.credentials
         if credentials is None:
