@@ -22,8 +22,9 @@ __all__ = ["known_variables", "unknown_variables", "warn_unknown_variables"]
 logger = logging.getLogger("syncjobs.settings")
 
 PREFIX = "SYNCJOBS_"
-#: Not settings: read by the test suite (the URLs of the test servers).
-_NOT_SETTINGS = ("SYNCJOBS_TEST_",)
+#: Not settings: read by the test suite (the URLs of the test servers), and the name of the
+#: settings file to read (read before the settings are).
+_NOT_SETTINGS = ("SYNCJOBS_TEST_", "SYNCJOBS_ENV_FILE")
 _warned: set[str] = set()
 _lock = threading.Lock()
 

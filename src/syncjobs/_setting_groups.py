@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 __all__ = [
     "AnalyzerSettings",
@@ -20,7 +20,7 @@ class ProviderSettings(BaseModel):
     """OAuth client and endpoint settings of one provider."""
 
     client_id: str = Field(default="", description="OAuth client id (TikTok: client key).")
-    client_secret: str = Field(default="", description="OAuth client secret.")
+    client_secret: SecretStr = Field(default=SecretStr(""), description="OAuth client secret.")
     base_url: str | None = Field(
         default=None, description="API base URL; empty means the provider's real URL."
     )
@@ -37,7 +37,9 @@ class AnalyzerSettings(BaseModel):
         default="https://api.openai.com",
         description="Base URL; ``/v1/chat/completions`` is appended.",
     )
-    api_key: str = Field(default="", description="Bearer token sent to the endpoint.")
+    api_key: SecretStr = Field(
+        default=SecretStr(""), description="Bearer token sent to the endpoint."
+    )
     model: str = Field(default="gpt-4o-mini", description="Model name sent with each request.")
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
     max_tokens: int = Field(

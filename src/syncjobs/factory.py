@@ -104,7 +104,11 @@ def create_app(
 
 def default_deps(repository: SQLAlchemyRepository, settings: Settings) -> Deps:
     """Deps on one SQL repository: ledger, accounts, and the encrypted credential store."""
-    cipher = TokenCipher(settings.encryption_key, allow_plaintext=settings.allow_plaintext_tokens)
+    key = settings.encryption_key
+    cipher = TokenCipher(
+        key.get_secret_value() if key is not None else None,
+        allow_plaintext=settings.allow_plaintext_tokens,
+    )
     return Deps(
         repository=repository,
         credentials=SQLCredentialStore(repository.engine, repository.tables, cipher),

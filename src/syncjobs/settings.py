@@ -1,11 +1,11 @@
-"""Settings, read from ``SYNCJOBS_*`` environment variables (and a ``.env`` file)."""
+"""Settings, read from ``SYNCJOBS_*`` environment variables (a ``.env`` file only if asked)."""
 
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ._envcheck import warn_unknown_variables
@@ -18,6 +18,9 @@ from ._setting_groups import (
     in_app_only,
 )
 
+#: The variable naming a ``.env``-style file to read settings from (none by default).
+ENV_FILE_VARIABLE = "SYNCJOBS_ENV_FILE"
+
 __all__ = [
     "AnalyzerSettings",
     "MissedPolicy",
@@ -28,7 +31,16 @@ __all__ = [
 
 
 class Settings(BaseSettings):
-    """Everything syncjobs reads from its environment; every field is ``SYNCJOBS_<NAME>``."""
+    """Everything syncjobs reads from its environment; every field is ``SYNCJOBS_<NAME>``.
+
+    No ``.env`` file is read unless the host asks: ``SYNCJOBS_ENV_FILE=path`` or
+    ``Settings(_env_file=path)``. Secrets are ``SecretStr``: ``repr`` and ``str`` hide them.
+    """
+
+    def __init__(self, **values: Any) -> None:
+        if "_env_file" not in values and os.environ.get(ENV_FILE_VARIABLE):
+            values["_env_file"] = os.environ[ENV_FILE_VARIABLE]
+        super().__init__(**values)
 
     @model_validator(mode="after")
     def _heartbeats_fit(self) -> Settings:
@@ -57,7 +69,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SYNCJOBS_",
         env_nested_delimiter="__",
-        env_file=".env",
+        env_file=None,
         extra="ignore",
     )
 
@@ -155,9 +167,11 @@ class Settings(BaseSettings):
     watch_poll_interval: float = Field(
         default=0.25, gt=0, description="Seconds between polls when the database has no NOTIFY."
     )
-    encryption_key: str | None = Field(
+    encryption_key: SecretStr | None = Field(
         default=None,
-        description="Fernet key (urlsafe base64, 32 bytes) that encrypts stored tokens.",
+        description="Fernet keys (urlsafe base64, 32 bytes) that encrypt stored tokens, "
+        "comma-separated, newest first: tokens are read with any and written with the newest "
+        "(``syncjobs keys rotate`` re-encrypts them all with it).",
     )
     allow_plaintext_tokens: bool = Field(
         default=False,
@@ -319,9 +333,15 @@ class Settings(BaseSettings):
         default=None,
         description="Where the webhook notifier posts when an owner set no URL of their own.",
     )
-    webhook_secret: str = Field(
-        default="",
+    webhook_secret: SecretStr = Field(
+        default=SecretStr(""),
         description="Shared secret of the webhook notifier's HMAC-SHA256 signature.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks go to loopback, private, link-local and other non-public "
+        "addresses (receivers on your own network, tests). Off: such URLs are refused when "
+        "set and when sending.",
     )
     breaker_threshold: int = Field(
         default=5,

@@ -89,7 +89,7 @@ def test_webhook_deliveries_through_a_receiver_storm_arrive_exactly_once(
 ) -> None:
     hooks = FakeWebhookReceiver("whsec")
     with serve(hooks) as root:
-        notifier = WebhookNotifier("whsec", f"{root}/in", timeout=5)
+        notifier = WebhookNotifier("whsec", f"{root}/in", timeout=5, allow_private=True)
         app = make_app(
             pg_repo,
             notifiers=[InAppNotifier(), notifier],

@@ -43,6 +43,7 @@ def seed_env(
             "SYNCJOBS_OPENAI__MODEL": "fake-model",
             "SYNCJOBS_NOTIFIERS": json.dumps(["in_app", "webhook"]),
             "SYNCJOBS_WEBHOOK_URL": f"{hooks_root}/hooks",
+            "SYNCJOBS_WEBHOOK_ALLOW_PRIVATE": "true",  # the receiver listens on loopback
             "SYNCJOBS_WEBHOOK_SECRET": SECRET,
             "SYNCJOBS_RETRY_MIN_BACKOFF": "0.2",
             "SYNCJOBS_RETRY_MAX_BACKOFF": "0.5",

@@ -69,7 +69,7 @@ def webhook(
     """A notifier whose default URL is the receiver's ``/default``; also yields the root."""
     if loopback:
         with serve(receiver) as root:
-            made = WebhookNotifier(secret, root + "/default", timeout=5)
+            made = WebhookNotifier(secret, root + "/default", timeout=5, allow_private=True)
             try:
                 yield made, root
             finally:
@@ -316,13 +316,13 @@ def test_webhook_bad_urls_are_fatal(receiver: FakeWebhookReceiver, url: str) -> 
 def test_webhook_transport_errors_are_retriable(receiver: FakeWebhookReceiver) -> None:
     with serve(receiver) as root:
         pass  # the port is closed now
-    made = WebhookNotifier(SECRET, root + "/default", timeout=2)
+    made = WebhookNotifier(SECRET, root + "/default", timeout=2, allow_private=True)
     with pytest.raises(ProviderUnavailableError) as refused:
         made.deliver(note(), None)
     assert refused.value.reason == "transport_error"
     receiver.latency = 0.5
     with serve(receiver) as root:
-        slow = WebhookNotifier(SECRET, root + "/default", timeout=0.05)
+        slow = WebhookNotifier(SECRET, root + "/default", timeout=0.05, allow_private=True)
         with pytest.raises(ProviderUnavailableError) as timed_out:
             slow.deliver(note(), None)
         assert timed_out.value.reason == "timeout"

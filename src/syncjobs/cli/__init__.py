@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import about, accounts, dashboard, insights, jobs, listing, operations, top
+from . import about, accounts, dashboard, insights, jobs, keys, listing, operations, top
 from .errors import SyncJobsGroup
 
 __all__ = ["app", "main"]
@@ -50,6 +50,7 @@ dead_app.command("replay")(listing.dead_replay)
 app.command()(operations.schedules)
 app.command()(operations.health)
 app.command()(operations.keygen)
+app.add_typer(keys.keys_app, name="keys")
 accounts_app.command("list")(accounts.accounts_list)
 accounts_app.command("connect")(accounts.accounts_connect)
 accounts_app.command("disconnect")(accounts.accounts_disconnect)

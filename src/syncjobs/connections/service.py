@@ -223,7 +223,10 @@ class Accounts:
         section = getattr(settings, provider, None) or settings.providers.get(provider)
         if section is None:
             return ProviderConfig()
-        return ProviderConfig(**section.model_dump())
+        values = section.model_dump()
+        return ProviderConfig(
+            **values | {"client_secret": section.client_secret.get_secret_value()}
+        )
 
     def report_usage(self, usage: ProviderUsage) -> None:
         """Tell the usage hooks what a sync cost (a failing hook never fails the sync)."""

@@ -6,7 +6,8 @@ Hosts implement these (``typing.Protocol``), never subclass them; ``AccountRepos
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
@@ -19,6 +20,7 @@ __all__ = [
     "AccountStore",
     "CredentialStore",
     "ItemStore",
+    "RotationReport",
 ]
 
 
@@ -123,6 +125,14 @@ class AccountRepository(AccountStore, ItemStore, Protocol):
     """Connected accounts (``AccountStore``) and their synced items (``ItemStore``)."""
 
 
+@dataclass(frozen=True)
+class RotationReport:
+    """What a key rotation did: token sets re-sealed, and those rewritten meanwhile (skipped)."""
+
+    rotated: int
+    skipped: int
+
+
 @runtime_checkable
 class CredentialStore(Protocol):
     """Loads and saves accounts' token sets (the SQL store encrypts them at rest)."""
@@ -137,4 +147,14 @@ class CredentialStore(Protocol):
 
     def delete_tokens(self, account_id: str) -> None:
         """Forget the account's tokens."""
+        ...
+
+    def rotate_tokens(
+        self, *, batch_size: int = 100, progress: Callable[[int, int], None] | None = None
+    ) -> RotationReport:
+        """Re-seal every token set with the newest key, a batch at a time.
+
+        A row rewritten meanwhile (by a worker refreshing tokens) is left as it is: it was
+        sealed with the newest key already. ``progress(done, total)`` runs after each batch.
+        """
         ...

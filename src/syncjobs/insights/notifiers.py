@@ -23,8 +23,15 @@ import httpx
 
 from .._http import ErrorMap, Meaning, install_log_redaction, post
 from .._version import __version__
-from ..errors import ConfigurationError, FatalError, ProviderUnavailableError, RateLimitedError
+from ..errors import (
+    ConfigurationError,
+    FatalError,
+    InvalidInputError,
+    ProviderUnavailableError,
+    RateLimitedError,
+)
 from .models import Notification, Preferences
+from .webhook_guard import GuardedTransport, check_webhook_url
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -158,6 +165,7 @@ class WebhookNotifier:
         timeout: float = 10.0,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.time,
+        allow_private: bool = False,
     ) -> None:
         if not secret:
             raise ConfigurationError(
@@ -165,9 +173,16 @@ class WebhookNotifier:
             )
         self._secret = secret
         self.default_url = default_url or None
+        if self.default_url is not None:
+            try:
+                check_webhook_url(self.default_url, allow_private=allow_private)
+            except InvalidInputError as exc:
+                raise ConfigurationError(f"SYNCJOBS_WEBHOOK_URL: {exc}") from None
         self._clock = clock
         install_log_redaction()
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        # Resolves, refuses internal addresses (unless allowed), connects to the checked one.
+        guarded = GuardedTransport(transport, allow_private=allow_private)
+        self._client = httpx.Client(timeout=timeout, transport=guarded, follow_redirects=False)
 
     def __repr__(self) -> str:
         return f"WebhookNotifier(default_url={self.default_url!r})"
@@ -236,7 +251,12 @@ def build_notifiers(
             notifiers.append(InAppNotifier())
         elif name == "webhook":  # refuses an empty secret
             notifiers.append(
-                WebhookNotifier(settings.webhook_secret, settings.webhook_url, transport=transport)
+                WebhookNotifier(
+                    settings.webhook_secret.get_secret_value(),
+                    settings.webhook_url,
+                    transport=transport,
+                    allow_private=settings.webhook_allow_private,
+                )
             )
         else:
             raise ConfigurationError(f"unknown notifier {name!r}; one of in_app, webhook")

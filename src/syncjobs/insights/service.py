@@ -29,6 +29,7 @@ from .models import DigestFrequency, Notification, Preferences, TrustScore, Usag
 from .notifiers import Notifier, build_notifiers
 from .preference_changes import apply_changes
 from .stores import InsightsStores
+from .webhook_guard import check_webhook_url
 
 __all__ = ["Insights"]
 
@@ -176,7 +177,11 @@ class Insights:
     def set_preferences(self, owner_id: str, **changes: Any) -> Preferences:
         """Change some of an owner's preferences; unknown or invalid values raise."""
         current = self.preferences(owner_id)
-        return self.repository.save_preferences(apply_changes(current, changes), now=utcnow())
+        changed = apply_changes(current, changes)
+        if changes.get("webhook_url"):
+            allow = self.app.settings.webhook_allow_private
+            check_webhook_url(str(changes["webhook_url"]), allow_private=allow)
+        return self.repository.save_preferences(changed, now=utcnow())
 
     def trust_scores(self, owner_id: str) -> list[TrustScore]:
         """An owner's channel trust scores, least trusted first."""

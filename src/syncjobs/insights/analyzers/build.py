@@ -23,13 +23,14 @@ def build_analyzer(settings: Settings, transport: httpx.BaseTransport | None = N
         return KeywordAnalyzer()
     if settings.analyzer == "openai":
         openai = settings.openai
-        if not openai.api_key:
+        api_key = openai.api_key.get_secret_value()
+        if not api_key:
             raise ConfigurationError(
                 "the openai analyzer needs an API key: set SYNCJOBS_OPENAI__API_KEY"
             )
         return OpenAICompatibleAnalyzer(
             openai.base_url,
-            openai.api_key,
+            api_key,
             openai.model,
             timeout=openai.timeout,
             max_tokens=openai.max_tokens,
