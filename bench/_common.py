@@ -217,3 +217,37 @@ def save(section: str, data: dict[str, Any]) -> None:
     current = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     current[section] = data
     RESULTS.write_text(json.dumps(current, indent=2) + "\n")
+
+
+def aim(
+    figure: str,
+    *,
+    baseline_name: str,
+    baseline: float,
+    value: float,
+    target: float,
+    better: str = "higher",
+    unit: str = "",
+) -> dict[str, Any]:
+    """One aim row: ``value / baseline`` against ``target``; ``better`` says which way wins.
+
+    ``better="higher"``: met when ratio ≥ target (e.g. throughput ≥ 0.6x bare Dramatiq).
+    ``better="lower"``: met when ratio ≤ target (e.g. latency ≤ 1.5x the physical limit).
+    Benchmarks put a list of these under the result key ``"aims"``; ``bench/run.py`` prints
+    them and writes them to ``bench/results/latest.md``.
+    """
+    if better not in ("higher", "lower"):
+        raise ValueError("better must be 'higher' or 'lower'")
+    ratio = value / baseline if baseline else float("inf")
+    met = ratio >= target if better == "higher" else ratio <= target
+    sign = "≥" if better == "higher" else "≤"
+    return {
+        "figure": figure,
+        "baseline_name": baseline_name,
+        "baseline": round(baseline, 4),
+        "value": round(value, 4),
+        "unit": unit,
+        "ratio": round(ratio, 3),
+        "aim": f"{sign} {target:g}x",
+        "met": met,
+    }
