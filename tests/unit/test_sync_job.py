@@ -12,7 +12,7 @@ from syncjobs import AccountNotFoundError, AccountState, JobStatus, SyncJobs
 from syncjobs.connections.credentials import InMemoryCredentialStore, TokenCipher, generate_key
 from syncjobs.connections.store import AccountRepository
 from syncjobs.storage import InMemoryRepository
-from syncjobs.testing.fakes import CombinedFakes
+from syncjobs.testing.fakes import CombinedFakes, FakeGmail
 
 from ..conftest import AppFactory, run_until_idle
 
@@ -108,7 +108,8 @@ def test_added_and_deleted_items_are_picked_up_incrementally(
 def test_a_cancelled_sync_resumes_from_its_last_page_without_refetching(
     app: SyncJobs, make_app: AppFactory
 ) -> None:
-    fakes = CombinedFakes(items_per_provider=600, seed=3)
+    # Four listings of 500 (Gmail stores one page per listing): cancelled after the first.
+    fakes = CombinedFakes(items_per_provider=1600, seed=3)
     gmail = fakes.gmail
     gmail.latency = 0.05  # slow enough to cancel between pages
     configs = {"gmail": dataclasses.asdict(fakes.config("gmail", ROOT))}
@@ -117,15 +118,15 @@ def test_a_cancelled_sync_resumes_from_its_last_page_without_refetching(
     job = app.accounts.sync(account.id, owner_id="u1")
     with app.worker(threads=1):
         for snapshot in app.watch(job.id, owner_id="u1", timeout=60):
-            if (snapshot.progress_done or 0) >= 100 and not snapshot.cancel_requested:
+            if (snapshot.progress_done or 0) >= 500 and not snapshot.cancel_requested:
                 app.cancel(job.id, owner_id="u1")
     assert app.status(job.id, owner_id="u1").status is JobStatus.CANCELLED
     partial = items_of(app, account.id)
-    assert 0 < len(partial) < 600
+    assert 0 < len(partial) < 1600
     done = sync(app, account.id)
     assert done.status is JobStatus.COMPLETED, done.error_message
     assert items_of(app, account.id) == set(gmail.dataset())
-    assert gmail.calls["messages.get"] == 600  # every message fetched exactly once in all
+    assert gmail.calls["messages.get"] == 1600  # every message fetched exactly once in all
 
 
 @pytest.mark.parametrize("provider", ["youtube", "gmail", "tiktok"])
@@ -301,6 +302,8 @@ def test_tokens_never_appear_in_params_results_errors_logs_or_dead_letters(
 
 
 def test_a_follow_up_sync_waits_for_the_running_one(app: SyncJobs, fakes: CombinedFakes) -> None:
+    # Three listings of 500 (one stored page each): the second sync is queued mid-run.
+    fakes.gmail = fakes.fakes["gmail"] = FakeGmail(items=1200, seed=7)
     fakes.gmail.latency = 0.02
     account = app.accounts.connect("u1", "gmail", fakes.gmail.issue_tokens())
     first = app.accounts.sync(account.id, owner_id="u1")

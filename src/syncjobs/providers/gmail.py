@@ -2,7 +2,8 @@
 
 Full sync (Gmail's sync guide): ``GET profile`` first (its ``historyId`` is adopted when the
 full sync ends, so nothing that happens meanwhile is lost), ``messages.list`` pages of 500,
-and ``messages.get?format=metadata`` for the ids the store lacks, 50 to a multipart batch.
+and ``messages.get?format=metadata`` for the ids the store lacks, 50 to a multipart batch
+(each listing is stored as one page).
 Partial sync: ``history.list`` pages from the stored ``historyId``; added messages are
 fetched, relabelled ones re-fetched, ``messagesDeleted`` reported; a 404 (history expired)
 drops the cursor and runs a full sync. Messages labelled SPAM or TRASH are reported deleted,
@@ -251,21 +252,27 @@ class GmailProvider(GoogleProvider):
         total: int | None = None,
         full_resync: bool = False,
     ) -> Iterator[Page]:
-        """One page per batch; only the last advances the cursor past the listed page."""
-        batches = list(chunks(ids, self.batch_size)) or [[]]
-        for number, batch in enumerate(batches):
-            items, hidden = self._get_messages(batch)
-            if number == len(batches) - 1:
-                advance()
-            first = number == 0
-            yield self.make_page(
-                items,
-                state.model_dump(mode="json"),
-                deleted_ids=[*(deleted if first else ()), *hidden],
-                unchanged=unchanged if first else 0,
-                total_hint=total,
-                full_resync=full_resync and first,
-            )
+        """One page per listed page: its messages fetched in batches of 50, stored at once.
+
+        One page (one store transaction) per listing rather than per batch: a listing of
+        500 is ten batches, and each stored page costs a commit. A sync stopped mid-listing
+        refetches only that listing's messages.
+        """
+        items: list[Item] = []
+        hidden: list[str] = []
+        for batch in chunks(ids, self.batch_size):
+            got, gone = self._get_messages(batch)
+            items += got
+            hidden += gone
+        advance()
+        yield self.make_page(
+            items,
+            state.model_dump(mode="json"),
+            deleted_ids=[*deleted, *hidden],
+            unchanged=unchanged,
+            total_hint=total,
+            full_resync=full_resync,
+        )
 
     def _get_messages(self, ids: Sequence[str]) -> tuple[list[Item], list[str]]:
         """Batch-get metadata; retry 5xx parts once; skip 404s; SPAM/TRASH as deleted."""
