@@ -22,14 +22,16 @@ class EncodedItem:
     raw_json: str
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+#: The head fields (strings, None): ``default=str`` as the fingerprint always had.
+_HEAD = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False)
+#: Metrics and raw: strict JSON (what a JSON column can store).
+_STRICT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False)
 
 
 def _json_object(item: Item, field: str, value: Any) -> str:
     """``value`` as a JSON object (keys sorted); a clear error when it is not JSON."""
     try:
-        return json.dumps(dict(value), sort_keys=True, ensure_ascii=False, allow_nan=False)
+        return _STRICT.encode(dict(value))
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"item {item.external_id!r}: {field} must be a JSON object ({exc})"
@@ -44,15 +46,17 @@ def encode_item(item: Item) -> EncodedItem:
     """
     metrics = _json_object(item, "metrics", item.metrics)
     raw = _json_object(item, "raw", item.raw)
-    head = (
-        item.kind,
-        item.title,
-        item.text,
-        item.author,
-        item.published_at.isoformat() if item.published_at else None,
+    head = _HEAD.encode(
+        [
+            item.kind,
+            item.title,
+            item.text,
+            item.author,
+            item.published_at.isoformat() if item.published_at else None,
+        ]
     )
-    # Byte for byte what json.dumps of the whole list writes (", " between elements).
-    payload = "[" + ", ".join([*map(_dumps, head), metrics, raw]) + "]"
+    # Byte for byte what json.dumps of the whole 7-element list writes (", " between them).
+    payload = f"{head[:-1]}, {metrics}, {raw}]"
     digest = hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:32]
     return EncodedItem(digest, metrics, raw)
 
