@@ -12,6 +12,7 @@ as ``messages.list`` (without ``includeSpamTrash``) does not list them either.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -282,9 +283,10 @@ class GmailProvider(GoogleProvider):
         for attempt in range(2):
             retry: list[str] = []
             for message_id, part in self._batch(pending) if pending else []:
-                error = self.classify(part, endpoint="messages.get")
+                message = _message_of(part)  # decoded once when it is plainly a success
+                error = None if message else self.classify(part, endpoint="messages.get")
                 if error is None:
-                    item = self._item(self.json_of(part, endpoint="messages.get"))
+                    item = self._item(message or self.json_of(part, endpoint="messages.get"))
                     if _HIDDEN_LABELS.intersection(item.raw.get("labelIds") or ()):
                         hidden.append(message_id)
                     else:
@@ -343,6 +345,21 @@ class GmailProvider(GoogleProvider):
             metrics={"size": message.sizeEstimate} if message.sizeEstimate is not None else {},
             raw=raw,
         )
+
+
+def _message_of(part: httpx.Response) -> dict[str, Any] | None:
+    """A successful part's message, its JSON decoded once; None when ``classify`` must judge.
+
+    A 2xx part whose body is a JSON object without an ``error`` member is a success for
+    ``classify`` too, so its body need not be decoded twice (once to look for an error).
+    """
+    if not part.is_success:
+        return None
+    try:
+        data = json.loads(part.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and data and "error" not in data else None
 
 
 def _changes(records: Sequence[_Record]) -> tuple[list[str], list[str], list[str]]:
