@@ -42,6 +42,11 @@ def rounds_of(result: Mapping[str, Any]) -> int:
     return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else 1
 
 
+def _rounds(result: Mapping[str, Any]) -> str:
+    rounds = rounds_of(result)
+    return f"{rounds} round" if rounds == 1 else f"{rounds} rounds"
+
+
 def _number(value: Any, unit: str) -> str:
     text = f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
     return f"{text} {unit}".strip()
@@ -119,7 +124,5 @@ def aims_table(results: Mapping[str, Mapping[str, Any]]) -> Table:
         for row in aims:
             *cells, verdict = _cells(row)
             colour = "green" if row["met"] else "red"
-            table.add_row(
-                f"{name} ({rounds_of(result)} rounds)", *cells, f"[{colour}]{verdict}[/{colour}]"
-            )
+            table.add_row(f"{name} ({_rounds(result)})", *cells, f"[{colour}]{verdict}[/{colour}]")
     return table
