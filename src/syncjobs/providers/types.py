@@ -89,6 +89,12 @@ class ProviderConfig:
     base_url: str | None = None
     token_url: str | None = None
     timeout: float = 30.0
+    #: The consent page owners are sent to (``DEFAULT_AUTH_URLS`` when None).
+    auth_url: str | None = None
+    #: Where an authorisation code is exchanged, when not ``token_url`` (Instagram).
+    exchange_url: str | None = None
+    #: The OAuth callback URL registered with the provider (else the app-wide one).
+    redirect_uri: str | None = None
 
 
 @runtime_checkable
