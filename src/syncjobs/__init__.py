@@ -38,7 +38,9 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import (
         accounts,
+        begin_connect,
         cancel,
+        complete_connect,
         connect_account,
         disconnect_account,
         health,
@@ -59,6 +61,7 @@ if TYPE_CHECKING:
         watch,
     )
     from .app import Deps, SyncJobs, register_actors
+    from .connections.connect import Connected, ConnectStart
     from .connections.models import Account, AccountState
     from .core.context import JobContext
     from .core.models import Job, JobStatus, LogLine
@@ -85,7 +88,9 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         [
             "accounts",
+            "begin_connect",
             "cancel",
+            "complete_connect",
             "connect_account",
             "disconnect_account",
             "health",
@@ -112,6 +117,7 @@ _LAZY: dict[str, str] = {
     "job_type": ".core.registry",
     "create_app": ".factory",
     **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
+    **dict.fromkeys(["ConnectStart", "Connected"], ".connections.connect"),
     **dict.fromkeys(["Job", "JobStatus", "LogLine"], ".core.models"),
     **dict.fromkeys(
         [
@@ -155,7 +161,9 @@ __all__ = [
     "Analyzer",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "ConnectStart",
     "ConnectStateError",
+    "Connected",
     "ConsentDeniedError",
     "Decision",
     "Deps",
@@ -191,7 +199,9 @@ __all__ = [
     "Verdict",
     "__version__",
     "accounts",
+    "begin_connect",
     "cancel",
+    "complete_connect",
     "connect_account",
     "create_app",
     "disconnect_account",
