@@ -99,7 +99,7 @@ class GoogleConsent(ConsentFlow):
         flow.oauth2session.register_compliance_hook("access_token_response", note_status)
         with loopback_http(token_url):
             try:
-                flow.fetch_token(code=code)
+                flow.fetch_token(code=code, include_client_id=True)
             except OAuth2Error as exc:
                 raise self.token_error(exc, answered.get("status", 0)) from None
             except requests.RequestException as exc:
