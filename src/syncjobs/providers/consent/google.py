@@ -148,7 +148,9 @@ class GoogleConsent(ConsentFlow):
                 f"{self.name} code exchange: the answer lacks expires_in or access_token",
                 provider=self.name,
             ) from None
-        granted = credentials.granted_scopes or credentials.scopes or []
+        granted = credentials.granted_scopes
+        if granted is None:  # the answer named no scopes: those asked for were granted
+            granted = credentials.scopes or []
         if isinstance(granted, str):
             granted = granted.split()
         expiry = credentials.expiry
