@@ -90,6 +90,7 @@ class SyncJobs(JobApp):
             transport=deps.transport,
         )
         insights.attach(accounts)
+        self.upkeep_hooks.append(accounts.purge_connect_states)
         self.add_extension(accounts)
         self.add_extension(insights)
         self.binding = bind_actors(self)

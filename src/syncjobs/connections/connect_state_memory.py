@@ -7,14 +7,17 @@ from datetime import datetime
 
 from .connect_state import PendingConnect
 
-__all__ = ["InMemoryConnectStates"]
+__all__ = ["InMemoryConnectStates", "MemoryConnectStatesMixin"]
 
 
-class InMemoryConnectStates:
-    """Pending connect attempts in a dict under a lock."""
+class MemoryConnectStatesMixin:
+    """``ConnectStateStore`` in a dict under a lock (mixed into ``InMemoryRepository``)."""
 
-    def __init__(self) -> None:
-        self._pending: dict[str, PendingConnect] = {}
+    _pending: dict[str, PendingConnect]
+    _pending_lock: threading.Lock
+
+    def _init_connect_states(self) -> None:
+        self._pending = {}
         self._pending_lock = threading.Lock()
 
     def save_pending(self, pending: PendingConnect) -> None:
@@ -34,3 +37,10 @@ class InMemoryConnectStates:
             for key in gone:
                 del self._pending[key]
             return len(gone)
+
+
+class InMemoryConnectStates(MemoryConnectStatesMixin):
+    """Pending connect attempts in process memory, on their own."""
+
+    def __init__(self) -> None:
+        self._init_connect_states()

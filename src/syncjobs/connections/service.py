@@ -191,6 +191,12 @@ class Accounts:
         """Finish a connect from the provider's callback; the account's first sync is queued."""
         return complete_connect(self, owner_id, callback)
 
+    def purge_connect_states(self, now: datetime) -> dict[str, int]:
+        """Forget the connect attempts that expired before ``now`` (run by the upkeep)."""
+        if self.connect_states is None:
+            return {}
+        return {"connects_expired": self.connect_states.purge_pending(now)}
+
     def list(self, owner_id: str) -> list[Account]:
         """List an owner's connected accounts."""
         store, _ = self.stores()

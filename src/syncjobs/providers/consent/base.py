@@ -262,9 +262,12 @@ class ConsentFlow:
             body = response.json()
         except ValueError:
             body = None
-        if response.is_success and isinstance(body, dict):
+        answer = body if isinstance(body, dict) else {}
+        said_error = isinstance(answer.get("error"), str) and bool(answer["error"])
+        if response.is_success and isinstance(body, dict) and not said_error:
             return body
-        raise self.exchange_error(response.status_code, body if isinstance(body, dict) else {})
+        status = response.status_code if not response.is_success else 400
+        raise self.exchange_error(status, answer)
 
     def exchange_error(self, status: int, body: Mapping[str, Any]) -> SyncJobsError:
         """Map a code exchange's failed answer to the error tree (never echoing secrets)."""

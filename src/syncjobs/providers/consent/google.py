@@ -99,7 +99,7 @@ class GoogleConsent(ConsentFlow):
         flow.oauth2session.register_compliance_hook("access_token_response", note_status)
         with loopback_http(token_url):
             try:
-                flow.fetch_token(code=code)
+                flow.fetch_token(code=code, include_client_id=True)
             except OAuth2Error as exc:
                 raise self.token_error(exc, answered.get("status", 0)) from None
             except requests.RequestException as exc:
@@ -148,7 +148,9 @@ class GoogleConsent(ConsentFlow):
                 f"{self.name} code exchange: the answer lacks expires_in or access_token",
                 provider=self.name,
             ) from None
-        granted = credentials.granted_scopes or credentials.scopes or []
+        granted = credentials.granted_scopes
+        if granted is None:  # the answer named no scopes: those asked for were granted
+            granted = credentials.scopes or []
         if isinstance(granted, str):
             granted = granted.split()
         expiry = credentials.expiry
