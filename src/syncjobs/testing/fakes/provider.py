@@ -160,7 +160,8 @@ class FakeProvider(WSGIFake):
             found = self.match(request)
             delay = self.latency
             if found is not None and not found[0].page:
-                timeout = self._faults.take("timeout", found[0].name)
+                endpoint = "token" if found[0].token else found[0].name
+                timeout = self._faults.take("timeout", endpoint)
                 delay += float(timeout.get("seconds", 5)) if timeout is not None else 0.0
         if delay > 0:
             time.sleep(delay)
