@@ -24,7 +24,15 @@ from ..conftest import AppFactory, run_until_idle
 OWNER = "owner-1"
 CALLBACK = "https://app.test/oauth/callback"
 RECONNECT = "https://app.test/connect/{provider}?account_id={account_id}&from=email"
-PROVIDERS = ["youtube", "gmail", "tiktok"]  # Instagram has no refresh token to revoke
+PROVIDERS = ["youtube", "gmail", "instagram", "tiktok"]
+
+
+def revoke(fakes: CombinedFakes, provider: str) -> None:
+    """The owner revokes the app: the access token is refused, and so is the refresh token
+    (Instagram has none: its rejected token cannot be refreshed)."""
+    fakes[provider].inject("unauthorized")
+    if provider != "instagram":
+        fakes[provider].inject("invalid_grant")
 
 
 @pytest.fixture
@@ -80,9 +88,7 @@ def test_a_revoked_account_is_reconnected_through_the_flow_and_resumes_increment
     cursor = account.cursor
     assert cursor
 
-    # The owner revokes the app: the access token is refused and so is the refresh token.
-    fake.inject("unauthorized")
-    fake.inject("invalid_grant")
+    revoke(fakes, provider)
     failed = synced(app, app.accounts.sync(account.id, owner_id=OWNER).id)
     assert failed.error_code == "reauthorization_required"
     paused = app.accounts.owned(account.id, OWNER)
@@ -117,8 +123,7 @@ def test_without_a_reconnect_url_the_notification_says_to_connect_again(
     app = build(make_app, sqlite_repo, served)
     connected = through_consent(app, "tiktok")
     synced(app, connected.sync_job.id)
-    fakes.tiktok.inject("unauthorized")
-    fakes.tiktok.inject("invalid_grant")
+    revoke(fakes, "tiktok")
     synced(app, app.accounts.sync(connected.account.id, owner_id=OWNER).id)
     [note] = app.insights.notifications(OWNER)
     assert note.data == {
