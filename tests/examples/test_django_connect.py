@@ -22,7 +22,12 @@ from syncjobs.connections.credentials import generate_key
 from syncjobs.testing.fakes import CombinedFakes, serve
 
 from ..integration.conftest import Workers
-from .test_django_app import finished, http
+from .test_django_app import (  # noqa: F401  (fixtures)
+    django_db,
+    django_env,
+    finished,
+    http,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -39,7 +44,7 @@ def fakes() -> Iterator[tuple[CombinedFakes, str]]:
 
 @pytest.fixture
 def connect_env(
-    django_env: dict[str, str],
+    django_env: dict[str, str],  # noqa: F811  (the fixture imported above)
     fakes: tuple[CombinedFakes, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> dict[str, str]:
