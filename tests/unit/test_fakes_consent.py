@@ -504,3 +504,32 @@ def test_config_points_at_the_consent_page(name: str) -> None:
     assert config.auth_url == "http://fake.test" + paths[name]
     expected_exchange = "http://fake.test/oauth/access_token" if name == "instagram" else None
     assert config.exchange_url == expected_exchange
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_non_ascii_secrets_and_verifiers_are_refused_cleanly(name: str) -> None:
+    with session(name) as s:
+        secret = s.exchange(s.code(), client_secret="sécret-✓")
+        assert secret.status_code in (400, 401) and secret.json()
+        if name != "instagram":
+            verifier = s.exchange(s.code(), code_verifier="vérifier-✓")
+            assert verifier.status_code == 400 and verifier.json()
+        else:
+            short = s.exchange(s.code()).json()["data"][0]["access_token"]
+            assert s.long_lived(short, secret="sécret-✓").json()["error"]["code"] == 101
+
+
+def test_owner_controls_refuse_values_they_cannot_mean() -> None:
+    fake = FakeYouTube(items=1)
+    with pytest.raises(ValueError, match="consent must be 'granted' or 'denied'"):
+        fake.consent = "maybe"
+    with pytest.raises(ValueError, match="granted_scopes takes a list"):
+        fake.granted_scopes = "openid email"
+    with pytest.raises(ValueError, match="redirect_uris takes a list"):
+        fake.redirect_uris = [CALLBACK, 3]  # type: ignore[list-item]
+    fake.consent, fake.granted_scopes, fake.redirect_uris = "denied", ("openid",), [CALLBACK]
+    assert (fake.consent, fake.granted_scopes, fake.redirect_uris) == (
+        "denied",
+        ["openid"],
+        [CALLBACK],
+    )
