@@ -252,9 +252,11 @@ def test_unknown_client_gets_an_error_page_not_a_redirect(name: str) -> None:
         {"redirect_uri": None},
         {"redirect_uri": "/oauth/callback"},
         {"redirect_uri": "ftp://app.example/cb"},
+        {"redirect_uri": "http://[::1/cb"},
+        {"redirect_uri": CALLBACK + "#frag"},
         {"response_type": "token"},
     ],
-    ids=["no-redirect", "relative-redirect", "not-http", "response-type"],
+    ids=["no-redirect", "relative-redirect", "not-http", "unparsable", "fragment", "response-type"],
 )
 def test_bad_consent_queries_get_a_400_and_issue_nothing(
     name: str, overrides: dict[str, str | None]

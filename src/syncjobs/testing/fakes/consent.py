@@ -266,7 +266,10 @@ def _consent_problem(fake: FakeProvider, request: Request, style: OAuthStyle) ->
 
 
 def _absolute(uri: str) -> bool:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
