@@ -196,7 +196,7 @@ def complete_connect(accounts: Accounts, owner_id: str, callback: Callback) -> C
     )
     _check_scopes(pending.provider, grant)
     if pending.account_id is not None:
-        account = _reactivate(accounts, pending, grant)
+        account = _reactivate(accounts, pending, pending.account_id, grant)
         reconnected = True
     else:
         account, reconnected = _connect(accounts, pending, grant)
@@ -217,35 +217,51 @@ def _check_scopes(provider: str, grant: Grant) -> None:
         )
 
 
-def _reactivate(accounts: Accounts, pending: PendingConnect, grant: Grant) -> Account:
+def _reactivate(
+    accounts: Accounts, pending: PendingConnect, account_id: str, grant: Grant
+) -> Account:
+    """Reconnect the paused account: same id, cursor and interval; tokens and state renewed."""
     store, credentials = accounts.stores()
-    assert pending.account_id is not None
-    account = store.get_account(pending.account_id)
+    account = store.get_account(account_id)
     if account is None or account.owner_id != pending.owner_id:
-        raise AccountNotFoundError(f"no account {pending.account_id} for this owner")
+        raise AccountNotFoundError(f"no account {account_id} for this owner")
     if account.external_id is not None and account.external_id != grant.external_id:
         raise AccountMismatchError(
             f"{pending.provider}: consent was given for another account than the one being "
             "reconnected; sign in to the provider as that account and try again"
         )
     credentials.save_tokens(account.id, grant.tokens)
-    updated = store.set_account_state(account.id, AccountState.ACTIVE, now=utcnow())
-    if updated is None:
-        raise AccountNotFoundError(f"no account {pending.account_id} for this owner")
+    now = utcnow()
+    if account.external_id is None:  # connected without one: only its state changes
+        updated = store.set_account_state(account.id, AccountState.ACTIVE, now=now)
+    else:  # the same row, reactivated, its error cleared and its name refreshed
+        updated = store.create_account(
+            owner_id=account.owner_id,
+            provider=account.provider,
+            external_id=account.external_id,
+            display_name=grant.display_name,
+            sync_interval=account.sync_interval,
+            now=now,
+        )
+    if updated is None or updated.id != account.id:
+        raise AccountNotFoundError(f"no account {account_id} for this owner")
     return updated
 
 
 def _connect(accounts: Accounts, pending: PendingConnect, grant: Grant) -> tuple[Account, bool]:
+    """Create the account, or reactivate the owner's one for the same provider account."""
     store, _ = accounts.stores()
-    existed = any(
-        account.provider == pending.provider and account.external_id == grant.external_id
+    existing = [
+        account
         for account in store.list_accounts(owner_id=pending.owner_id)
-    )
+        if account.provider == pending.provider and account.external_id == grant.external_id
+    ]
     account = accounts.connect(
         pending.owner_id,
         pending.provider,
         grant.tokens,
         external_id=grant.external_id,
         display_name=grant.display_name,
+        sync_interval=existing[0].sync_interval if existing else None,
     )
-    return account, existed
+    return account, bool(existing)
