@@ -138,6 +138,10 @@ def test_a_callback_without_a_code_spends_the_state_and_one_without_state_is_ref
     with pytest.raises(InvalidInputError, match="neither a code nor an error"):
         app.accounts.complete_connect("u1", {"state": params["state"]})
     assert_nothing_stored(sql_repo, start.state)
+    other = app.accounts.begin_connect("u1", "youtube")
+    with pytest.raises(InvalidInputError, match="code is longer than 4096"):
+        app.accounts.complete_connect("u1", {"state": other.state, "code": "c" * 5000})
+    assert_nothing_stored(sql_repo, other.state)
     with pytest.raises(InvalidInputError, match="callback must be"):
         app.accounts.complete_connect("u1", 42)  # type: ignore[arg-type]
 

@@ -117,3 +117,4 @@ def test_a_callback_reads_the_same_from_a_url_a_query_string_or_a_mapping() -> N
     assert callback_query("?state=s+t&code=c%2F1") == want
     assert callback_query("state=s+t&code=c%2F1") == want
     assert callback_query({"state": "s t", "code": "c/1"}) == want
+    assert callback_query({"state": ["s t"], "code": ["c/1", "c/2"]}) == want  # parse_qs

@@ -48,6 +48,8 @@ __all__ = [
     "state_hash",
 ]
 
+#: The longest authorisation code accepted (the providers' are a few hundred characters).
+_MAX_CODE = 4096
 #: What ``complete_connect`` accepts: the callback's query params, its query string or URL.
 Callback = Mapping[str, str] | str
 
@@ -155,7 +157,12 @@ def callback_query(callback: Callback) -> dict[str, str]:
             raw = urlsplit(raw).query
         return dict(parse_qsl(raw.split("#", 1)[0], keep_blank_values=True))
     if isinstance(callback, Mapping):
-        return {str(key): str(value) for key, value in callback.items()}
+        query: dict[str, str] = {}
+        for key, value in callback.items():
+            if isinstance(value, list | tuple):  # parse_qs-style lists: the first value
+                value = value[0] if value else ""
+            query[str(key)] = str(value)
+        return query
     raise InvalidInputError("callback must be the query params, the query string or the URL")
 
 
@@ -187,6 +194,8 @@ def complete_connect(accounts: Accounts, owner_id: str, callback: Callback) -> C
     code = query.get("code")
     if not code:
         raise InvalidInputError("the callback has neither a code nor an error")
+    if len(code) > _MAX_CODE:
+        raise InvalidInputError(f"the callback's code is longer than {_MAX_CODE} characters")
     grant = flow.exchange(
         accounts.provider_config(pending.provider),
         code=code,
