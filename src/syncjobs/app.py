@@ -46,7 +46,9 @@ class Deps:
     credentials: CredentialStore | None = None
     #: Pending connect attempts (the OAuth state); defaults to ``repository`` when it keeps them.
     connect_states: ConnectStateStore | None = None
-    #: An httpx transport every provider uses instead of the network (tests, demo).
+    #: An httpx transport every provider uses instead of the network (tests, demo); not
+    #: Google's code exchange in ``complete_connect``, which google-auth-oauthlib sends with
+    #: ``requests`` (serve the fakes on loopback to test it).
     transport: httpx.BaseTransport | None = None
     #: The extras' stores (analyses, preferences, trust, usage, notifications…); defaults to
     #: ``repository`` too.

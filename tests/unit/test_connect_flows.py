@@ -139,16 +139,26 @@ def test_the_callback_may_be_a_url_a_query_string_or_query_params(
     assert count(sql_repo, "accounts") == count(sql_repo, "credentials") == 3
 
 
-def test_connecting_the_same_provider_account_again_keeps_its_id_and_cursor(
-    app: SyncJobs, sql_repo: SQLAlchemyRepository
+def test_connecting_the_same_provider_account_again_keeps_its_id_cursor_and_interval(
+    app: SyncJobs, sql_repo: SQLAlchemyRepository, fakes: CombinedFakes
 ) -> None:
-    _, first = connect(app, "tiktok")
+    open_id, name = IDENTITY["tiktok"](fakes["tiktok"])
+    first = app.accounts.connect(
+        "u1",
+        "tiktok",
+        fakes["tiktok"].issue_tokens(),
+        external_id=open_id,
+        display_name="an old name",
+        sync_interval=7200,
+    )
+    app.accounts.sync(first.id, owner_id="u1")
     run_until_idle(app)
-    cursor = sql_repo.get_account(first.account.id).cursor  # type: ignore[union-attr]
+    cursor = sql_repo.get_account(first.id).cursor  # type: ignore[union-attr]
     assert cursor
     _, again = connect(app, "tiktok")
-    assert again.account.id == first.account.id and again.reconnected
-    assert again.account.cursor == cursor
+    assert again.account.id == first.id and again.reconnected
+    assert (again.account.cursor, again.account.sync_interval) == (cursor, 7200)
+    assert again.account.display_name == name
     assert count(sql_repo, "accounts") == 1
 
 
@@ -176,6 +186,7 @@ def test_a_reconnect_reactivates_the_paused_account_keeping_its_id_and_cursor(
     assert done.account.state is AccountState.ACTIVE
     assert (done.account.error_code, done.account.error_message) == (None, None)
     assert done.account.cursor == cursor
+    assert done.account.display_name == account.display_name
     assert store.load_tokens(account.id) != old_tokens
     run_until_idle(app)
     job = app.status(done.sync_job.id, owner_id="u1")

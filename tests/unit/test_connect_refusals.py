@@ -3,7 +3,9 @@ spends the state; endpoints over plain http are refused unless on loopback."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -16,6 +18,8 @@ from syncjobs import (
     ConsentDeniedError,
     InvalidInputError,
     MissingScopesError,
+    PermissionDeniedError,
+    ProviderUnavailableError,
     SyncJobs,
 )
 from syncjobs.clock import utcnow
@@ -134,6 +138,10 @@ def test_a_callback_without_a_code_spends_the_state_and_one_without_state_is_ref
     with pytest.raises(InvalidInputError, match="neither a code nor an error"):
         app.accounts.complete_connect("u1", {"state": params["state"]})
     assert_nothing_stored(sql_repo, start.state)
+    other = app.accounts.begin_connect("u1", "youtube")
+    with pytest.raises(InvalidInputError, match="code is longer than 4096"):
+        app.accounts.complete_connect("u1", {"state": other.state, "code": "c" * 5000})
+    assert_nothing_stored(sql_repo, other.state)
     with pytest.raises(InvalidInputError, match="callback must be"):
         app.accounts.complete_connect("u1", 42)  # type: ignore[arg-type]
 
@@ -212,3 +220,45 @@ def test_the_loopback_allowance_ends_with_the_call(
     assert start.url.startswith("http://127.0.0.1")
     app.accounts.complete_connect("u1", consent(start.url))
     assert INSECURE_TRANSPORT not in os.environ
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_wrong_client_secret_is_a_configuration_error_that_never_shows_it(
+    build: Callable[..., SyncJobs],
+    sql_repo: SQLAlchemyRepository,
+    fakes: CombinedFakes,
+    root: str,
+    provider: str,
+) -> None:
+    secret = "wrong-secret-4f1c9e"
+    config = dataclasses.asdict(fakes.config(provider, root)) | {"client_secret": secret}
+    app = build(**{provider: config})
+    start = app.accounts.begin_connect("u1", provider)
+    with pytest.raises(ConfigurationError, match="refused the app's OAuth client") as caught:
+        app.accounts.complete_connect("u1", consent(start.url))
+    assert secret not in str(caught.value)
+    assert_nothing_stored(sql_repo, start.state)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_code_past_its_ten_minutes_is_refused_by_the_provider(
+    app: SyncJobs, sql_repo: SQLAlchemyRepository, fakes: CombinedFakes, provider: str
+) -> None:
+    fake = fakes[provider]
+    start = app.accounts.begin_connect("u1", provider)
+    location = consent(start.url)
+    fake.clock = lambda: time.time() + 601  # the owner took long on the way back
+    with pytest.raises(PermissionDeniedError, match="refused the authorisation code"):
+        app.accounts.complete_connect("u1", location)
+    assert_nothing_stored(sql_repo, start.state)
+
+
+@pytest.mark.parametrize("provider", ["youtube", "tiktok", "instagram"])
+def test_a_failing_token_endpoint_is_retriable_and_stores_nothing(
+    app: SyncJobs, sql_repo: SQLAlchemyRepository, fakes: CombinedFakes, provider: str
+) -> None:
+    fakes[provider].inject("server_error", endpoint="token")
+    start = app.accounts.begin_connect("u1", provider)
+    with pytest.raises(ProviderUnavailableError, match="try again"):
+        app.accounts.complete_connect("u1", consent(start.url))
+    assert_nothing_stored(sql_repo, start.state)

@@ -252,9 +252,11 @@ def test_unknown_client_gets_an_error_page_not_a_redirect(name: str) -> None:
         {"redirect_uri": None},
         {"redirect_uri": "/oauth/callback"},
         {"redirect_uri": "ftp://app.example/cb"},
+        {"redirect_uri": "http://[::1/cb"},
+        {"redirect_uri": CALLBACK + "#frag"},
         {"response_type": "token"},
     ],
-    ids=["no-redirect", "relative-redirect", "not-http", "response-type"],
+    ids=["no-redirect", "relative-redirect", "not-http", "unparsable", "fragment", "response-type"],
 )
 def test_bad_consent_queries_get_a_400_and_issue_nothing(
     name: str, overrides: dict[str, str | None]
@@ -504,3 +506,32 @@ def test_config_points_at_the_consent_page(name: str) -> None:
     assert config.auth_url == "http://fake.test" + paths[name]
     expected_exchange = "http://fake.test/oauth/access_token" if name == "instagram" else None
     assert config.exchange_url == expected_exchange
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_non_ascii_secrets_and_verifiers_are_refused_cleanly(name: str) -> None:
+    with session(name) as s:
+        secret = s.exchange(s.code(), client_secret="sécret-✓")
+        assert secret.status_code in (400, 401) and secret.json()
+        if name != "instagram":
+            verifier = s.exchange(s.code(), code_verifier="vérifier-✓")
+            assert verifier.status_code == 400 and verifier.json()
+        else:
+            short = s.exchange(s.code()).json()["data"][0]["access_token"]
+            assert s.long_lived(short, secret="sécret-✓").json()["error"]["code"] == 101
+
+
+def test_owner_controls_refuse_values_they_cannot_mean() -> None:
+    fake = FakeYouTube(items=1)
+    with pytest.raises(ValueError, match="consent must be 'granted' or 'denied'"):
+        fake.consent = "maybe"
+    with pytest.raises(ValueError, match="granted_scopes takes a list"):
+        fake.granted_scopes = "openid email"
+    with pytest.raises(ValueError, match="redirect_uris takes a list"):
+        fake.redirect_uris = [CALLBACK, 3]  # type: ignore[list-item]
+    fake.consent, fake.granted_scopes, fake.redirect_uris = "denied", ("openid",), [CALLBACK]
+    assert (fake.consent, fake.granted_scopes, fake.redirect_uris) == (
+        "denied",
+        ["openid"],
+        [CALLBACK],
+    )

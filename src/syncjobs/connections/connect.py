@@ -48,6 +48,8 @@ __all__ = [
     "state_hash",
 ]
 
+#: The longest authorisation code accepted (the providers' are a few hundred characters).
+_MAX_CODE = 4096
 #: What ``complete_connect`` accepts: the callback's query params, its query string or URL.
 Callback = Mapping[str, str] | str
 
@@ -155,7 +157,12 @@ def callback_query(callback: Callback) -> dict[str, str]:
             raw = urlsplit(raw).query
         return dict(parse_qsl(raw.split("#", 1)[0], keep_blank_values=True))
     if isinstance(callback, Mapping):
-        return {str(key): str(value) for key, value in callback.items()}
+        query: dict[str, str] = {}
+        for key, value in callback.items():
+            if isinstance(value, list | tuple):  # parse_qs-style lists: the first value
+                value = value[0] if value else ""
+            query[str(key)] = str(value)
+        return query
     raise InvalidInputError("callback must be the query params, the query string or the URL")
 
 
@@ -187,6 +194,8 @@ def complete_connect(accounts: Accounts, owner_id: str, callback: Callback) -> C
     code = query.get("code")
     if not code:
         raise InvalidInputError("the callback has neither a code nor an error")
+    if len(code) > _MAX_CODE:
+        raise InvalidInputError(f"the callback's code is longer than {_MAX_CODE} characters")
     grant = flow.exchange(
         accounts.provider_config(pending.provider),
         code=code,
@@ -196,7 +205,7 @@ def complete_connect(accounts: Accounts, owner_id: str, callback: Callback) -> C
     )
     _check_scopes(pending.provider, grant)
     if pending.account_id is not None:
-        account = _reactivate(accounts, pending, grant)
+        account = _reactivate(accounts, pending, pending.account_id, grant)
         reconnected = True
     else:
         account, reconnected = _connect(accounts, pending, grant)
@@ -217,35 +226,51 @@ def _check_scopes(provider: str, grant: Grant) -> None:
         )
 
 
-def _reactivate(accounts: Accounts, pending: PendingConnect, grant: Grant) -> Account:
+def _reactivate(
+    accounts: Accounts, pending: PendingConnect, account_id: str, grant: Grant
+) -> Account:
+    """Reconnect the paused account: same id, cursor and interval; tokens and state renewed."""
     store, credentials = accounts.stores()
-    assert pending.account_id is not None
-    account = store.get_account(pending.account_id)
+    account = store.get_account(account_id)
     if account is None or account.owner_id != pending.owner_id:
-        raise AccountNotFoundError(f"no account {pending.account_id} for this owner")
+        raise AccountNotFoundError(f"no account {account_id} for this owner")
     if account.external_id is not None and account.external_id != grant.external_id:
         raise AccountMismatchError(
             f"{pending.provider}: consent was given for another account than the one being "
             "reconnected; sign in to the provider as that account and try again"
         )
     credentials.save_tokens(account.id, grant.tokens)
-    updated = store.set_account_state(account.id, AccountState.ACTIVE, now=utcnow())
-    if updated is None:
-        raise AccountNotFoundError(f"no account {pending.account_id} for this owner")
+    now = utcnow()
+    if account.external_id is None:  # connected without one: only its state changes
+        updated = store.set_account_state(account.id, AccountState.ACTIVE, now=now)
+    else:  # the same row, reactivated, its error cleared and its name refreshed
+        updated = store.create_account(
+            owner_id=account.owner_id,
+            provider=account.provider,
+            external_id=account.external_id,
+            display_name=grant.display_name,
+            sync_interval=account.sync_interval,
+            now=now,
+        )
+    if updated is None or updated.id != account.id:
+        raise AccountNotFoundError(f"no account {account_id} for this owner")
     return updated
 
 
 def _connect(accounts: Accounts, pending: PendingConnect, grant: Grant) -> tuple[Account, bool]:
+    """Create the account, or reactivate the owner's one for the same provider account."""
     store, _ = accounts.stores()
-    existed = any(
-        account.provider == pending.provider and account.external_id == grant.external_id
+    existing = [
+        account
         for account in store.list_accounts(owner_id=pending.owner_id)
-    )
+        if account.provider == pending.provider and account.external_id == grant.external_id
+    ]
     account = accounts.connect(
         pending.owner_id,
         pending.provider,
         grant.tokens,
         external_id=grant.external_id,
         display_name=grant.display_name,
+        sync_interval=existing[0].sync_interval if existing else None,
     )
-    return account, existed
+    return account, bool(existing)

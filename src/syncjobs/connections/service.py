@@ -97,7 +97,9 @@ class Accounts:
     app: JobApp
     store: AccountRepository | None
     credentials: CredentialStore | None
-    #: An httpx transport every provider uses instead of the network (tests, demo).
+    #: An httpx transport every provider uses instead of the network (tests, demo); not
+    #: Google's code exchange in ``complete_connect``, which google-auth-oauthlib sends with
+    #: ``requests`` (serve the fakes on loopback to test it).
     transport: httpx.BaseTransport | None = None
     usage_hooks: list[UsageHook] = field(default_factory=list)
     reauth_hooks: list[ReauthHook] = field(default_factory=list)

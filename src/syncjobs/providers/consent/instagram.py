@@ -9,13 +9,14 @@ by its age).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, ClassVar
 
 import httpx
 
 from ...clock import utcnow
-from ...errors import UnexpectedResponseError
+from ...errors import ConfigurationError, SyncJobsError, UnexpectedResponseError
 from .. import DEFAULT_EXCHANGE_URLS, DEFAULT_TOKEN_URLS
 from ..http import HTTPProvider
 from ..types import ProviderConfig, TokenSet
@@ -23,6 +24,9 @@ from ..util import to_int
 from .base import ConsentFlow, Grant
 
 __all__ = ["InstagramConsent", "long_lived_url"]
+
+#: Words of an ``OAuthException`` message that blame the app's client setup, not the code.
+_CLIENT_WORDS = ("client secret", "client_id", "platform app", "redirect_uri")
 
 
 def long_lived_url(token_url: str) -> str:
@@ -85,6 +89,16 @@ class InstagramConsent(ConsentFlow):
         )
         external_id, display_name = self.identify(config, tokens, transport)
         return Grant(tokens, external_id, display_name, granted)
+
+    def exchange_error(self, status: int, body: Mapping[str, Any]) -> SyncJobsError:
+        """Graph says everything with ``OAuthException``: its message tells the app's fault."""
+        said = str(body.get("error_message") or "")
+        if status < 500 and any(word in said.lower() for word in _CLIENT_WORDS):
+            return ConfigurationError(
+                f"instagram code exchange: the provider refused the app's OAuth client "
+                f"({said[:200]}); check the client id, client secret and redirect URI"
+            )
+        return super().exchange_error(status, body)
 
     def short_lived(self, answer: dict[str, Any]) -> dict[str, Any]:
         """The short-lived token record (``{"data": [...]}`` or the older flat answer)."""

@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -36,6 +36,7 @@ __all__ = [
     "OAUTH_ERRORS",
     "AuthCode",
     "CodeBook",
+    "ConsentControls",
     "OAuthStyle",
     "answer_consent",
     "pkce_challenge",
@@ -141,6 +142,59 @@ class CodeBook:
         return len(self._codes)
 
 
+class ConsentControls:
+    """What the owner does on a fake's consent page (validated when set)."""
+
+    _answer: str
+    _granted: list[str] | None
+    _redirects: list[str] | None
+
+    @property
+    def consent(self) -> str:
+        """The owner's answer: "granted" (default) or "denied"."""
+        return self._answer
+
+    @consent.setter
+    def consent(self, value: str) -> None:
+        if value not in ("granted", "denied"):
+            raise ValueError(f"consent must be 'granted' or 'denied', not {value!r}")
+        self._answer = value
+
+    @property
+    def granted_scopes(self) -> list[str] | None:
+        """Scopes the owner leaves ticked (None: every requested one)."""
+        return self._granted
+
+    @granted_scopes.setter
+    def granted_scopes(self, value: Iterable[str] | None) -> None:
+        self._granted = _scope_list("granted_scopes", value)
+
+    @property
+    def redirect_uris(self) -> list[str] | None:
+        """Registered callback URLs (None: any absolute http(s) URL)."""
+        return self._redirects
+
+    @redirect_uris.setter
+    def redirect_uris(self, value: Iterable[str] | None) -> None:
+        self._redirects = _scope_list("redirect_uris", value)
+
+
+def _scope_list(name: str, value: Iterable[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str | bytes):
+        raise ValueError(f"{name} takes a list of strings or None, not a single string")
+    listed = list(value)
+    if not all(isinstance(item, str) for item in listed):
+        raise ValueError(f"{name} takes a list of strings or None")
+    return listed
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of two strings (any characters)."""
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
 def pkce_challenge(verifier: str, *, hex_digest: bool = False) -> str:
     """The S256 challenge of ``verifier``: base64url without padding, or hex (TikTok)."""
     digest = hashlib.sha256(verifier.encode("utf-8"))
@@ -212,7 +266,10 @@ def _consent_problem(fake: FakeProvider, request: Request, style: OAuthStyle) ->
 
 
 def _absolute(uri: str) -> bool:
-    parts = urlsplit(uri)
+    try:
+        parts = urlsplit(uri)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
     return parts.scheme in ("http", "https") and bool(parts.netloc) and not parts.fragment
 
 
@@ -220,7 +277,7 @@ def take_code(fake: FakeProvider, form: Mapping[str, str], style: OAuthStyle) ->
     """Authenticate the client and spend the form's code: its grant, or the problem."""
     if form.get(style.client_param) != fake.client_id:
         return "unknown_client"
-    if not hmac.compare_digest(form.get("client_secret", ""), fake.client_secret):
+    if not _same(form.get("client_secret", ""), fake.client_secret):
         return "bad_secret"
     grant = fake.codes.take(form.get("code"), fake.clock())
     if grant is None or grant.client_id != form.get(style.client_param):
@@ -237,6 +294,6 @@ def take_code(fake: FakeProvider, form: Mapping[str, str], style: OAuthStyle) ->
         if grant.method == "plain"
         else pkce_challenge(verifier, hex_digest=style.hex_challenge)
     )
-    if not hmac.compare_digest(expected, grant.challenge):
+    if not _same(expected, grant.challenge):
         return "bad_verifier"
     return grant

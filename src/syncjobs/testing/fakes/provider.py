@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from syncjobs.providers.types import ProviderConfig, TokenSet
-from syncjobs.testing.fakes.consent import CodeBook
+from syncjobs.testing.fakes.consent import CodeBook, ConsentControls
 from syncjobs.testing.fakes.corpus import short_hash, to_datetime
 from syncjobs.testing.fakes.faults import FaultBook, malform
 from syncjobs.testing.fakes.messages import Request, Response, set_retry_after
@@ -34,7 +34,7 @@ from syncjobs.testing.fakes.tokens import TokenBook
 __all__ = ["FakeProvider"]
 
 
-class FakeProvider(WSGIFake):
+class FakeProvider(WSGIFake, ConsentControls):
     """Base of the stateful provider fakes: a thread-safe WSGI app with counters and faults."""
 
     #: Provider name ("youtube", ...).
@@ -73,12 +73,10 @@ class FakeProvider(WSGIFake):
         self.calls: Counter[str] = Counter()
         self.quota_units = 0
         self.refreshes = 0
-        #: The owner's answer on the consent page: "granted" or "denied".
-        self.consent: str = "granted"
-        #: Scopes the owner leaves ticked (None: every requested one).
-        self.granted_scopes: list[str] | None = None
-        #: Registered callback URLs (None: any absolute http(s) URL).
-        self.redirect_uris: list[str] | None = None
+        # The consent page's controls (see ConsentControls).
+        self.consent = "granted"
+        self.granted_scopes = None
+        self.redirect_uris = None
         #: Authorization codes issued by the consent page and not yet exchanged.
         self.codes = CodeBook(seed, self.name, self.code_prefix)
         self._faults = FaultBook(self.supported_faults)

@@ -149,7 +149,8 @@ class InstagramOAuth(FakeProvider):
     def _long_lived(self, request: Request, match: re.Match[str]) -> Response:
         if request.arg("grant_type") != "ig_exchange_token":
             return self.graph_error(400, 100, "Unsupported grant type: must be ig_exchange_token")
-        if not hmac.compare_digest(request.arg("client_secret") or "", self.client_secret):
+        given = (request.arg("client_secret") or "").encode("utf-8")
+        if not hmac.compare_digest(given, self.client_secret.encode("utf-8")):
             return self.graph_error(400, 101, "Error validating client secret.")
         token = request.arg("access_token") or request.bearer
         problem = TokenBook.problem(self._tokens.access, token, self.clock())
