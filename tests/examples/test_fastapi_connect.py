@@ -161,7 +161,19 @@ def test_refused_connects_are_400s_with_the_error_code(
         forged = http.get("/oauth/callback", params={"state": "made-up", "code": "x"})
         assert forged.status_code == 400 and forged.json()["reason"] == "unknown"
         assert http.get("/connect/myspace").status_code == 404
-        assert [a["provider"] for a in http.get("/accounts").json()] == ["instagram"]
+
+        # Reconnecting an account, the owner approves another provider account.
+        tokens = combined.tiktok.issue_tokens().model_dump(mode="json")
+        made = http.post(
+            "/accounts", json={"provider": "tiktok", "tokens": tokens, "external_id": "someone"}
+        )
+        assert made.status_code == 201, made.text
+        paused = made.json()["id"]
+        mismatch = http.get(callback_url(server, http, "tiktok", account_id=paused))
+        assert mismatch.status_code == 400 and mismatch.json()["error"] == "account_mismatch"
+        assert other.get("/connect/tiktok", params={"account_id": paused}).status_code == 404
+        providers = sorted(a["provider"] for a in http.get("/accounts").json())
+        assert providers == ["instagram", "tiktok"]  # nothing stored by any refusal
         assert other.get("/accounts").json() == []
     with server.client(owner=None) as anonymous:
         assert anonymous.get("/connect/tiktok").status_code == 401
