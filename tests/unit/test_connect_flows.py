@@ -6,6 +6,7 @@ PostgreSQL), tokens through the encrypting credential store.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -211,3 +212,23 @@ def test_a_reconnect_granted_for_another_provider_account_is_refused_storing_not
     assert count(sql_repo, "accounts") == count(sql_repo, "credentials") == 1
     assert count(sql_repo, "jobs") == 0
     assert pending_row(sql_repo, start.state) is None
+
+
+@pytest.mark.parametrize("provider", ["gmail", "instagram", "tiktok"])
+def test_no_log_line_shows_the_client_secret_or_the_code(
+    app: SyncJobs, caplog: pytest.LogCaptureFixture, provider: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    start = app.accounts.begin_connect("u1", provider)
+    location = consent(start.url)
+    code = query_of(location)["code"]
+    done = app.accounts.complete_connect("u1", location)
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "HTTP Request" in logged or "Request" in logged  # the calls were logged
+    secret = app.accounts.provider_config(provider).client_secret
+    tokens = app.deps.credentials.load_tokens(done.account.id)  # type: ignore[union-attr]
+    assert tokens is not None
+    assert secret not in logged
+    assert code.removesuffix("#_") not in logged
+    assert tokens.access_token not in logged
+    assert tokens.refresh_token is None or tokens.refresh_token not in logged

@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from ..._http import scrub, send
+from ..._http import install_log_redaction, scrub, send
 from ...errors import (
     ConfigurationError,
     ConsentDeniedError,
@@ -248,6 +248,7 @@ class ConsentFlow:
     ) -> dict[str, Any]:
         """Call a code-exchange endpoint; map its error answer; return its JSON object."""
         check_endpoint(url, "the code exchange URL")
+        install_log_redaction(config.client_secret)  # httpx logs URLs (Instagram's carry it)
         label = f"{self.name} code exchange"
         with httpx.Client(timeout=config.timeout, transport=transport) as client:
             if method == "POST":

@@ -29,6 +29,7 @@ from ..http import HTTPProvider
 from ..types import ProviderConfig, TokenSet
 from .base import ConsentFlow, Grant, check_endpoint
 from .loopback import loopback_http
+from .redact import install_oauth_log_redaction
 
 __all__ = ["GmailConsent", "GoogleConsent", "YouTubeConsent"]
 
@@ -97,6 +98,7 @@ class GoogleConsent(ConsentFlow):
             return response
 
         flow.oauth2session.register_compliance_hook("access_token_response", note_status)
+        install_oauth_log_redaction()  # its DEBUG lines show the form and the tokens
         with loopback_http(token_url):
             try:
                 flow.fetch_token(code=code, include_client_id=True)
