@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.fakes import CombinedFakes
 
 from ..conftest import AppFactory, run_until_idle
+from .test_providers_support import published
 
 ROOT = "http://fakes.test"
 PROVIDERS = ["youtube", "gmail", "instagram", "tiktok"]
@@ -69,7 +72,7 @@ def sync(app: SyncJobs, account_id: str, **kw: Any) -> Any:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_first_sync_stores_exactly_the_providers_items_and_a_resync_is_one_call(
+def test_first_sync_stores_exactly_the_providers_items_and_a_resync_costs_the_stated_calls(
     app: SyncJobs, fakes: CombinedFakes, provider: str
 ) -> None:
     fake = fakes[provider]
@@ -84,7 +87,14 @@ def test_first_sync_stores_exactly_the_providers_items_and_a_resync_is_one_call(
     again = sync(app, account.id)
     assert again.status is JobStatus.COMPLETED
     assert (again.result["added"], again.result["updated"], again.result["deleted"]) == (0, 0, 0)
-    assert sum(n for name, n in fake.calls.items() if name != "token") <= 1, fake.calls
+    # One list call; YouTube also refreshes the statistics of its recent videos (50 a call).
+    refresh = 0
+    if provider == "youtube":
+        since = datetime.now(UTC) - timedelta(days=30)
+        recent = sum(1 for raw in fake.dataset().values() if published(provider, raw) >= since)
+        refresh = math.ceil(min(recent, 200) / 50)
+        assert fake.calls["videos.list"] == refresh
+    assert sum(n for name, n in fake.calls.items() if name != "token") <= 1 + refresh, fake.calls
     assert again.result["api_calls"] == fake.requests
 
 
