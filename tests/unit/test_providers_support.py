@@ -150,9 +150,10 @@ def build(
     timeout: float | None = None,
     page_size: int | None = None,
     clock: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> HTTPProvider:
-    """An adapter of provider ``name`` talking to ``fake``."""
-    config = fake.config(root)
+    """An adapter of provider ``name`` talking to ``fake`` (``stats``: window settings)."""
+    config = dataclasses.replace(fake.config(root), **(stats or {}))
     if timeout is not None:
         config = dataclasses.replace(config, timeout=timeout)
     sink = saved if saved is not None else []
@@ -180,6 +181,7 @@ def harness(
     clock: Any = None,
     transport: httpx.BaseTransport | None = None,
     fake: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[Harness]:
     """Connect an adapter to a fresh fake, in-process or over loopback."""
     fake = fake if fake is not None else FAKES[name](items=items, seed=seed)
@@ -198,6 +200,7 @@ def harness(
             page_size=page_size,
             clock=clock,
             transport=None if loopback else (transport or fake.transport()),
+            stats=stats,
         )
         stack.callback(provider.close)
         h = Harness(name, fake, provider, issued, saved)

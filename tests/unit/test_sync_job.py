@@ -342,3 +342,30 @@ def test_a_sync_of_a_disconnected_account_fails_at_once(
         "account_not_found",
         1,
     )
+
+
+@pytest.mark.parametrize("provider", ["youtube", "instagram", "tiktok"])
+def test_a_resync_stores_the_grown_counts_of_recent_items_as_updates(
+    app: SyncJobs, fakes: CombinedFakes, provider: str
+) -> None:
+    fake = fakes[provider]
+    fake.add_items(5)  # posted just now: inside the 30-day statistics window
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
+    assert sync(app, account.id).status is JobStatus.COMPLETED
+    changes: list[Any] = []
+    app.accounts.items_hooks.append(changes.append)
+    newest = sorted(fake.dataset(), key=lambda i: published(provider, fake.dataset()[i]))[-5:]
+    grown = fake.change_items(newest[:3], counts_only=True)
+    again = sync(app, account.id)
+    assert again.status is JobStatus.COMPLETED, again.error_message
+    assert (again.result["added"], again.result["updated"], again.result["deleted"]) == (0, 3, 0)
+    assert sum(c.updated for c in changes) == 3 and all(c.added == 0 for c in changes)
+    assert app.deps.accounts is not None
+    stored = {i.external_id: i for i in app.deps.accounts.list_items(account.id, limit=1000)}
+    metric = "likes" if provider == "instagram" else "views"
+    for item_id in grown:
+        raw = fake.dataset()[item_id]
+        assert stored[item_id].raw == raw
+        count = raw["statistics"]["viewCount"] if provider == "youtube" else None
+        expected = int(count) if count else raw["like_count" if metric == "likes" else "view_count"]
+        assert stored[item_id].metrics[metric] == expected
