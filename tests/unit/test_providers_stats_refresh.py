@@ -138,7 +138,7 @@ def test_youtube_refreshes_only_the_newest_stats_max_items() -> None:
 def test_an_unchanged_youtube_resync_costs_exactly_the_stated_calls(
     stats: dict[str, int],
 ) -> None:
-    with synced("youtube", added=70, stats=stats) as (h, spy, clock):
+    with synced("youtube", added=70, stats=stats) as (h, _spy, clock):
         days = stats.get("stats_window_days", 30)
         limit = stats.get("stats_max_items", 200) if days else 0
         recent = [i for i in split(h, clock.now)[0] if i in h.store.items]
