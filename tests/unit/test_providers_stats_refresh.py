@@ -95,6 +95,8 @@ def test_youtube_refreshes_the_counts_of_recent_videos_and_not_older_ones() -> N
         assert h.fake.calls == {"playlistItems.list": 1, "videos.list": 1}
         assert sum(p.quota_units for p in pages) == 2 == h.fake.quota_units
         assert sorted(spy.asked[0]) == sorted(recent)
+        # Each video seen is counted once: the first page (all recent) by the refresh.
+        assert sum(p.unchanged + len(p.items) for p in pages) == len(recent)
         assert sorted(h.store.changed) == sorted(grown)
         for video_id in grown:
             assert h.store.items[video_id] == now[video_id]
@@ -286,3 +288,24 @@ def test_the_window_settings_reach_the_providers_config(monkeypatch: pytest.Monk
     assert (settings.tiktok.stats_window_days, settings.tiktok.stats_max_items) == (30, 200)
     config = ProviderConfig(**settings.youtube.model_dump(exclude={"client_secret"}))
     assert (config.stats_window_days, config.stats_max_items) == (7, 0)
+
+
+# -- the fakes ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["youtube", "instagram", "tiktok"])
+def test_the_fakes_grow_counts_alone_when_asked(name: str) -> None:
+    fake: Any = FAKES[name](items=5, seed=1)
+    frozen = float(int(datetime.now(UTC).timestamp()))
+    fake.clock = lambda: frozen
+    before = fake.dataset()
+    grown = fake.change_items(2, counts_only=True)
+    after = fake.dataset()
+    count = {"youtube": "statistics", "instagram": "like_count", "tiktok": "view_count"}[name]
+    text = {"youtube": "snippet", "instagram": "caption", "tiktok": "title"}[name]
+    for item_id in grown:
+        assert after[item_id][count] != before[item_id][count]
+        assert after[item_id][text] == before[item_id][text]
+    assert all(after[i] == before[i] for i in before if i not in grown)
+    edited = fake.change_items(grown[:1])  # the default still edits the text too
+    assert fake.dataset()[edited[0]][text] != after[edited[0]][text]
