@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import (
+    AccountMismatchError,
     AccountNotFoundError,
     ConcurrencyLimitError,
     ConfigurationError,
+    ConnectStateError,
+    ConsentDeniedError,
     FatalError,
     InvalidInputError,
     JobCancelledError,
     JobNotFoundError,
+    MissingScopesError,
     PermissionDeniedError,
     ProviderError,
     ProviderUnavailableError,
@@ -145,11 +149,14 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Account",
+    "AccountMismatchError",
     "AccountNotFoundError",
     "AccountState",
     "Analyzer",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "ConnectStateError",
+    "ConsentDeniedError",
     "Decision",
     "Deps",
     "DigestFrequency",
@@ -161,6 +168,7 @@ __all__ = [
     "JobNotFoundError",
     "JobStatus",
     "LogLine",
+    "MissingScopesError",
     "Notification",
     "Notifier",
     "PermissionDeniedError",

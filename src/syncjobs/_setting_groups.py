@@ -27,6 +27,20 @@ class ProviderSettings(BaseModel):
     token_url: str | None = Field(
         default=None, description="Token endpoint URL; empty means the provider's real one."
     )
+    auth_url: str | None = Field(
+        default=None,
+        description="Authorisation (consent) page URL; empty means the provider's real one.",
+    )
+    exchange_url: str | None = Field(
+        default=None,
+        description="Endpoint that exchanges an authorisation code for tokens, when it is not "
+        "``token_url`` (Instagram); empty means the provider's real one.",
+    )
+    redirect_uri: str | None = Field(
+        default=None,
+        description="The OAuth callback URL registered with this provider; empty means "
+        "``SYNCJOBS_OAUTH_REDIRECT_URI``.",
+    )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
     stats_window_days: int = Field(
         default=30,

@@ -97,6 +97,12 @@ class ProviderConfig:
     stats_window_days: int = 30
     #: At most this many recent items are refreshed per sync (0 turns the refresh off).
     stats_max_items: int = 200
+    #: The consent page owners are sent to (``DEFAULT_AUTH_URLS`` when None).
+    auth_url: str | None = None
+    #: Where an authorisation code is exchanged, when not ``token_url`` (Instagram).
+    exchange_url: str | None = None
+    #: The OAuth callback URL registered with the provider (else the app-wide one).
+    redirect_uri: str | None = None
 
     def __post_init__(self) -> None:
         check_stats_window(self.stats_window_days, self.stats_max_items)
