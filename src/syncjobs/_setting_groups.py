@@ -42,6 +42,19 @@ class ProviderSettings(BaseModel):
         "``SYNCJOBS_OAUTH_REDIRECT_URI``.",
     )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
+    stats_window_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="Incremental syncs refresh the counts (views, likes, comments) of items "
+        "published this many days back (YouTube, Instagram, TikTok; 0 = off).",
+    )
+    stats_max_items: int = Field(
+        default=200,
+        ge=0,
+        le=1000,
+        description="Most recent items whose counts one sync refreshes (0 = off).",
+    )
 
 
 class AnalyzerSettings(BaseModel):

@@ -229,11 +229,11 @@ class FakeInstagram(InstagramOAuth):
                 added.append(self.account.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow like/comment counts and edit the captions."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow like/comment counts and edit the captions (``counts_only``: counts only)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.account.index.ids()), ids)
-            self.account.change(self._rng, chosen)
+            self.account.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:

@@ -307,11 +307,11 @@ class FakeTikTok(FakeProvider):
                 added.append(self.creator.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow the counts and retitle the videos."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow the counts and retitle the videos (``counts_only``: counts only)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.creator.index.ids()), ids)
-            self.creator.change(self._rng, chosen)
+            self.creator.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:

@@ -307,11 +307,12 @@ class FakeYouTube(GoogleFake):
                 added.append(self.channel.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow view/like/comment counts and retitle the videos."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow view/like/comment counts and retitle the videos (``counts_only``: no retitle,
+        so the uploads playlist shows no change)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.channel.index.ids()), ids)
-            self.channel.change(self._rng, chosen)
+            self.channel.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:
