@@ -95,7 +95,7 @@ def test_priorities_map_to_three_bands_of_the_job_types_queue() -> None:
     assert band_queues("sync") == ["sync.high", "sync", "sync.low"]
     # A band's delay queue comes back to the band; its base is the job type's queue.
     assert [base_queue(q) for q in ("sync.high.DQ", "sync.low", "sync.DQ", "sync")] == ["sync"] * 4
-    with pytest.raises(ConfigurationError, match="priority must be 1..10"):
+    with pytest.raises(ConfigurationError, match=r"priority must be 1\.\.10"):
         queue_for("sync", 0)
 
 
