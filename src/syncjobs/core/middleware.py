@@ -49,7 +49,7 @@ from .context import (
 from .joblog import log_finished, log_started
 from .maintenance import Heartbeat
 from .models import Job, JobStatus
-from .priority import prepare_worker, resend
+from .priority import prepare_worker, resend, tune_consumer
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -158,6 +158,10 @@ class TrackingMiddleware(Middleware):
     def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Let the worker consume its queues' priority bands and rank work by priority."""
         prepare_worker(worker)
+
+    def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
+        """Let the consumer of a high priority band poll its queue often while idle."""
+        tune_consumer(thread, {jt.queue for jt in self.job_types.values()})
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Stop heartbeating."""

@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # the registry imports this module; Dramatiq loads only with 
 
 __all__ = [
     "BANDS",
+    "HIGH_BAND_POLL_MS",
     "PRIORITY_OPTION",
     "BandedWorkQueue",
     "band_of",
@@ -46,6 +47,7 @@ __all__ = [
     "queue_for",
     "resend",
     "send_job",
+    "tune_consumer",
 ]
 
 logger = logging.getLogger("syncjobs.worker")
@@ -58,6 +60,9 @@ BANDS: tuple[tuple[str, str, int], ...] = (
     ("normal", "", 7),
     ("low", ".low", 10),
 )
+#: The longest an idle high band's consumer waits between two polls of its queue, in ms
+#: (Redis; Dramatiq's other consumers wait up to the worker timeout, 1 s by default).
+HIGH_BAND_POLL_MS = 100
 #: Dramatiq's suffixes of a queue's delay and dead-letter queues.
 _DRAMATIQ_SUFFIXES = (".DQ", ".XQ")
 #: Suffixes a job type's own queue may not end with: the bands' and Dramatiq's.
@@ -172,3 +177,17 @@ def prepare_worker(worker: Any) -> None:
             "this Dramatiq worker's work queue is not the one syncjobs knows; jobs are ordered "
             "by priority band, and by their type's priority inside the worker"
         )
+
+
+def tune_consumer(thread: Any, queues: set[str]) -> None:
+    """Make the consumer of the high band of one of ``queues`` poll often while idle.
+
+    Dramatiq's Redis consumer backs off to half to all of the worker timeout between polls of
+    an empty queue; the high band is empty most of the time, and its next job is urgent.
+    """
+    name = getattr(thread, "queue_name", None)
+    timeout = getattr(thread, "worker_timeout", None)
+    if not isinstance(name, str) or not isinstance(timeout, int):
+        return
+    if name in {queue_for(queue, 1) for queue in queues}:
+        thread.worker_timeout = min(timeout, HIGH_BAND_POLL_MS)
