@@ -21,6 +21,7 @@ from syncjobs.clock import utcnow
 from syncjobs.core.maintenance import maintain
 from syncjobs.core.models import Job
 from syncjobs.core.priority import (
+    HIGH_BAND_POLL_MS,
     PRIORITY_OPTION,
     band_of,
     band_queues,
@@ -119,6 +120,24 @@ def test_a_worker_given_queues_also_consumes_their_bands_but_a_band_stays_alone(
     everything = dramatiq.Worker(dramatiq.brokers.stub.StubBroker())
     prepare_worker(everything)
     assert not everything.consumer_whitelist  # no --queues: every declared queue, bands too
+
+
+def test_the_high_bands_consumer_polls_often_while_idle(make_app: AppFactory) -> None:
+    app = make_app()
+    worker = dramatiq.Worker(app.broker, worker_threads=1, worker_timeout=1000)
+    worker.start()
+    try:
+        wanted = ("sync.high", "syncjobs.high")
+
+        def tuned() -> bool:
+            found = [worker.consumers.get(name) for name in wanted]
+            return all(c is not None and c.worker_timeout == HIGH_BAND_POLL_MS for c in found)
+
+        wait_until(tuned)  # each consumer thread tunes itself as it boots
+        timeouts = {name: c.worker_timeout for name, c in worker.consumers.items()}
+    finally:
+        worker.stop()
+    assert timeouts["sync"] == timeouts["sync.low"] == timeouts["sync.high.DQ"] == 1000
 
 
 # -- sending -------------------------------------------------------------------------------
