@@ -16,13 +16,12 @@ from .conftest import Workers, on_both_brokers, wait_for
 pytestmark = pytest.mark.integration
 
 #: Each low job takes a while, so a backlog is still queued when the urgent one comes and
-#: few low jobs end while an idle Redis consumer waits to poll its queue again (at most the
-#: worker timeout, 1 s by default).
+#: few low jobs end while the urgent job's band waits for its next poll (Redis: 0.1 s at most).
 SLOW = {"to": 1, "step": 0.3}
 THREADS = 2
 #: Low jobs that may start after the urgent one is sent and before it starts: those already
-#: fetched (prefetch: 2 x threads per queue), those being claimed, and those the threads take
-#: during one idle poll interval of the urgent job's band (1 s / 0.3 s per job, per thread).
+#: fetched (prefetch: 2 x threads per queue), those being claimed, and a generous allowance
+#: for the threads' next jobs while the urgent message is fetched and claimed.
 AHEAD = 2 * THREADS + THREADS + 4 * THREADS
 
 
