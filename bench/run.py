@@ -36,6 +36,11 @@ BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
     ),
     "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1}, {"accounts": 1_000, "rounds": 1}),
     "recovery": ("bench.recovery", {"jobs": 1_000_000, "runs": 50}, {"jobs": 100_000, "runs": 20}),
+    "priority": (
+        "bench.priority",
+        {"backlog": 10_000, "rounds": 1},
+        {"backlog": 1_000, "rounds": 1},
+    ),
     "dashboard": (
         "bench.dashboard",
         {"jobs": 1_000_000, "runs": 30},

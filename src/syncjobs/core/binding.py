@@ -26,6 +26,7 @@ from .app import JobApp
 from .context import JobContext, Outcome, current_context, skipped_job
 from .middleware import TrackingMiddleware
 from .models import Job
+from .priority import declare_bands, send_job
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -140,6 +141,7 @@ class ActorBinding:
             throws=EXPECTED,
             time_limit=int(time_limit * 1000),
         )(run)
+        declare_bands(self.broker, jt.queue)
         self._actors[jt.name] = actor
         self.middleware.job_types[name] = jt
         return actor
@@ -149,8 +151,8 @@ class ActorBinding:
         return self.declare(self.app.registry.get(job_type))
 
     def send(self, job: Job, *, delay_ms: int | None = None) -> None:
-        """Hand a ledger job to the broker."""
-        self.actor(job.job_type).send_with_options(args=(job.id,), delay=delay_ms or None)
+        """Hand a ledger job to the broker, on its priority's band of its queue."""
+        send_job(self.actor(job.job_type), job.id, job.priority, delay_ms)
 
     def _declare_tick(self) -> None:
         """Declare the minute beat ``periodiq syncjobs.actors`` sends."""
