@@ -49,6 +49,7 @@ if TYPE_CHECKING:
         set_preferences,
         status,
         submit,
+        submit_many,
         sync_account,
         trust_scores,
         usage,
@@ -56,6 +57,7 @@ if TYPE_CHECKING:
     )
     from .app import Deps, SyncJobs, register_actors
     from .connections.models import Account, AccountState
+    from .core.bulk import JobSpec
     from .core.context import JobContext
     from .core.models import Job, JobStatus, LogLine
     from .core.registry import job_type
@@ -96,6 +98,7 @@ _LAZY: dict[str, str] = {
             "set_preferences",
             "status",
             "submit",
+            "submit_many",
             "sync_account",
             "trust_scores",
             "usage",
@@ -105,6 +108,7 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(["Deps", "SyncJobs", "register_actors"], ".app"),
     "JobContext": ".core.context",
+    "JobSpec": ".core.bulk",
     "job_type": ".core.registry",
     "create_app": ".factory",
     **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
@@ -159,6 +163,7 @@ __all__ = [
     "JobCancelledError",
     "JobContext",
     "JobNotFoundError",
+    "JobSpec",
     "JobStatus",
     "LogLine",
     "Notification",
@@ -201,6 +206,7 @@ __all__ = [
     "set_preferences",
     "status",
     "submit",
+    "submit_many",
     "sync_account",
     "trust_scores",
     "usage",

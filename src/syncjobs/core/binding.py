@@ -14,6 +14,7 @@ and middleware) instead of adding a second one. See docs/architecture.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -26,6 +27,7 @@ from .app import JobApp
 from .context import JobContext, Outcome, current_context, skipped_job
 from .middleware import TrackingMiddleware
 from .models import Job
+from .pipeline import enqueue_many
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -151,6 +153,14 @@ class ActorBinding:
     def send(self, job: Job, *, delay_ms: int | None = None) -> None:
         """Hand a ledger job to the broker."""
         self.actor(job.job_type).send_with_options(args=(job.id,), delay=delay_ms or None)
+
+    def send_many(self, jobs: Sequence[tuple[Job, int | None]]) -> None:
+        """Hand many ledger jobs to the broker at once (one pipeline per chunk on Redis)."""
+        items = [
+            (self.actor(job.job_type).message_with_options(args=(job.id,)), delay or None)
+            for job, delay in jobs
+        ]
+        enqueue_many(self.broker, items)
 
     def _declare_tick(self) -> None:
         """Declare the minute beat ``periodiq syncjobs.actors`` sends."""

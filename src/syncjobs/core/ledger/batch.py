@@ -1,0 +1,204 @@
+"""Many new jobs in one transaction (``JobBatchStore.create_jobs``) on SQLite and PostgreSQL.
+
+Both dialects do the same four steps in one transaction: find the jobs whose idempotency keys
+are taken, insert the rest in one statement, re-read the keys a concurrent call took
+meanwhile (PostgreSQL), and check each owner's active jobs against the limit (raising rolls
+everything back). PostgreSQL inserts with one ``INSERT … SELECT FROM unnest(arrays)``: one
+round trip and one statement plan for the whole batch, where ``executemany`` pipelines one
+statement per row. With a limit, each distinct owner's advisory lock (the one a single
+``create_job`` takes) is held until the commit, so counting and inserting stay atomic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, insert, select
+
+from ...schema.tables import Tables
+from ..models import Job, NewJob
+from .postgres import PostgresJobStatements
+from .sqlite import new_row
+from .statements import ACTIVE_VALUES, job_from_row
+from .store import batch_limit_error, job_of
+
+__all__ = ["answer", "fresh_of", "pg_create_jobs", "sqlite_create_jobs"]
+
+Key = tuple[str, str]
+#: Host parameters per SQLite statement, well under its limit.
+_CHUNK = 500
+
+
+def fresh_of(news: Sequence[NewJob], taken: Mapping[Key, Job]) -> list[NewJob]:
+    """The jobs to insert: those whose key is not taken, nor repeated earlier in ``news``."""
+    seen, fresh = set(taken), []
+    for new in news:
+        if new.idempotency_key is not None:
+            key = (new.owner_id, new.idempotency_key)
+            if key in seen:
+                continue
+            seen.add(key)
+        fresh.append(new)
+    return fresh
+
+
+def answer(
+    news: Sequence[NewJob], taken: Mapping[Key, Job], inserted: Mapping[str, Job]
+) -> list[tuple[Job, bool]]:
+    """(job, created) for each of ``news``, in order: a repeated key gets the first's job."""
+    keyed, out = dict(taken), []
+    for new in news:
+        key = (new.owner_id, new.idempotency_key) if new.idempotency_key is not None else None
+        if key is not None and key in keyed:
+            out.append((keyed[key], False))
+            continue
+        job = inserted[new.id]
+        out.append((job, True))
+        if key is not None:
+            keyed[key] = job
+    return out
+
+
+def _keys(news: Sequence[NewJob]) -> list[Key]:
+    return sorted({(n.owner_id, n.idempotency_key) for n in news if n.idempotency_key is not None})
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+def sqlite_create_jobs(
+    engine: Engine, tables: Tables, news: Sequence[NewJob], active_limit: int | None
+) -> list[tuple[Job, bool]]:
+    """The batch in one IMMEDIATE transaction (writers are serialised)."""
+    jobs = tables.jobs
+    wanted = _keys(news)
+    with engine.begin() as conn:
+        taken: dict[Key, Job] = {}
+        for chunk in _chunks(sorted({k for _, k in wanted})):
+            for row in conn.execute(
+                select(jobs).where(jobs.c.idempotency_key.in_(chunk))
+            ).mappings():
+                taken[(row["owner_id"], row["idempotency_key"])] = job_from_row(row)
+        wanted_set = set(wanted)
+        taken = {k: j for k, j in taken.items() if k in wanted_set}
+        fresh = fresh_of(news, taken)
+        if fresh:
+            conn.execute(insert(jobs), [new_row(n) for n in fresh])
+        if active_limit is not None and fresh:
+            adding = Counter(n.owner_id for n in fresh)
+            for chunk in _chunks(sorted(adding)):
+                counted = select(jobs.c.owner_id, func.count()).where(
+                    jobs.c.owner_id.in_(chunk), jobs.c.status.in_(ACTIVE_VALUES)
+                )
+                for owner, active in conn.execute(counted.group_by(jobs.c.owner_id)):
+                    if active > active_limit:  # leaving the block rolls back
+                        raise batch_limit_error(
+                            owner, active - adding[owner], adding[owner], active_limit
+                        )
+    return answer(news, taken, {n.id: job_of(n) for n in fresh})
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+_COLUMNS = (
+    "id, owner_id, job_type, queue, priority, params, status, progress_percent, retry_count, "
+    "attempts, max_retries, cancel_requested, scheduled_for, expires_at, idempotency_key, "
+    "parent_id, created_at, updated_at"
+)
+
+
+def _pg_sql(jobs: str) -> dict[str, str]:
+    return {
+        "lock": "SELECT pg_advisory_xact_lock(hashtextextended(k, 0)) FROM unnest(%s::text[]) k",
+        "taken": f"SELECT j.* FROM {jobs} j JOIN unnest(%s::text[], %s::text[]) AS w(o, k) "
+        "ON j.owner_id = w.o AND j.idempotency_key = w.k",
+        "insert": f"""INSERT INTO {jobs} ({_COLUMNS})
+            SELECT i, o, t, q, p, pa::jsonb, 'pending', 0, 0, 0, m, false, s, e, k, par, c, c
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[], %s::text[],
+                        %s::int[], %s::timestamptz[], %s::timestamptz[], %s::text[],
+                        %s::text[], %s::timestamptz[])
+                 AS u(i, o, t, q, p, pa, m, s, e, k, par, c)
+            ON CONFLICT (owner_id, idempotency_key) DO NOTHING
+            RETURNING id""",
+        "count": f"SELECT owner_id, count(*) FROM {jobs} WHERE owner_id = ANY(%s::text[]) "
+        f"AND status = ANY(%s::text[]) GROUP BY owner_id",
+    }
+
+
+def _columns(fresh: Sequence[NewJob]) -> tuple[list[Any], ...]:
+    """The batch as one list per inserted column, in the INSERT's order."""
+    return (
+        [n.id for n in fresh],
+        [n.owner_id for n in fresh],
+        [n.job_type for n in fresh],
+        [n.queue for n in fresh],
+        [n.priority for n in fresh],
+        [json.dumps(n.params) for n in fresh],
+        [n.max_retries for n in fresh],
+        [n.scheduled_for for n in fresh],
+        [n.expires_at for n in fresh],
+        [n.idempotency_key for n in fresh],
+        [n.parent_id for n in fresh],
+        [n.created_at for n in fresh],
+    )
+
+
+def pg_create_jobs(
+    st: PostgresJobStatements, news: Sequence[NewJob], active_limit: int | None
+) -> list[tuple[Job, bool]]:
+    """The batch in one transaction on the pooled psycopg connection."""
+    from psycopg.rows import dict_row
+
+    sql = _pg_sql(f'"{st.prefix}jobs"')
+    wanted = _keys(news)
+    with st.engine.connect() as conn:
+        raw: Any = conn.connection.driver_connection
+        with raw.transaction(), raw.cursor(row_factory=dict_row) as cur:
+            if active_limit is not None:
+                owners = sorted({st.prefix + n.owner_id for n in news})
+                cur.execute(sql["lock"], (owners,))
+                cur.fetchall()
+            taken = _pg_taken(cur, sql["taken"], wanted)
+            fresh = fresh_of(news, taken)
+            done: set[str] = set()
+            if fresh:
+                cur.execute(sql["insert"], _columns(fresh))
+                done = {row["id"] for row in cur.fetchall()}
+            if len(done) < len(fresh):  # a concurrent call took some keys meanwhile
+                again = _pg_taken(cur, sql["taken"], wanted)
+                taken = {k: j for k, j in again.items() if j.id not in done}
+                fresh = [n for n in fresh if n.id in done]
+            if active_limit is not None and fresh:
+                _pg_check(cur, sql["count"], fresh, active_limit)
+    return answer(news, taken, {n.id: job_of(n) for n in fresh})
+
+
+def _pg_taken(cur: Any, sql: str, wanted: Sequence[Key]) -> dict[Key, Job]:
+    if not wanted:
+        return {}
+    cur.execute(sql, ([o for o, _ in wanted], [k for _, k in wanted]))
+    rows = [_utc(row) for row in cur.fetchall()]
+    return {(r["owner_id"], r["idempotency_key"]): job_from_row(r) for r in rows}
+
+
+def _utc(row: dict[str, Any]) -> dict[str, Any]:
+    for key, value in row.items():
+        if isinstance(value, datetime):
+            row[key] = value.astimezone(UTC)
+    return row
+
+
+def _pg_check(cur: Any, sql: str, fresh: Sequence[NewJob], active_limit: int) -> None:
+    """Raise (rolling the transaction back) when an owner is now past the limit."""
+    adding = Counter(n.owner_id for n in fresh)
+    cur.execute(sql, (sorted(adding), list(ACTIVE_VALUES)))
+    for row in cur.fetchall():
+        owner, active = row["owner_id"], row["count"]
+        if active > active_limit:
+            raise batch_limit_error(owner, active - adding[owner], adding[owner], active_limit)
