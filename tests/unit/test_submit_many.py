@@ -17,6 +17,7 @@ from syncjobs import (
     SyncJobs,
 )
 from syncjobs.connections import service
+from syncjobs.core import bulk
 from syncjobs.core.maintenance import maintain
 from syncjobs.core.models import Job
 from syncjobs.storage import InMemoryRepository
@@ -212,3 +213,14 @@ def test_due_syncs_queue_one_sync_per_account_and_none_while_they_wait(
     fresh = [j for j in after if j.id not in {s.id for s in syncs}]
     assert fresh[0].params["account_id"] == cancelled.params["account_id"]
     assert fresh[0].idempotency_key == f"{cancelled.idempotency_key}:{cancelled.id}"
+
+
+def test_a_limited_batch_names_a_bounded_number_of_owners(
+    app: SyncJobs, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bulk, "MAX_LIMITED_OWNERS", 3)
+    specs = [count_spec(f"u{i}") for i in range(4)]
+    with pytest.raises(InvalidInputError, match="at most 3 owners"):
+        app.submit_many(specs)
+    assert every_job(app) == []
+    assert len(app.submit_many(specs, enforce_limit=False)) == 4

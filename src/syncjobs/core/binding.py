@@ -156,8 +156,9 @@ class ActorBinding:
 
     def send_many(self, jobs: Sequence[tuple[Job, int | None]]) -> None:
         """Hand many ledger jobs to the broker at once (one pipeline per chunk on Redis)."""
+        actors = {name: self.actor(name) for name in {job.job_type for job, _ in jobs}}
         items = [
-            (self.actor(job.job_type).message_with_options(args=(job.id,)), delay or None)
+            (actors[job.job_type].message_with_options(args=(job.id,)), delay or None)
             for job, delay in jobs
         ]
         enqueue_many(self.broker, items)

@@ -30,10 +30,13 @@ from .models import Job, NewJob
 if TYPE_CHECKING:
     from .app import JobApp
 
-__all__ = ["MAX_BATCH", "BatchSender", "JobSpec", "delay_ms", "submit_many"]
+__all__ = ["MAX_BATCH", "MAX_LIMITED_OWNERS", "BatchSender", "JobSpec", "delay_ms", "submit_many"]
 
 #: The most specs one ``submit_many`` call takes (split bigger fan-outs into batches).
 MAX_BATCH = 10_000
+#: The most distinct owners one batch under the per-owner limit may name: the ledger holds
+#: each one's lock until the commit (PostgreSQL's lock table is finite).
+MAX_LIMITED_OWNERS = 1000
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,12 @@ def submit_many(
     if app.sender is None:
         raise ConfigurationError("this app is not bound to a broker (use register_actors)")
     limit = app.settings.max_active_jobs_per_owner if enforce_limit else None
+    owners = len({new.owner_id for new in news})
+    if limit is not None and owners > MAX_LIMITED_OWNERS:
+        raise InvalidInputError(
+            f"a batch under the per-owner job limit may name at most {MAX_LIMITED_OWNERS} "
+            f"owners, this one names {owners}: split it; nothing was submitted"
+        )
     rows = _create(app, news, limit)
     created = [job for job, new in rows if new]
     if created:
