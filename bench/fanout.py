@@ -15,6 +15,11 @@ shape (a second fresh prefix; one transaction), then send N Dramatiq messages fo
 a Redis pipeline (``HSET dramatiq:<q>.msgs`` + ``RPUSH dramatiq:<q>`` per message, exactly
 what the broker's enqueue script does, one round trip). The variant with a
 ``RedisBroker.enqueue`` loop instead of the pipeline is reported too.
+
+In the same run, on the same servers, ``bench.bulk_submit`` times ``submit_many`` of N no-op
+jobs against raw ``executemany`` + one Redis pipeline. The result's ``aims`` (rows of
+``bench._common.aim``): the fan-out at most 2x the raw pipelined baseline, and
+``submit_many`` at least 0.5x the raw rate.
 Run: `.venv/bin/python bench/fanout.py [N] [ROUNDS]`.
 """
 
