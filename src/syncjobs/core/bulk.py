@@ -24,7 +24,7 @@ from pydantic import BaseModel
 from .._validate import text
 from ..errors import ConfigurationError, InvalidInputError
 from .checks import check_owner
-from .ledger.store import JobBatchStore
+from .ledger.store import MAX_LOCKED_OWNERS, JobBatchStore
 from .models import Job, NewJob
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = ["MAX_BATCH", "MAX_LIMITED_OWNERS", "BatchSender", "JobSpec", "delay_m
 MAX_BATCH = 10_000
 #: The most distinct owners one batch under the per-owner limit may name: the ledger holds
 #: each one's lock until the commit (PostgreSQL's lock table is finite).
-MAX_LIMITED_OWNERS = 1000
+MAX_LIMITED_OWNERS = MAX_LOCKED_OWNERS
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,12 @@ are taken, insert the rest in one statement, re-read the keys a concurrent call 
 meanwhile (PostgreSQL), and check each owner's active jobs against the limit (raising rolls
 everything back). PostgreSQL inserts with one ``INSERT … SELECT FROM unnest(arrays)``: one
 round trip and one statement plan for the whole batch, where ``executemany`` pipelines one
-statement per row. With a limit, each distinct owner's advisory lock (the one a single
-``create_job`` takes) is held until the commit, so counting and inserting stay atomic.
+statement per row. Each distinct owner's advisory lock (the one a single ``create_job``
+takes) is held until the commit when the batch counts against a limit (so counting and
+inserting stay atomic) or carries idempotency keys for at most ``MAX_LOCKED_OWNERS`` owners
+(so a concurrent single ``create_job`` of the same key waits and finds the batch's job). A
+keyed batch of more owners without a limit takes no locks: its own ``ON CONFLICT`` keeps it
+safe, but a single ``create_job`` of one of its keys racing it may fail on the unique index.
 """
 
 from __future__ import annotations
@@ -24,9 +28,9 @@ from ..models import Job, NewJob
 from .postgres import PostgresJobStatements
 from .sqlite import new_row
 from .statements import ACTIVE_VALUES, job_from_row
-from .store import batch_limit_error, job_of
+from .store import MAX_LOCKED_OWNERS, batch_limit_error, job_of
 
-__all__ = ["answer", "fresh_of", "pg_create_jobs", "sqlite_create_jobs"]
+__all__ = ["MAX_LOCKED_OWNERS", "answer", "fresh_of", "pg_create_jobs", "sqlite_create_jobs"]
 
 Key = tuple[str, str]
 #: Host parameters per SQLite statement, well under its limit.
@@ -160,8 +164,8 @@ def pg_create_jobs(
     with st.engine.connect() as conn:
         raw: Any = conn.connection.driver_connection
         with raw.transaction(), raw.cursor(row_factory=dict_row) as cur:
-            if active_limit is not None:
-                owners = sorted({st.prefix + n.owner_id for n in news})
+            owners = sorted({st.prefix + n.owner_id for n in news})
+            if active_limit is not None or (wanted and len(owners) <= MAX_LOCKED_OWNERS):
                 cur.execute(sql["lock"], (owners,))
                 cur.fetchall()
             taken = _pg_taken(cur, sql["taken"], wanted)

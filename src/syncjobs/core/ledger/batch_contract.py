@@ -126,3 +126,27 @@ class JobBatchStoreContract:
             t.join()
         assert len(set(ids)) == 1
         assert len(repository.list_jobs(owner_id="owner-1")) == 6
+
+    def test_a_single_create_racing_a_batch_for_one_key_makes_one_job(
+        self, repository: Any
+    ) -> None:
+        ids: list[str] = []
+        barrier = threading.Barrier(6)
+
+        def batch() -> None:
+            barrier.wait()
+            news = [new_job(f"o{i}", idempotency_key=f"k{i}") for i in range(20)]
+            ids.append(repository.create_jobs(news, active_limit=None)[7][0].id)
+
+        def single() -> None:
+            barrier.wait()
+            ids.append(
+                repository.create_job(new_job("o7", idempotency_key="k7"), active_limit=None)[0].id
+            )
+
+        threads = [threading.Thread(target=f) for f in (batch, single) * 3]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(ids) == 6 and len(set(ids)) == 1

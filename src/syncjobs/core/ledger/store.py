@@ -14,6 +14,7 @@ from ...errors import ConcurrencyLimitError
 from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
+    "MAX_LOCKED_OWNERS",
     "RESET_FIELDS",
     "JobBatchStore",
     "JobIdLookup",
@@ -51,6 +52,11 @@ RESET_FIELDS: Mapping[str, Any] = MappingProxyType(
 def active_limit_error(active: int, limit: int) -> ConcurrencyLimitError:
     """What ``create_job`` and ``reset_job`` raise: the owner has ``active`` of ``limit`` jobs."""
     return ConcurrencyLimitError(f"owner already has {active} active jobs (limit {limit})")
+
+
+#: The most distinct owners whose locks one ``create_jobs`` batch takes until its commit (on
+#: PostgreSQL the lock table is shared and finite: max_locks_per_transaction per connection).
+MAX_LOCKED_OWNERS = 1000
 
 
 def batch_limit_error(owner_id: str, active: int, adding: int, limit: int) -> ConcurrencyLimitError:
