@@ -8,7 +8,7 @@ baseline writes N rows of the same shape into a second fresh jobs table with psy
 (``HSET`` + ``RPUSH`` each, as the broker's enqueue script does). The ratio is baseline seconds
 ÷ syncjobs seconds (≥ 0.5 means syncjobs reaches half the raw rate). The messages are never
 run. It also times the ledger insert alone both ways PostgreSQL can take it
-(``INSERT … SELECT unnest`` as ``create_jobs`` does, and ``executemany``).
+(``create_jobs``' one ``INSERT … SELECT FROM json_to_recordset``, and ``executemany``).
 Run: `.venv/bin/python bench/bulk_submit.py [N] [ROUNDS]`.
 """
 
@@ -104,19 +104,19 @@ def _raw(pg_url: str, n: int, client: redis.Redis) -> float:
 
 
 def _insert_only(pg_url: str, n: int) -> dict[str, float]:
-    """The ledger insert alone: ``create_jobs`` (unnest) vs a plain executemany of the rows."""
+    """The ledger insert alone: ``create_jobs`` (json_to_recordset) vs a plain executemany."""
     from syncjobs.core.ledger.contract import new_job
     from syncjobs.storage.sql import SQLAlchemyRepository
 
     out = {}
-    for way in ("unnest", "executemany"):
+    for way in ("create_jobs", "executemany"):
         prefix = _fresh_prefix(pg_url)
         news = [new_job(f"user-{i}", job_type="syncjobs.noop", params={}) for i in range(n)]
         repo = SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False)
         repo.get_job(str(uuid.uuid4()))  # both ways time a connection already open
         with psycopg.connect(libpq(pg_url)) as conn, conn.cursor() as cur:
             began = time.perf_counter()
-            if way == "unnest":
+            if way == "create_jobs":
                 repo.create_jobs(news, active_limit=None)
             else:
                 cur.executemany(

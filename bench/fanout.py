@@ -308,7 +308,7 @@ def show(result: dict[str, Any], console: Console) -> None:
     console.print(
         f"submit_many of {bulk['jobs']:,} no-op jobs: {bulk['submit_many_seconds']:.2f} s; "
         f"raw executemany + Redis pipeline: {bulk['raw_seconds']:.2f} s; ledger insert alone: "
-        f"unnest {bulk['insert_only']['unnest_s']:.2f} s, "
+        f"create_jobs {bulk['insert_only']['create_jobs_s']:.2f} s, "
         f"executemany {bulk['insert_only']['executemany_s']:.2f} s"
     )
     for row in result["aims"]:
