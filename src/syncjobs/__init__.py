@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import (
+    AccountMismatchError,
     AccountNotFoundError,
     ConcurrencyLimitError,
     ConfigurationError,
+    ConnectStateError,
+    ConsentDeniedError,
     FatalError,
     InvalidInputError,
     JobCancelledError,
     JobNotFoundError,
+    MissingScopesError,
     PermissionDeniedError,
     ProviderError,
     ProviderUnavailableError,
@@ -34,7 +38,9 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import (
         accounts,
+        begin_connect,
         cancel,
+        complete_connect,
         connect_account,
         disconnect_account,
         health,
@@ -56,6 +62,7 @@ if TYPE_CHECKING:
         watch,
     )
     from .app import Deps, SyncJobs, register_actors
+    from .connections.connect import Connected, ConnectStart
     from .connections.models import Account, AccountState
     from .core.bulk import JobSpec
     from .core.context import JobContext
@@ -83,7 +90,9 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         [
             "accounts",
+            "begin_connect",
             "cancel",
+            "complete_connect",
             "connect_account",
             "disconnect_account",
             "health",
@@ -112,6 +121,7 @@ _LAZY: dict[str, str] = {
     "job_type": ".core.registry",
     "create_app": ".factory",
     **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
+    **dict.fromkeys(["ConnectStart", "Connected"], ".connections.connect"),
     **dict.fromkeys(["Job", "JobStatus", "LogLine"], ".core.models"),
     **dict.fromkeys(
         [
@@ -149,11 +159,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Account",
+    "AccountMismatchError",
     "AccountNotFoundError",
     "AccountState",
     "Analyzer",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "ConnectStart",
+    "ConnectStateError",
+    "Connected",
+    "ConsentDeniedError",
     "Decision",
     "Deps",
     "DigestFrequency",
@@ -166,6 +181,7 @@ __all__ = [
     "JobSpec",
     "JobStatus",
     "LogLine",
+    "MissingScopesError",
     "Notification",
     "Notifier",
     "PermissionDeniedError",
@@ -188,7 +204,9 @@ __all__ = [
     "Verdict",
     "__version__",
     "accounts",
+    "begin_connect",
     "cancel",
+    "complete_connect",
     "connect_account",
     "create_app",
     "disconnect_account",

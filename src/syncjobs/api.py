@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .connections.connect import Callback, Connected, ConnectStart
 from .connections.models import Account
 from .core.bulk import JobSpec
 from .core.maintenance import Health
@@ -23,7 +24,9 @@ from .providers.types import TokenSet
 
 __all__ = [
     "accounts",
+    "begin_connect",
     "cancel",
+    "complete_connect",
     "connect_account",
     "disconnect_account",
     "health",
@@ -130,6 +133,24 @@ def connect_account(
         display_name=display_name,
         sync_interval=sync_interval,
     )
+
+
+def begin_connect(
+    owner_id: str,
+    provider: str,
+    *,
+    redirect_uri: str | None = None,
+    account_id: str | None = None,
+) -> ConnectStart:
+    """Start connecting an owner's account: returns the provider's consent URL and state."""
+    return get_app().accounts.begin_connect(
+        owner_id, provider, redirect_uri=redirect_uri, account_id=account_id
+    )
+
+
+def complete_connect(owner_id: str, callback: Callback) -> Connected:
+    """Finish a connect from the provider's callback (query params, query string or URL)."""
+    return get_app().accounts.complete_connect(owner_id, callback)
 
 
 def accounts(owner_id: str) -> list[Account]:

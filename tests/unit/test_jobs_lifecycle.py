@@ -686,6 +686,15 @@ def test_the_public_api_is_pinned() -> None:
             "set_preferences",
             "trust_scores",
             "usage",
+            # connect flows
+            "begin_connect",
+            "complete_connect",
+            "ConnectStart",
+            "Connected",
+            "AccountMismatchError",
+            "ConnectStateError",
+            "ConsentDeniedError",
+            "MissingScopesError",
         ]
     )
     for name in syncjobs.__all__:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ from syncjobs.storage import InMemoryRepository
 from syncjobs.testing.fakes import CombinedFakes
 
 from ..conftest import AppFactory, run_until_idle
+from .test_providers_support import published
 
 ROOT = "http://fakes.test"
 PROVIDERS = ["youtube", "gmail", "instagram", "tiktok"]
@@ -69,7 +73,7 @@ def sync(app: SyncJobs, account_id: str, **kw: Any) -> Any:
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_first_sync_stores_exactly_the_providers_items_and_a_resync_is_one_call(
+def test_first_sync_stores_exactly_the_providers_items_and_a_resync_costs_the_stated_calls(
     app: SyncJobs, fakes: CombinedFakes, provider: str
 ) -> None:
     fake = fakes[provider]
@@ -84,7 +88,14 @@ def test_first_sync_stores_exactly_the_providers_items_and_a_resync_is_one_call(
     again = sync(app, account.id)
     assert again.status is JobStatus.COMPLETED
     assert (again.result["added"], again.result["updated"], again.result["deleted"]) == (0, 0, 0)
-    assert sum(n for name, n in fake.calls.items() if name != "token") <= 1, fake.calls
+    # One list call; YouTube also refreshes the statistics of its recent videos (50 a call).
+    refresh = 0
+    if provider == "youtube":
+        since = datetime.now(UTC) - timedelta(days=30)
+        recent = sum(1 for raw in fake.dataset().values() if published(provider, raw) >= since)
+        refresh = math.ceil(min(recent, 200) / 50)
+        assert fake.calls["videos.list"] == refresh
+    assert sum(n for name, n in fake.calls.items() if name != "token") <= 1 + refresh, fake.calls
     assert again.result["api_calls"] == fake.requests
 
 
@@ -332,3 +343,32 @@ def test_a_sync_of_a_disconnected_account_fails_at_once(
         "account_not_found",
         1,
     )
+
+
+@pytest.mark.parametrize("provider", ["youtube", "instagram", "tiktok"])
+def test_a_resync_stores_the_grown_counts_of_recent_items_as_updates(
+    app: SyncJobs, fakes: CombinedFakes, provider: str
+) -> None:
+    fake = fakes[provider]
+    frozen = float(int(time.time()))
+    fake.clock = lambda: frozen  # TikTok's signed cover URLs stay the same
+    fake.add_items(5)  # posted just now: inside the 30-day statistics window
+    account = app.accounts.connect("u1", provider, fake.issue_tokens())
+    assert sync(app, account.id).status is JobStatus.COMPLETED
+    changes: list[Any] = []
+    app.accounts.items_hooks.append(changes.append)
+    newest = sorted(fake.dataset(), key=lambda i: published(provider, fake.dataset()[i]))[-5:]
+    grown = fake.change_items(newest[:3], counts_only=True)
+    again = sync(app, account.id)
+    assert again.status is JobStatus.COMPLETED, again.error_message
+    assert (again.result["added"], again.result["updated"], again.result["deleted"]) == (0, 3, 0)
+    assert sum(c.updated for c in changes) == 3 and all(c.added == 0 for c in changes)
+    assert app.deps.accounts is not None
+    stored = {i.external_id: i for i in app.deps.accounts.list_items(account.id, limit=1000)}
+    metric = "likes" if provider == "instagram" else "views"
+    for item_id in grown:
+        raw = fake.dataset()[item_id]
+        assert stored[item_id].raw == raw
+        count = raw["statistics"]["viewCount"] if provider == "youtube" else None
+        expected = int(count) if count else raw["like_count" if metric == "likes" else "view_count"]
+        assert stored[item_id].metrics[metric] == expected

@@ -31,6 +31,8 @@ from ..errors import (
 )
 from ..providers import provider_names
 from ..providers.types import ProviderConfig, TokenSet
+from .connect import Callback, Connected, ConnectStart, begin_connect, complete_connect
+from .connect_state import ConnectStateStore
 from .models import Account
 from .store import AccountRepository, CredentialStore
 
@@ -100,11 +102,15 @@ class Accounts:
     app: JobApp
     store: AccountRepository | None
     credentials: CredentialStore | None
-    #: An httpx transport every provider uses instead of the network (tests, demo).
+    #: An httpx transport every provider uses instead of the network (tests, demo); not
+    #: Google's code exchange in ``complete_connect``, which google-auth-oauthlib sends with
+    #: ``requests`` (serve the fakes on loopback to test it).
     transport: httpx.BaseTransport | None = None
     usage_hooks: list[UsageHook] = field(default_factory=list)
     reauth_hooks: list[ReauthHook] = field(default_factory=list)
     items_hooks: list[ItemsHook] = field(default_factory=list)
+    #: Pending connect attempts (``begin_connect`` / ``complete_connect``).
+    connect_states: ConnectStateStore | None = None
 
     @staticmethod
     def of(app: JobApp) -> Accounts:
@@ -174,6 +180,29 @@ class Accounts:
             store.delete_account(account.id)
             raise
         return account
+
+    def begin_connect(
+        self,
+        owner_id: str,
+        provider: str,
+        *,
+        redirect_uri: str | None = None,
+        account_id: str | None = None,
+    ) -> ConnectStart:
+        """Start connecting (or, with ``account_id``, reconnecting) an account: the consent URL."""
+        return begin_connect(
+            self, owner_id, provider, redirect_uri=redirect_uri, account_id=account_id
+        )
+
+    def complete_connect(self, owner_id: str, callback: Callback) -> Connected:
+        """Finish a connect from the provider's callback; the account's first sync is queued."""
+        return complete_connect(self, owner_id, callback)
+
+    def purge_connect_states(self, now: datetime) -> dict[str, int]:
+        """Forget the connect attempts that expired before ``now`` (run by the upkeep)."""
+        if self.connect_states is None:
+            return {}
+        return {"connects_expired": self.connect_states.purge_pending(now)}
 
     def list(self, owner_id: str) -> list[Account]:
         """List an owner's connected accounts."""

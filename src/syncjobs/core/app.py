@@ -87,6 +87,8 @@ class JobApp:
         self.outcome_hooks: list[OutcomeHook] = []
         #: Called (in order) when the app closes, before the repository is closed.
         self.close_hooks: list[Callable[[], None]] = []
+        #: Called by each round of upkeep with its time; each returns {step: rows touched}.
+        self.upkeep_hooks: list[Callable[[datetime], dict[str, int]]] = []
         self._extensions: dict[type, object] = {}
         self._lock = threading.Lock()
 

@@ -17,7 +17,8 @@ Each suite lives beside its protocol and is gathered here (docs/architecture.md)
   (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
   ``AccountRepositoryContract``, ``AccountIdLookupContract`` (short ids) and
-  ``AccountBrowserContract`` (``syncjobs.connections``);
+  ``AccountBrowserContract`` (``syncjobs.connections``), and ``ConnectStateStoreContract``
+  for the pending connect attempts of the connect flows;
 - the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
   ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
   ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
@@ -31,6 +32,7 @@ and PostgreSQL.
 from __future__ import annotations
 
 from ...connections.browse_contract import AccountBrowserContract
+from ...connections.connect_state_contract import ConnectStateStoreContract, pending_connect
 from ...connections.contract import (
     AccountIdLookupContract,
     AccountRepositoryContract,
@@ -58,6 +60,7 @@ __all__ = [
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
+    "ConnectStateStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
     "JobBatchStoreContract",
@@ -76,6 +79,7 @@ __all__ = [
     "make_account",
     "minute",
     "new_job",
+    "pending_connect",
     "stored_account",
     "video",
 ]
