@@ -1,9 +1,10 @@
 """Many new jobs in one transaction (``JobBatchStore.create_jobs``) on SQLite and PostgreSQL.
 
-Both dialects do the same four steps in one transaction: find the jobs whose idempotency keys
-are taken, insert the rest in one statement, re-read the keys a concurrent call took
-meanwhile (PostgreSQL), and check each owner's active jobs against the limit (raising rolls
-everything back).
+Both dialects work in one transaction and check each owner's active jobs against the limit
+after inserting (raising rolls everything back). SQLite first reads which idempotency keys are
+taken and inserts the rest. PostgreSQL inserts every job of the batch with
+``ON CONFLICT DO NOTHING`` and reads back only the jobs of the keys it skipped (taken before,
+or by a concurrent call it waited for): one statement less when the keys are new.
 
 PostgreSQL inserts with one ``INSERT … SELECT FROM json_to_recordset(…)``: one round trip and
 one statement for the whole batch, its rows one JSON document. psycopg's adaptation of list
@@ -186,15 +187,13 @@ def pg_create_jobs(
             if active_limit is not None or (wanted and len(owners) <= MAX_LOCKED_OWNERS):
                 cur.execute(sql["lock"], (json.dumps(owners),))
                 cur.fetchall()
-            taken = _pg_taken(cur, sql["taken"], wanted)
-            fresh = fresh_of(news, taken)
-            done: set[str] = set()
-            if fresh:
-                cur.execute(sql["insert"], (_rows(fresh),))
-                done = {row["id"] for row in cur.fetchall()}
-            if len(done) < len(fresh):  # a concurrent call took some keys meanwhile
-                again = _pg_taken(cur, sql["taken"], wanted)
-                taken = {k: j for k, j in again.items() if j.id not in done}
+            fresh = fresh_of(news, {})  # a key repeated in the batch: its first job only
+            cur.execute(sql["insert"], (_rows(fresh),))
+            done = {row["id"] for row in cur.fetchall()}
+            taken: dict[Key, Job] = {}
+            if len(done) < len(fresh):  # their keys were taken: read those jobs
+                skipped = _keys([n for n in fresh if n.id not in done])
+                taken = _pg_taken(cur, sql["taken"], skipped)
                 fresh = [n for n in fresh if n.id in done]
             if active_limit is not None and fresh:
                 _pg_check(cur, sql["count"], fresh, active_limit)
