@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         set_preferences,
         status,
         submit,
+        submit_many,
         sync_account,
         trust_scores,
         usage,
@@ -63,6 +64,7 @@ if TYPE_CHECKING:
     from .app import Deps, SyncJobs, register_actors
     from .connections.connect import Connected, ConnectStart
     from .connections.models import Account, AccountState
+    from .core.bulk import JobSpec
     from .core.context import JobContext
     from .core.models import Job, JobStatus, LogLine
     from .core.registry import job_type
@@ -105,6 +107,7 @@ _LAZY: dict[str, str] = {
             "set_preferences",
             "status",
             "submit",
+            "submit_many",
             "sync_account",
             "trust_scores",
             "usage",
@@ -114,6 +117,7 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(["Deps", "SyncJobs", "register_actors"], ".app"),
     "JobContext": ".core.context",
+    "JobSpec": ".core.bulk",
     "job_type": ".core.registry",
     "create_app": ".factory",
     **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
@@ -174,6 +178,7 @@ __all__ = [
     "JobCancelledError",
     "JobContext",
     "JobNotFoundError",
+    "JobSpec",
     "JobStatus",
     "LogLine",
     "MissingScopesError",
@@ -219,6 +224,7 @@ __all__ = [
     "set_preferences",
     "status",
     "submit",
+    "submit_many",
     "sync_account",
     "trust_scores",
     "usage",

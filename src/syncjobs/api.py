@@ -6,7 +6,7 @@ Each call goes to the current application (``syncjobs.factory.get_app``): the on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from .connections.connect import Callback, Connected, ConnectStart
 from .connections.models import Account
+from .core.bulk import JobSpec
 from .core.maintenance import Health
 from .core.models import Job, JobStatus, LogLine
 from .core.scheduling import ScheduleInfo
@@ -40,6 +41,7 @@ __all__ = [
     "set_preferences",
     "status",
     "submit",
+    "submit_many",
     "sync_account",
     "trust_scores",
     "usage",
@@ -65,6 +67,15 @@ def submit(
         idempotency_key=idempotency_key,
         delay=delay,
     )
+
+
+def submit_many(specs: Iterable[JobSpec | Mapping[str, Any]]) -> list[Job]:
+    """Submit many jobs at once (one ledger transaction, one batched send); one job per spec.
+
+    All or nothing on bad input: one invalid spec raises InvalidInputError naming its index
+    and nothing is written or sent. Keys already used return their job, as ``submit`` does.
+    """
+    return get_app().submit_many(specs)
 
 
 def status(job_id: str, *, owner_id: str) -> Job:

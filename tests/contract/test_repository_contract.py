@@ -20,6 +20,7 @@ from syncjobs.testing.contract import (
     AccountBrowserContract,
     AccountIdLookupContract,
     AccountRepositoryContract,
+    JobBatchStoreContract,
     JobBrowserContract,
     JobIdLookupContract,
     JobRepositoryContract,
@@ -254,4 +255,19 @@ class TestSQLiteAccountIds(OnSQLite, AccountIdLookupContract):
 
 
 class TestPostgresAccountIds(OnPostgres, AccountIdLookupContract):
+    pass
+
+
+# -- many jobs in one transaction: submit_many's insert ----------------------------------------
+
+
+class TestInMemoryJobBatches(InMemory, JobBatchStoreContract):
+    pass
+
+
+class TestSQLiteJobBatches(OnSQLite, JobBatchStoreContract):
+    pass
+
+
+class TestPostgresJobBatches(OnPostgres, JobBatchStoreContract):
     pass

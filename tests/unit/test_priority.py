@@ -157,6 +157,23 @@ def test_each_submit_goes_to_its_priority_band_with_its_priority(make_app: AppFa
     assert queue == "syncjobs.high.DQ" and options[PRIORITY_OPTION] == 2
 
 
+def test_submit_many_sends_each_job_to_its_priority_band(make_app: AppFactory) -> None:
+    app = make_app()
+    sent = Sent()
+    app.broker.add_middleware(sent)
+    specs = [{"job_type": "syncjobs.noop", "owner_id": "u1", "priority": p} for p in (9, 1, 5)]
+    specs.append({"job_type": "syncjobs.noop", "owner_id": "u1", "priority": 2, "delay": 30})
+    jobs = app.submit_many(specs)
+    assert [job.priority for job in jobs] == [9, 1, 5, 2]
+    assert sent.sent[:3] == [
+        ("syncjobs.low", {PRIORITY_OPTION: 9}),
+        ("syncjobs.high", {PRIORITY_OPTION: 1}),
+        ("syncjobs", {PRIORITY_OPTION: 5}),
+    ]
+    queue, options = sent.sent[3]
+    assert queue == "syncjobs.high.DQ" and options[PRIORITY_OPTION] == 2
+
+
 def test_a_deferred_delivery_is_sent_again_to_its_band(make_app: AppFactory) -> None:
     app = make_app()
     job = app.submit("syncjobs.noop", owner_id="u1", priority=9)

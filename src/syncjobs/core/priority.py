@@ -42,6 +42,7 @@ __all__ = [
     "base_queue",
     "check_queue_name",
     "declare_bands",
+    "job_message",
     "prepare_worker",
     "q_name",
     "queue_for",
@@ -116,14 +117,20 @@ def declare_bands(broker: dramatiq.Broker, queue_name: str) -> None:
         broker.declare_queue(name)
 
 
+def job_message(
+    actor: dramatiq.Actor[Any, Any], job_id: str, priority: int
+) -> dramatiq.Message[Any]:
+    """The message of job ``job_id``, on its priority's band and carrying that priority."""
+    options: dict[str, Any] = {PRIORITY_OPTION: priority}
+    message = actor.message_with_options(args=(job_id,), **options)
+    return message.copy(queue_name=queue_for(actor.queue_name, priority))
+
+
 def send_job(
     actor: dramatiq.Actor[Any, Any], job_id: str, priority: int, delay_ms: int | None
 ) -> dramatiq.Message[Any]:
     """Send the message of job ``job_id`` to its priority's band of the actor's queue."""
-    options: dict[str, Any] = {PRIORITY_OPTION: priority}
-    message = actor.message_with_options(args=(job_id,), **options)
-    message = message.copy(queue_name=queue_for(actor.queue_name, priority))
-    return actor.broker.enqueue(message, delay=delay_ms or None)
+    return actor.broker.enqueue(job_message(actor, job_id, priority), delay=delay_ms or None)
 
 
 def resend(broker: dramatiq.Broker, message: Any, delay_ms: int) -> dramatiq.Message[Any]:

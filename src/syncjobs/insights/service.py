@@ -22,6 +22,7 @@ from ..clock import utcnow
 from ..connections.models import Account
 from ..connections.service import PROVIDER_LABELS, Accounts, ProviderUsage
 from ..core.app import JobApp
+from ..core.bulk import JobSpec
 from ..core.checks import check_owner
 from ..core.models import Job
 from ..errors import ConfigurationError, InvalidInputError, ReauthorizationRequiredError
@@ -139,19 +140,23 @@ class Insights:
             data=payload,
             now=utcnow(),
         )
+        deliveries = []
         for notifier in self.notifiers:
             if notifier.name == "in_app":  # the row just written is the in-app notification
                 self.repository.record_delivery(
                     note.id, notifier.name, ok=True, error=None, now=utcnow()
                 )
             elif external:
-                self.app.submit(
-                    "deliver_notification",
-                    owner_id=owner,
-                    params={"notification_id": note.id, "notifier": notifier.name},
-                    idempotency_key=f"notify:{note.id}:{notifier.name}",
-                    enforce_limit=False,
+                deliveries.append(
+                    JobSpec(
+                        "deliver_notification",
+                        owner_id=owner,
+                        params={"notification_id": note.id, "notifier": notifier.name},
+                        idempotency_key=f"notify:{note.id}:{notifier.name}",
+                    )
                 )
+        if deliveries:  # one delivery job per external notifier, submitted together
+            self.app.submit_many(deliveries, enforce_limit=False)
         return note
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:

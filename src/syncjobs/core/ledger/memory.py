@@ -6,11 +6,19 @@ import copy
 import dataclasses
 import itertools
 import threading
+from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from ..models import ACTIVE_STATUSES, DeadLetter, Job, JobStatus, LogLine, NewJob
-from .store import RESET_FIELDS, Subscription, active_limit_error
+from .store import (
+    RESET_FIELDS,
+    Subscription,
+    active_limit_error,
+    batch_limit_error,
+    job_of,
+)
 
 __all__ = ["MemoryLedgerMixin", "MemorySubscription"]
 
@@ -83,6 +91,39 @@ class MemoryLedgerMixin:
                 parent_id=new.parent_id,
             )
             return self._put(job), True
+
+    def create_jobs(
+        self, news: Sequence[NewJob], *, active_limit: int | None
+    ) -> list[tuple[Job, bool]]:
+        """Insert a batch at once under the owners' limit and idempotency keys (JobBatchStore)."""
+        with self._lock:
+            keyed: dict[tuple[str, str | None], Job] = {
+                (j.owner_id, j.idempotency_key): j
+                for j in self._jobs.values()
+                if j.idempotency_key is not None
+            }
+            out: list[tuple[Job, bool]] = []
+            fresh: list[Job] = []
+            for new in news:
+                key = (new.owner_id, new.idempotency_key)
+                if new.idempotency_key is not None and key in keyed:
+                    out.append((keyed[key], False))
+                    continue
+                job = dataclasses.replace(job_of(new), params=copy.deepcopy(new.params))
+                if new.idempotency_key is not None:
+                    keyed[key] = job
+                fresh.append(job)
+                out.append((job, True))
+            if active_limit is not None:
+                active = Counter(
+                    j.owner_id for j in self._jobs.values() if j.status in ACTIVE_STATUSES
+                )
+                for owner, adding in Counter(j.owner_id for j in fresh).items():
+                    if active[owner] + adding > active_limit:
+                        raise batch_limit_error(owner, active[owner], adding, active_limit)
+            for job in fresh:
+                self._put(job)
+            return [(copy.deepcopy(job), created) for job, created in out]
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job."""

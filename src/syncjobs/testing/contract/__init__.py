@@ -11,10 +11,10 @@ A host app that stores jobs its own way runs a suite against its implementation:
 
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
-- the job core: ``JobRepositoryContract`` and ``JobIdLookupContract`` (short ids)
-  (``syncjobs.core.ledger``), ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and
-  ``JobBrowserContract`` (``syncjobs.core.browse``; its repository must be a ledger with
-  upkeep too);
+- the job core: ``JobRepositoryContract``, ``JobBatchStoreContract`` (``submit_many``'s
+  one-transaction insert) and ``JobIdLookupContract`` (short ids) (``syncjobs.core.ledger``),
+  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
+  (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
   ``AccountRepositoryContract``, ``AccountIdLookupContract`` (short ids) and
   ``AccountBrowserContract`` (``syncjobs.connections``), and ``ConnectStateStoreContract``
@@ -41,6 +41,7 @@ from ...connections.contract import (
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
 from ...core.browse.contract import JobBrowserContract
+from ...core.ledger.batch_contract import JobBatchStoreContract
 from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
@@ -62,6 +63,7 @@ __all__ = [
     "ConnectStateStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
+    "JobBatchStoreContract",
     "JobBrowserContract",
     "JobIdLookupContract",
     "JobRepositoryContract",
