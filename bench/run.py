@@ -34,7 +34,7 @@ BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"items": 100_000, "small": 10_000},
         {"items": 10_000, "small": 1_000},
     ),
-    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1}, {"accounts": 1_000, "rounds": 1}),
+    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 3}, {"accounts": 1_000, "rounds": 1}),
     "recovery": ("bench.recovery", {"jobs": 1_000_000, "runs": 50}, {"jobs": 100_000, "runs": 20}),
     "priority": (
         "bench.priority",
