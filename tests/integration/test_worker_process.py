@@ -73,8 +73,11 @@ def test_a_job_killed_with_no_attempts_left_fails_instead_of_looping(
     assert final.status is JobStatus.FAILED
     # Whichever comes first: the recovery pass finds it stale (worker_lost), or its message,
     # handed back by the broker, is claimed once more and refused (attempts_exhausted).
+    # The recovery pass re-reads the job before failing it, but a claim may still land
+    # between that read and its write: then the claim counted a 2nd attempt. Never a 3rd.
     assert final.error_code in {"worker_lost", "attempts_exhausted"}
-    assert final.attempts == (1 if final.error_code == "worker_lost" else 2)  # never a 3rd
+    allowed = {2} if final.error_code == "attempts_exhausted" else {1, 2}
+    assert final.attempts in allowed
     assert [d.job_id for d in app.dead_letters(owner_id="u1")] == [job.id]
 
 

@@ -89,6 +89,9 @@ def maintain(app: JobApp, now: datetime | None = None) -> dict[str, int]:
 def _reap(app: JobApp, job: Job, stale_before: datetime, now: datetime, why: str) -> str:
     """Re-queue a crashed or stuck job, or fail it once out of attempts; return the outcome."""
     if job.attempts >= job.max_retries + 1:
+        current = app.repository.get_job(job.id)
+        if current is None or not _still_stale(current, stale_before):
+            return "skipped"  # a worker claimed it meanwhile: that claim refuses or runs it
         failed = app.finish_job(
             job.id,
             status=JobStatus.FAILED,
@@ -110,6 +113,13 @@ def _reap(app: JobApp, job: Job, stale_before: datetime, now: datetime, why: str
         return "skipped"
     app.send(back)
     return "recovered"
+
+
+def _still_stale(job: Job, stale_before: datetime) -> bool:
+    """Whether ``job`` is still processing without a heartbeat since ``stale_before``."""
+    return job.status is JobStatus.PROCESSING and (
+        job.heartbeat_at is None or job.heartbeat_at < stale_before
+    )
 
 
 def _overdue(app: JobApp, now: datetime) -> list[Job]:
