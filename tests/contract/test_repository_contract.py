@@ -20,6 +20,7 @@ from syncjobs.testing.contract import (
     AccountBrowserContract,
     AccountIdLookupContract,
     AccountRepositoryContract,
+    BatchFinisherContract,
     JobBrowserContract,
     JobIdLookupContract,
     JobRepositoryContract,
@@ -42,6 +43,26 @@ class TestSQLiteRepository(JobRepositoryContract):
 
 
 class TestPostgresRepository(JobRepositoryContract):
+    @pytest.fixture
+    def repository(self, pg_repo: Any) -> JobRepository:
+        repo: JobRepository = pg_repo
+        return repo
+
+
+class TestInMemoryBatches(BatchFinisherContract):
+    @pytest.fixture
+    def repository(self) -> JobRepository:
+        return InMemoryRepository()
+
+
+class TestSQLiteBatches(BatchFinisherContract):
+    @pytest.fixture
+    def repository(self, sqlite_repo: Any) -> JobRepository:
+        repo: JobRepository = sqlite_repo
+        return repo
+
+
+class TestPostgresBatches(BatchFinisherContract):
     @pytest.fixture
     def repository(self, pg_repo: Any) -> JobRepository:
         repo: JobRepository = pg_repo

@@ -46,9 +46,11 @@ from .context import (
     set_current_context,
     take_skipped,
 )
+from .groupcommit import GroupCommit
 from .joblog import log_finished, log_started
+from .ledger.store import BatchFinisher
 from .maintenance import Heartbeat
-from .models import Job, JobStatus
+from .models import Finish, Job, JobStatus
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -115,6 +117,10 @@ class TrackingMiddleware(Middleware):
         self.heartbeat = Heartbeat(app)
         #: The job type behind each actor this middleware tracks, by actor name.
         self.job_types: dict[str, JobType] = {}
+        #: Commits the ends of jobs of this process's threads together (None: one by one).
+        self.group = (
+            GroupCommit(app.repository) if isinstance(app.repository, BatchFinisher) else None
+        )
 
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
@@ -269,39 +275,53 @@ class TrackingMiddleware(Middleware):
         The name is ``completed``, ``cancelled``, ``rate_limited`` (no retry spent),
         ``retried`` or ``failed``.
         """
-        repo, now, exc = self.app.repository, utcnow(), outcome.error
+        now, exc = utcnow(), outcome.error
         if exc is None:
             try:
                 value = to_jsonable_python(outcome.value)
             except Exception as err:
                 exc = InvalidInputError(f"the job returned a value that is not JSON: {err}")
             else:
-                self.app.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
+                self._end(Finish(job.id, JobStatus.COMPLETED, now, result=value))
                 return "completed"
         code, text = describe(exc)
         if isinstance(exc, JobCancelledError):
-            repo.finish_job(
-                job.id, status=JobStatus.CANCELLED, now=now, error_code=code, error_message=text
-            )
+            self._end(Finish(job.id, JobStatus.CANCELLED, now, None, code, text))
             return "cancelled"
         if isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
             return "rate_limited"
         if isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
-            self.app.finish_job(
-                job.id,
-                status=JobStatus.FAILED,
-                now=now,
-                error_code=code,
-                error_message=text,
-                dead_letter=True,
-            )
+            self._end(Finish(job.id, JobStatus.FAILED, now, None, code, text, dead_letter=True))
             return "failed"
         s = self.app.settings
         delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
         self._retry(job, delay, code, text, count_retry=True)
         return "retried"
+
+    def _end(self, finish: Finish) -> None:
+        """Write a job's end, with other threads' in one commit when the store can; then hooks.
+
+        It returns once the end is durable: only then may Dramatiq acknowledge the message.
+        """
+        if self.group is None:
+            f = finish
+            self.app.finish_job(
+                f.job_id,
+                status=f.status,
+                now=f.now,
+                result=f.result,
+                error_code=f.error_code,
+                error_message=f.error_message,
+                dead_letter=f.dead_letter,
+            )
+            return
+        ended = self.group.finish(finish)
+        if ended is not None and finish.status is JobStatus.COMPLETED:
+            self.app.after_completed(ended)
+        elif ended is not None and finish.dead_letter:
+            self.app.after_dead_letter(ended)
 
     def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
         now = utcnow()

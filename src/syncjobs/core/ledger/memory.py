@@ -6,10 +6,11 @@ import copy
 import dataclasses
 import itertools
 import threading
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import ACTIVE_STATUSES, DeadLetter, Job, JobStatus, LogLine, NewJob
+from ..models import ACTIVE_STATUSES, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 from .store import RESET_FIELDS, Subscription, active_limit_error
 
 __all__ = ["MemoryLedgerMixin", "MemorySubscription"]
@@ -202,32 +203,40 @@ class MemoryLedgerMixin:
         dead_letter: bool = False,
     ) -> Job | None:
         """Record a terminal status and, when asked, the dead letter."""
-        changes: dict[str, Any] = {
-            "status": status,
-            "completed_at": now,
-            "updated_at": now,
-            "error_code": error_code,
-            "error_message": error_message,
-        }
-        if status is JobStatus.COMPLETED:
-            changes.update(result=copy.deepcopy(result), progress_percent=100.0)
+        finish = Finish(job_id, status, now, result, error_code, error_message, dead_letter)
+        return self.finish_jobs([finish])[0]
+
+    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
+        """Record many terminal statuses at once (``BatchFinisher``)."""
         with self._lock:
-            job = self._update(job_id, set(ACTIVE_STATUSES), **changes)
-            if job is not None and dead_letter:
-                self._dead.append(
-                    DeadLetter(
-                        id=next(self._ids),
-                        job_id=job.id,
-                        owner_id=job.owner_id,
-                        job_type=job.job_type,
-                        params=copy.deepcopy(job.params),
-                        error_code=error_code,
-                        error_message=error_message,
-                        attempts=job.attempts,
-                        failed_at=now,
-                    )
+            return [self._end_job(f) for f in finishes]
+
+    def _end_job(self, f: Finish) -> Job | None:
+        changes: dict[str, Any] = {
+            "status": f.status,
+            "completed_at": f.now,
+            "updated_at": f.now,
+            "error_code": f.error_code,
+            "error_message": f.error_message,
+        }
+        if f.status is JobStatus.COMPLETED:
+            changes.update(result=copy.deepcopy(f.result), progress_percent=100.0)
+        job = self._update(f.job_id, set(ACTIVE_STATUSES), **changes)
+        if job is not None and f.dead_letter:
+            self._dead.append(
+                DeadLetter(
+                    id=next(self._ids),
+                    job_id=job.id,
+                    owner_id=job.owner_id,
+                    job_type=job.job_type,
+                    params=copy.deepcopy(job.params),
+                    error_code=f.error_code,
+                    error_message=f.error_message,
+                    attempts=job.attempts,
+                    failed_at=f.now,
                 )
-            return job
+            )
+        return job
 
     def reschedule_job(
         self,

@@ -7,13 +7,14 @@ Everything else is SQLAlchemy Core on both dialects.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from ...schema.base import SQLMixin, prefix_range
-from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
+from ..models import DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements
 from .statements import JobChange, JobStatements, count_active, job_from_row
@@ -171,18 +172,22 @@ class SQLLedgerMixin(SQLMixin):
         dead_letter: bool = False,
     ) -> Job | None:
         """Record a terminal status (and the dead letter) in one transaction."""
-        completed = status is JobStatus.COMPLETED
-        params = {
-            "job": job_id,
-            "now": now,
-            "to_status": status.value,
-            "code": error_code,
-            "message": error_message,
-            "completed": completed,
-            "outcome": result if completed else None,
-            "dead": dead_letter,
-        }
-        return self.job_statements.change_job(JobChange.FINISH, params)
+        finish = Finish(job_id, status, now, result, error_code, error_message, dead_letter)
+        return self.job_statements.change_job(JobChange.FINISH, _finish_params(finish))
+
+    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
+        """Record many terminal statuses in one transaction: one durable commit for all."""
+        first: dict[str, int] = {}
+        for i, finish in enumerate(finishes):
+            first.setdefault(finish.job_id, i)
+        unique = [finishes[i] for i in sorted(first.values())]
+        if not unique:
+            return []
+        ended = self.job_statements.finish_many([_finish_params(f) for f in unique])
+        by_id = {job.id: job for job in ended}
+        return [
+            by_id.get(f.job_id) if first[f.job_id] == i else None for i, f in enumerate(finishes)
+        ]
 
     def reschedule_job(
         self,
@@ -329,3 +334,18 @@ class SQLLedgerMixin(SQLMixin):
     def subscribe(self, job_id: str) -> Subscription:
         """LISTEN on PostgreSQL; a poll timer on SQLite."""
         return self.job_statements.subscribe(job_id)
+
+
+def _finish_params(finish: Finish) -> dict[str, Any]:
+    """The parameters of a FINISH change (see ``statements.py``)."""
+    completed = finish.status is JobStatus.COMPLETED
+    return {
+        "job": finish.job_id,
+        "now": finish.now,
+        "to_status": finish.status.value,
+        "code": finish.error_code,
+        "message": finish.error_message,
+        "completed": completed,
+        "outcome": finish.result if completed else None,
+        "dead": finish.dead_letter,
+    }

@@ -5,16 +5,17 @@ Hosts implement these (``typing.Protocol``), never subclass them; ``JobRepositor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import ConcurrencyLimitError
-from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
+from ..models import DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
     "RESET_FIELDS",
+    "BatchFinisher",
     "JobIdLookup",
     "JobLogStore",
     "JobRepository",
@@ -162,6 +163,22 @@ class JobStore(Protocol):
 
     def reset_job(self, job_id: str, *, now: datetime, active_limit: int | None) -> Job | None:
         """Put a failed or cancelled job back to pending with fresh attempts."""
+        ...
+
+
+@runtime_checkable
+class BatchFinisher(Protocol):
+    """Many terminal writes in one durable commit: what the worker's group commit needs.
+
+    Optional: a store without it has each job's end written by ``finish_job`` alone.
+    """
+
+    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
+        """Apply each ``finish_job`` in order, all in one transaction; their results in order.
+
+        The whole batch commits durably or not at all. A job named twice ends as the first
+        one says; the later ones get None, as ``finish_job`` on a finished job would.
+        """
         ...
 
 
