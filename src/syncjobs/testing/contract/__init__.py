@@ -12,9 +12,9 @@ A host app that stores jobs its own way runs a suite against its implementation:
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
 - the job core: ``JobRepositoryContract``, ``JobIdLookupContract`` (short ids) and
-  ``BatchFinisherContract`` (group commit) (``syncjobs.core.ledger``), ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and
-  ``JobBrowserContract`` (``syncjobs.core.browse``; its repository must be a ledger with
-  upkeep too);
+  ``BatchFinisherContract`` (group commit) (``syncjobs.core.ledger``),
+  ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
+  (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
   ``AccountRepositoryContract``, ``AccountIdLookupContract`` (short ids) and
   ``AccountBrowserContract`` (``syncjobs.connections``);
