@@ -80,9 +80,16 @@ def _with_db_retries(write: Any) -> None:
             time.sleep(wait)
 
 
+_process: tuple[int, str] = (0, "")
+
+
 def worker_id() -> str:
     """Identify this worker thread in the ledger: host:pid:thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    global _process
+    pid = os.getpid()
+    if _process[0] != pid:  # once per process (a forked child has its own pid)
+        _process = (pid, f"{socket.gethostname()}:{pid}")
+    return f"{_process[1]}:{threading.get_ident()}"
 
 
 def backoff_seconds(retry: int, minimum: float, maximum: float) -> float:

@@ -93,7 +93,10 @@ def _finish_many(jobs: str, dead_letters: str) -> str:
 
 
 def _insert(jobs: str) -> str:
-    """INSERT a job unless its key exists or the owner is at the limit (NULL: no limit)."""
+    """INSERT a job unless its key exists or the owner is at the limit (NULL: no limit).
+
+    Counting stops at the limit, so an owner's backlog does not slow its submits down.
+    """
     return f"""INSERT INTO {jobs} (id, owner_id, job_type, queue, priority, params,
             status, progress_percent, retry_count, attempts, max_retries, cancel_requested,
             scheduled_for, expires_at, idempotency_key, parent_id, created_at, updated_at)
@@ -103,9 +106,9 @@ def _insert(jobs: str) -> str:
             %(key)s::text, %(parent_id)s::text, %(now)s::timestamptz, %(now)s::timestamptz
         WHERE NOT EXISTS (SELECT 1 FROM {jobs} WHERE owner_id = %(owner)s::text
                           AND idempotency_key = %(key)s::text)
-          AND (%(limit)s::int IS NULL OR (SELECT count(*) FROM {jobs}
-               WHERE owner_id = %(owner)s::text AND status IN ({_ACTIVE}))
-               < %(limit)s::int)
+          AND (%(limit)s::int IS NULL OR (SELECT count(*) FROM (SELECT 1 FROM {jobs}
+               WHERE owner_id = %(owner)s::text AND status IN ({_ACTIVE})
+               LIMIT %(limit)s::int) AS active) < %(limit)s::int)
         RETURNING *"""
 
 
