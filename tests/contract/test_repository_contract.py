@@ -20,6 +20,7 @@ from syncjobs.testing.contract import (
     AccountBrowserContract,
     AccountIdLookupContract,
     AccountRepositoryContract,
+    BatchClaimerContract,
     BatchFinisherContract,
     JobBrowserContract,
     JobIdLookupContract,
@@ -49,20 +50,20 @@ class TestPostgresRepository(JobRepositoryContract):
         return repo
 
 
-class TestInMemoryBatches(BatchFinisherContract):
+class TestInMemoryBatches(BatchFinisherContract, BatchClaimerContract):
     @pytest.fixture
     def repository(self) -> JobRepository:
         return InMemoryRepository()
 
 
-class TestSQLiteBatches(BatchFinisherContract):
+class TestSQLiteBatches(BatchFinisherContract, BatchClaimerContract):
     @pytest.fixture
     def repository(self, sqlite_repo: Any) -> JobRepository:
         repo: JobRepository = sqlite_repo
         return repo
 
 
-class TestPostgresBatches(BatchFinisherContract):
+class TestPostgresBatches(BatchFinisherContract, BatchClaimerContract):
     @pytest.fixture
     def repository(self, pg_repo: Any) -> JobRepository:
         repo: JobRepository = pg_repo

@@ -48,9 +48,9 @@ from .context import (
 )
 from .groupcommit import GroupCommit
 from .joblog import log_finished, log_started
-from .ledger.store import BatchFinisher
+from .ledger.store import BatchClaimer, BatchFinisher
 from .maintenance import Heartbeat
-from .models import Finish, Job, JobStatus
+from .models import Claim, Finish, Job, JobStatus
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -124,9 +124,18 @@ class TrackingMiddleware(Middleware):
         self.heartbeat = Heartbeat(app)
         #: The job type behind each actor this middleware tracks, by actor name.
         self.job_types: dict[str, JobType] = {}
+        repo = app.repository
         #: Commits the ends of jobs of this process's threads together (None: one by one).
-        self.group = (
-            GroupCommit(app.repository) if isinstance(app.repository, BatchFinisher) else None
+        self.group: GroupCommit[Finish, Job] | None = (
+            GroupCommit(repo.finish_jobs, name="syncjobs-group-finish")
+            if isinstance(repo, BatchFinisher)
+            else None
+        )
+        #: Claims the jobs of this process's threads together (None: one by one).
+        self.claims: GroupCommit[Claim, Job] | None = (
+            GroupCommit(repo.claim_jobs, name="syncjobs-group-claim")
+            if isinstance(repo, BatchClaimer)
+            else None
         )
 
     # -- before -------------------------------------------------------------------------
@@ -177,7 +186,10 @@ class TrackingMiddleware(Middleware):
         """Claim the job; why it was not runnable, and how that ended, if it was not."""
         repo, now, s = self.app.repository, utcnow(), self.app.settings
         stale_before = now - timedelta(seconds=s.job_stale_after)
-        job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
+        if self.claims is not None:
+            job = self.claims.write(Claim(job_id, worker_id(), now, stale_before))
+        else:
+            job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
         if job is None:
             current = repo.get_job(job_id)
             return _NotRun("skipped", self._unclaimed(current, now), current)
@@ -324,7 +336,7 @@ class TrackingMiddleware(Middleware):
                 dead_letter=f.dead_letter,
             )
             return
-        ended = self.group.finish(finish)
+        ended = self.group.write(finish)
         if ended is not None and finish.status is JobStatus.COMPLETED:
             self.app.after_completed(ended)
         elif ended is not None and finish.dead_letter:

@@ -12,6 +12,7 @@ from ..clock import utcnow
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
+    "Claim",
     "DeadLetter",
     "Finish",
     "Job",
@@ -59,6 +60,16 @@ class NewJob:
     expires_at: datetime | None = None
     idempotency_key: str | None = None
     parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: a job taken by a worker thread, as ``JobStore.claim_job`` takes it."""
+
+    job_id: str
+    worker_id: str
+    now: datetime
+    stale_before: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
-"""The contract of ``BatchFinisher``: many terminal writes in one durable commit, as pytest tests.
+"""The contracts of ``BatchFinisher`` and ``BatchClaimer``: grouped writes, as pytest tests.
 
-A host store that implements ``finish_jobs`` (so workers group their terminal writes) runs::
+A host store that implements ``finish_jobs`` (so workers group their terminal writes) or
+``claim_jobs`` (their claims) runs::
 
-    from syncjobs.testing.contract import BatchFinisherContract
+    from syncjobs.testing.contract import BatchClaimerContract, BatchFinisherContract
 
-    class TestMyBatches(BatchFinisherContract):
+    class TestMyBatches(BatchFinisherContract, BatchClaimerContract):
         @pytest.fixture
         def repository(self):
             return MyRepository(...)
@@ -13,15 +14,16 @@ A host store that implements ``finish_jobs`` (so workers group their terminal wr
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from ...clock import utcnow
-from ..models import Finish, Job, JobStatus
+from ..models import Claim, Finish, Job, JobStatus
 from .contract import existing, new_job
-from .store import BatchFinisher, JobRepository
+from .store import BatchClaimer, BatchFinisher, JobRepository
 
-__all__ = ["BatchFinisherContract"]
+__all__ = ["BatchClaimerContract", "BatchFinisherContract"]
 
 
 def _running(repository: JobRepository, owner_id: str = "owner-1") -> Job:
@@ -105,3 +107,65 @@ class BatchFinisherContract:
         assert sorted(existing(j).id for j in ended) == sorted(j.id for j in jobs)
         for job in jobs:
             assert existing(repository.get_job(job.id)).result == job.id
+
+
+class BatchClaimerContract:
+    """Subclass me and provide a ``repository`` fixture: a ledger that is a ``BatchClaimer``."""
+
+    @pytest.fixture
+    def repository(self) -> JobRepository:
+        """Override: return the repository under test."""
+        raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
+
+    def claimer(self, repository: JobRepository) -> BatchClaimer:
+        """The repository as a ``BatchClaimer``."""
+        assert isinstance(repository, BatchClaimer)
+        return repository
+
+    def test_each_claim_is_applied_as_claim_job_would(self, repository: JobRepository) -> None:
+        now = utcnow()
+        due, _ = repository.create_job(new_job(), active_limit=None)
+        later, _ = repository.create_job(
+            new_job(scheduled_for=now + timedelta(minutes=5)), active_limit=None
+        )
+        done = _running(repository)
+        repository.finish_job(done.id, status=JobStatus.COMPLETED, now=now)
+        live = _running(repository)
+        crashed = _running(repository)
+        repository.claim_job(crashed.id, worker_id="w", now=now)  # not taken: its worker lives
+        claimed = self.claimer(repository).claim_jobs(
+            [
+                Claim(due.id, "host:1:1", now, now - timedelta(minutes=1)),
+                Claim(later.id, "host:1:2", now, now - timedelta(minutes=1)),
+                Claim(done.id, "host:1:3", now, now - timedelta(minutes=1)),
+                Claim(live.id, "host:1:4", now, now - timedelta(minutes=1)),
+                Claim(crashed.id, "host:1:5", now, now + timedelta(seconds=1)),
+                Claim("00000000-0000-4000-8000-00000000dead", "host:1:6", now),
+            ]
+        )
+        assert [j.id if j else None for j in claimed] == [
+            due.id,
+            None,
+            None,
+            None,
+            crashed.id,
+            None,
+        ]
+        got = existing(repository.get_job(due.id))
+        assert (got.status, got.attempts, got.worker_id) == (JobStatus.PROCESSING, 1, "host:1:1")
+        again = existing(repository.get_job(crashed.id))
+        assert (again.attempts, again.worker_id) == (2, "host:1:5")
+        assert existing(repository.get_job(later.id)).status is JobStatus.PENDING
+        assert existing(repository.get_job(live.id)).worker_id == "w"
+
+    def test_a_job_claimed_twice_in_one_batch_is_claimed_once(
+        self, repository: JobRepository
+    ) -> None:
+        job, _ = repository.create_job(new_job(), active_limit=None)
+        now = utcnow()
+        claimed = self.claimer(repository).claim_jobs(
+            [Claim(job.id, "first", now), Claim(job.id, "second", now)]
+        )
+        assert [j.worker_id if j else None for j in claimed] == ["first", None]
+        assert existing(repository.get_job(job.id)).attempts == 1
+        assert self.claimer(repository).claim_jobs([]) == []

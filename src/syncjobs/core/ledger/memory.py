@@ -10,7 +10,16 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import ACTIVE_STATUSES, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
+from ..models import (
+    ACTIVE_STATUSES,
+    Claim,
+    DeadLetter,
+    Finish,
+    Job,
+    JobStatus,
+    LogLine,
+    NewJob,
+)
 from .store import RESET_FIELDS, Subscription, active_limit_error
 
 __all__ = ["MemoryLedgerMixin", "MemorySubscription"]
@@ -149,6 +158,16 @@ class MemoryLedgerMixin:
                     updated_at=now,
                 )
             )
+
+    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
+        """Claim many jobs at once (``BatchClaimer``)."""
+        with self._lock:
+            return [
+                self.claim_job(
+                    c.job_id, worker_id=c.worker_id, now=c.now, stale_before=c.stale_before
+                )
+                for c in claims
+            ]
 
     def update_progress(
         self,

@@ -69,6 +69,23 @@ def _changes(jobs: str, dead_letters: str) -> dict[JobChange, str]:
     }
 
 
+def _claim_many(jobs: str) -> str:
+    """CLAIM of many jobs in one statement (not waiting for the WAL flush, as one claim)."""
+    return f"""WITH {_ASYNC}v AS (
+            SELECT * FROM unnest(%(ids)s::text[], %(workers)s::text[], %(nows)s::timestamptz[],
+                %(stales)s::timestamptz[]) AS v(id, worker, now, stale)),
+        changed AS (
+            UPDATE {jobs} AS j SET status = {_PROCESSING}, attempts = j.attempts + 1,
+                worker_id = v.worker, started_at = v.now, heartbeat_at = v.now,
+                updated_at = v.now
+            FROM v WHERE j.id = v.id AND (
+                (j.status = {_PENDING} AND (j.scheduled_for IS NULL OR j.scheduled_for <= v.now))
+                OR (j.status = {_PROCESSING} AND j.heartbeat_at < v.stale))
+            RETURNING j.*)
+        SELECT changed.*, pg_notify(%(prefix)s || 'j' || replace(changed.id, '-', ''),
+            changed.status) AS _notified FROM changed, fast"""
+
+
 def _finish_many(jobs: str, dead_letters: str) -> str:
     """FINISH of many jobs in one statement: one transaction, one WAL flush for all."""
     return f"""WITH v AS (
@@ -127,6 +144,7 @@ class PostgresJobStatements:
         jobs, dead_letters = f'"{prefix}jobs"', f'"{prefix}dead_letters"'
         self._changes = _changes(jobs, dead_letters)
         self._finish_many = _finish_many(jobs, dead_letters)
+        self._claim_many = _claim_many(jobs)
         self._insert = _insert(jobs)
         self._pipeline = psycopg.Pipeline.is_supported()
         self._lock = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
@@ -194,6 +212,25 @@ class PostgresJobStatements:
             finally:
                 cur.close()
 
+    def claim_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many CLAIM changes in one autocommit statement that notifies each job."""
+        params = {
+            "ids": [c["job"] for c in changes],
+            "workers": [c["worker"] for c in changes],
+            "nows": [c["now"] for c in changes],
+            "stales": [c["stale"] for c in changes],
+            "prefix": self.prefix,
+        }
+        return self._many(self._claim_many, params)
+
+    def _many(self, sql: str, params: dict[str, Any]) -> list[Job]:
+        """Run one autocommit statement; the jobs of its rows."""
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor(row_factory=self._dict_row) as cur:
+                cur.execute(sql, params, prepare=True)
+                return [job_from_row(_utc(row)) for row in cur.fetchall()]
+
     def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
         """Apply many FINISH changes in one autocommit statement that notifies each job."""
         params = {
@@ -209,11 +246,7 @@ class PostgresJobStatements:
             "dead": [c["dead"] for c in changes],
             "prefix": self.prefix,
         }
-        with self.engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
-            with raw.cursor(row_factory=self._dict_row) as cur:
-                cur.execute(self._finish_many, params, prepare=True)
-                return [job_from_row(_utc(row)) for row in cur.fetchall()]
+        return self._many(self._finish_many, params)
 
     def get_job(self, job_id: str) -> Job | None:
         """Read one job."""

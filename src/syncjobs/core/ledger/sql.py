@@ -7,14 +7,14 @@ Everything else is SQLAlchemy Core on both dialects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from ...schema.base import SQLMixin, prefix_range
-from ..models import DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
+from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements
 from .statements import JobChange, JobStatements, count_active, job_from_row
@@ -128,6 +128,14 @@ class SQLLedgerMixin(SQLMixin):
             JobChange.CLAIM, {"job": job_id, "now": now, "worker": worker_id, "stale": stale_before}
         )
 
+    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
+        """Claim many jobs in one statement (one transaction)."""
+        params = [
+            {"job": c.job_id, "now": c.now, "worker": c.worker_id, "stale": c.stale_before}
+            for c in claims
+        ]
+        return _first_of_each(params, self.job_statements.claim_many)
+
     def update_progress(
         self,
         job_id: str,
@@ -177,17 +185,9 @@ class SQLLedgerMixin(SQLMixin):
 
     def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
         """Record many terminal statuses in one transaction: one durable commit for all."""
-        first: dict[str, int] = {}
-        for i, finish in enumerate(finishes):
-            first.setdefault(finish.job_id, i)
-        unique = [finishes[i] for i in sorted(first.values())]
-        if not unique:
-            return []
-        ended = self.job_statements.finish_many([_finish_params(f) for f in unique])
-        by_id = {job.id: job for job in ended}
-        return [
-            by_id.get(f.job_id) if first[f.job_id] == i else None for i, f in enumerate(finishes)
-        ]
+        return _first_of_each(
+            [_finish_params(f) for f in finishes], self.job_statements.finish_many
+        )
 
     def reschedule_job(
         self,
@@ -349,3 +349,15 @@ def _finish_params(finish: Finish) -> dict[str, Any]:
         "outcome": finish.result if completed else None,
         "dead": finish.dead_letter,
     }
+
+
+def _first_of_each(
+    changes: list[dict[str, Any]], apply: Callable[[list[dict[str, Any]]], list[Job]]
+) -> list[Job | None]:
+    """Apply the first change of each job at once; each change's job (None: not applied)."""
+    first: dict[str, int] = {}
+    for i, change in enumerate(changes):
+        first.setdefault(change["job"], i)
+    unique = [changes[i] for i in sorted(first.values())]
+    by_id = {job.id: job for job in apply(unique)} if unique else {}
+    return [by_id.get(c["job"]) if first[c["job"]] == i else None for i, c in enumerate(changes)]

@@ -128,6 +128,12 @@ class SQLiteJobStatements:
         with self.engine.begin() as conn:
             return self._change(conn, change, params)
 
+    def claim_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many CLAIM changes in one transaction."""
+        with self.engine.begin() as conn:
+            claimed = [self._change(conn, JobChange.CLAIM, params) for params in changes]
+        return [job for job in claimed if job is not None]
+
     def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
         """Apply many FINISH changes in one transaction: one commit for all of them."""
         with self.engine.begin() as conn:

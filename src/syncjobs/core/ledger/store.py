@@ -11,10 +11,11 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import ConcurrencyLimitError
-from ..models import DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
+from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
     "RESET_FIELDS",
+    "BatchClaimer",
     "BatchFinisher",
     "JobIdLookup",
     "JobLogStore",
@@ -178,6 +179,19 @@ class BatchFinisher(Protocol):
 
         The whole batch commits durably or not at all. A job named twice ends as the first
         one says; the later ones get None, as ``finish_job`` on a finished job would.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchClaimer(Protocol):
+    """Many claims in one statement: what the worker's grouped claims need. Optional."""
+
+    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
+        """Apply each ``claim_job`` in order, in one transaction; their results in order.
+
+        A job named twice is claimed by the first; the later ones get None, as a second
+        ``claim_job`` of a running job would.
         """
         ...
 

@@ -12,7 +12,7 @@ A host app that stores jobs its own way runs a suite against its implementation:
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
 - the job core: ``JobRepositoryContract``, ``JobIdLookupContract`` (short ids) and
-  ``BatchFinisherContract`` (group commit) (``syncjobs.core.ledger``),
+  ``BatchFinisherContract``, ``BatchClaimerContract`` (group commit) (``syncjobs.core.ledger``),
   ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
   (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
@@ -39,7 +39,7 @@ from ...connections.contract import (
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
 from ...core.browse.contract import JobBrowserContract
-from ...core.ledger.batch_contract import BatchFinisherContract
+from ...core.ledger.batch_contract import BatchClaimerContract, BatchFinisherContract
 from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
@@ -58,6 +58,7 @@ __all__ = [
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
+    "BatchClaimerContract",
     "BatchFinisherContract",
     "DigestStoreContract",
     "ItemStoreContract",
