@@ -58,6 +58,7 @@ class GroupCommit(Generic[W, R]):
         self._queue: list[_Waiting[W, R]] = []
         self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._stopping = False
         #: How many store calls and writes this process made (for tests and benchmarks).
         self.commits = 0
         self.writes = 0
@@ -79,13 +80,26 @@ class GroupCommit(Generic[W, R]):
         if self._pid != os.getpid():
             self._pid, self._thread, self._queue = os.getpid(), None, []
         if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
             self._thread = threading.Thread(target=self._write_forever, name=self.name, daemon=True)
             self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the writer thread finish the waiting writes and end (a later write restarts it)."""
+        with self._cond:
+            self._stopping = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
 
     def _write_forever(self) -> None:
         while True:
             with self._cond:
                 while not self._queue:
+                    if self._stopping:
+                        self._thread = None
+                        return
                     self._cond.wait()
                 batch = self._queue[: self.max_jobs]
                 del self._queue[: self.max_jobs]

@@ -182,6 +182,12 @@ class TrackingMiddleware(Middleware):
         """Stop heartbeating."""
         self.heartbeat.stop()
 
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Stop the group writers once the worker's threads have stopped."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.stop()
+
     def _claim(self, job_id: str) -> JobContext | _NotRun:
         """Claim the job; why it was not runnable, and how that ended, if it was not."""
         repo, now, s = self.app.repository, utcnow(), self.app.settings
