@@ -75,6 +75,11 @@ class GroupCommit(Generic[W, R]):
             raise waiting.error
         return waiting.result
 
+    def start(self) -> None:
+        """Start the writer thread now (a worker at boot), not at the first write."""
+        with self._cond:
+            self._ensure_writer()
+
     def _ensure_writer(self) -> None:
         """Start the writer thread (again in a forked child, whose parent's thread is gone)."""
         if self._pid != os.getpid():

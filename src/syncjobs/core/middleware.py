@@ -171,7 +171,10 @@ class TrackingMiddleware(Middleware):
         log_started(ctx.job)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        """Start heartbeating; run the schedules marked ``on_startup``."""
+        """Start the group writers and heartbeating; run the schedules marked ``on_startup``."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.start()
         self.heartbeat.start()
         try:
             Scheduler(self.app).startup(utcnow())
