@@ -15,6 +15,11 @@ shape (a second fresh prefix; one transaction), then send N Dramatiq messages fo
 a Redis pipeline (``HSET dramatiq:<q>.msgs`` + ``RPUSH dramatiq:<q>`` per message, exactly
 what the broker's enqueue script does, one round trip). The variant with a
 ``RedisBroker.enqueue`` loop instead of the pipeline is reported too.
+
+In the same run, on the same servers, ``bench.bulk_submit`` times ``submit_many`` of N no-op
+jobs against raw ``executemany`` + one Redis pipeline. The result's ``aims`` (rows of
+``bench._common.aim``): the fan-out at most 2x the raw pipelined baseline, and
+``submit_many`` at least 0.5x the raw rate.
 Run: `.venv/bin/python bench/fanout.py [N] [ROUNDS]`.
 """
 
@@ -37,7 +42,8 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import libpq, outstanding, save, servers, wait_for, worker
+from bench._common import aim, libpq, outstanding, save, servers, wait_for, worker
+from bench.bulk_submit import measure as measure_submit_many
 
 QUEUE = "sync"
 BASELINE_QUEUE = "fanout_baseline"
@@ -230,6 +236,7 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
                 raise RuntimeError(f"unexpected fan-out outcome: {fan}")
             ours.append(fan)
             raw.append(_baseline(redis_url, pg_url, accounts, fan["prefix"], client))
+        bulk = measure_submit_many(redis_url, pg_url, client, accounts, rounds)
         client.close()
 
     def median(rows: list[dict[str, Any]], key: str) -> float:
@@ -237,6 +244,15 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
 
     baseline = {k: median(raw, k) for k in raw[0]}
     fanout_s = median(ours, "seconds")
+    fanout_aim = aim(
+        f"sync_due_accounts over {accounts:,} due accounts (seconds)",
+        baseline_name="raw SELECT + executemany + Redis pipeline",
+        baseline=baseline["seconds"],
+        value=fanout_s,
+        target=2.0,
+        better="lower",
+        unit="s",
+    )
     return {
         "accounts": accounts,
         "rounds": rounds,
@@ -249,6 +265,8 @@ def run(accounts: int = 10_000, rounds: int = 1) -> dict[str, Any]:
         "fanout_over_baseline_enqueue_loop": round(
             fanout_s / baseline["seconds_with_enqueue_loop"], 2
         ),
+        "submit_many": {k: v for k, v in bulk.items() if k != "aims"},
+        "aims": [fanout_aim, *bulk["aims"]],
     }
 
 
@@ -286,6 +304,19 @@ def show(result: dict[str, Any], console: Console) -> None:
         "jobs per second", f"{n / base['seconds']:,.0f}", f"{n / result['fanout_seconds']:,.0f}", ""
     )
     console.print(table)
+    bulk = result["submit_many"]
+    console.print(
+        f"submit_many of {bulk['jobs']:,} no-op jobs: {bulk['submit_many_seconds']:.2f} s; "
+        f"raw executemany + Redis pipeline: {bulk['raw_seconds']:.2f} s; ledger insert alone: "
+        f"create_jobs {bulk['insert_only']['create_jobs_s']:.2f} s, "
+        f"executemany {bulk['insert_only']['executemany_s']:.2f} s"
+    )
+    for row in result["aims"]:
+        verdict = "met" if row["met"] else "NOT met"
+        console.print(
+            f"aim {row['figure']}: {row['value']:,.3f} vs {row['baseline_name']} "
+            f"{row['baseline']:,.3f} = {row['ratio']}x (aim {row['aim']}): {verdict}"
+        )
 
 
 if __name__ == "__main__":

@@ -16,16 +16,23 @@ The naive designs really call the same fake with httpx:
   would otherwise re-fetch all).
 
 Instagram and TikTok have no naive alternative in the seeds ("—").
+
+Re-syncs are measured twice: with the statistics refresh off (``stats_max_items=0``: what an
+unchanged re-sync cost before the refresh) and with the defaults (30 days, 200 items), TikTok
+with its hourly refresh due. "recent" is how many items are inside the 30-day window.
 Run: `.venv/bin/python bench/provider_calls.py [N]`.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from syncjobs.providers import get_provider
 from syncjobs.providers.types import Page, Provider
+from syncjobs.providers.util import parse_time
 from syncjobs.testing.fakes import FAKES, FakeProvider
 
 PROVIDERS = ("youtube", "gmail", "instagram", "tiktok")
@@ -73,13 +81,31 @@ def _fresh_fake(name: str, items: int) -> FakeProvider:
     return fake
 
 
-def _adapter(fake: Any, name: str) -> Provider:
+def _adapter(fake: Any, name: str, **stats: int) -> Provider:
+    """An adapter on ``fake``; ``stats`` overrides the statistics window settings."""
+    extra: dict[str, Any] = {}
+    if name == "tiktok" and stats:
+        extra["refresh_interval"] = timedelta(0)  # the hourly refresh is due
     return get_provider(name)(
         tokens=fake.issue_tokens(),
         save_tokens=lambda tokens: None,
-        config=fake.config(ROOT),
+        config=dataclasses.replace(fake.config(ROOT), **stats),
         transport=fake.transport(),
+        **extra,
     )
+
+
+def _recent(name: str, fake: Any) -> int:
+    """How many of the fake's items were published within the last 30 days."""
+    if name == "gmail":
+        return 0
+    since = datetime.now(UTC) - timedelta(days=30)
+    key = {"instagram": "timestamp", "tiktok": "create_time"}.get(name)
+    count = 0
+    for raw in fake.dataset().values():
+        value = raw["snippet"]["publishedAt"] if key is None else raw[key]
+        count += parse_time(value) >= since
+    return count
 
 
 def _sync_usage(fake: Any, provider: Provider, store: Store) -> Usage:
@@ -201,18 +227,30 @@ NAIVE: dict[str, Callable[[Any, Store], tuple[Usage, Usage]]] = {
 # --------------------------------------------------------------------------- run & show
 
 
-def _ours(name: str, items: int) -> dict[str, Any]:
+def _ours(name: str, items: int, added: int = 0) -> dict[str, Any]:
     fake = _fresh_fake(name, items)
+    if added:
+        fake.add_items(added)
     store = Store()
     provider = _adapter(fake, name)
+    quiet = _adapter(fake, name, stats_max_items=0)
+    fresh = _adapter(fake, name, stats_window_days=30, stats_max_items=200)
     try:
         first = _sync_usage(fake, provider, store)
         expected = len(fake.dataset())
         assert len(store.items) == expected, f"{name}: stored {len(store.items)} of {expected}"
-        resync = _sync_usage(fake, provider, store)
+        resync_off = _sync_usage(fake, quiet, copy.deepcopy(store))
+        resync = _sync_usage(fake, fresh, store)
     finally:
-        provider.close()
-    return {"first": first, "resync": resync, "items": expected}
+        for adapter in (provider, quiet, fresh):
+            adapter.close()
+    return {
+        "first": first,
+        "resync_off": resync_off,
+        "resync": resync,
+        "items": expected,
+        "recent": _recent(name, fake),
+    }
 
 
 def _naive(name: str, items: int) -> dict[str, Usage | None]:
@@ -225,9 +263,21 @@ def _naive(name: str, items: int) -> dict[str, Usage | None]:
     return {"naive_first": first, "naive_resync": resync}
 
 
+#: Items posted just before the first sync in the second row of each feed (past the cap).
+BUSY = 250
+
+
 def run(items: int = 1000) -> dict[str, Any]:
-    """Measure every provider; ``{name: {first, resync, naive_first, naive_resync, items}}``."""
-    return {name: {**_ours(name, items), **_naive(name, items)} for name in PROVIDERS}
+    """Measure every provider; ``{name: {first, resync, naive_first, naive_resync, items}}``.
+
+    The feeds get a second row, ``<name>+busy``: the same account with ``BUSY`` items posted
+    in the window, more than ``stats_max_items``, to show that the refresh stays capped.
+    """
+    result = {name: {**_ours(name, items), **_naive(name, items)} for name in PROVIDERS}
+    for name in ("youtube", "instagram", "tiktok"):
+        none = {"naive_first": None, "naive_resync": None}
+        result[f"{name}+busy"] = {**_ours(name, items, added=BUSY), **none}
+    return result
 
 
 def _cell(usage: Usage | None) -> str:
@@ -251,13 +301,15 @@ def _ratio(row: dict[str, Any]) -> str:
 def show(result: dict[str, Any], console: Console) -> None:
     """One table: calls/units of our first and re-sync, the naive ones, and the ratio."""
     table = Table(title="Provider API calls / quota units (in-process fakes)")
-    table.add_column("provider (items)")
-    for label in ("first", "re-sync", "naive first", "naive re-sync"):
+    table.add_column("provider (items, recent)")
+    labels = ("first", "re-sync, refresh off", "re-sync", "naive first", "naive re-sync")
+    for label in labels:
         table.add_column(label, justify="right")
     table.add_column("naive/ours units, first", justify="right")
+    phases = ("first", "resync_off", "resync", "naive_first", "naive_resync")
     for name, row in result.items():
-        cells = [_cell(row[phase]) for phase in ("first", "resync", "naive_first", "naive_resync")]
-        table.add_row(f"{name} ({row['items']:,})", *cells, _ratio(row))
+        cells = [_cell(row[phase]) for phase in phases]
+        table.add_row(f"{name} ({row['items']:,}, {row['recent']})", *cells, _ratio(row))
     console.print(table)
 
 

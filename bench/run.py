@@ -1,5 +1,8 @@
 """`make bench`: every benchmark, printed as tables, saved to bench/results/latest.json.
 
+At the end it prints every aim of every result in latest.json (met or not met) and writes
+them, with each benchmark's baseline and round count, to bench/results/latest.md.
+
 Sizes for a quick run: `python bench/run.py --quick`, or pick benchmarks by name:
 `python bench/run.py peers fanout`. Each module also runs alone with its own size arguments.
 """
@@ -7,6 +10,7 @@ Sizes for a quick run: `python bench/run.py --quick`, or pick benchmarks by name
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -17,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rich.console import Console
 
-from bench._common import save
+from bench._common import RESULTS, save
+from bench.report import aims_table, write_markdown
 
 #: name -> (module, full-size kwargs, quick kwargs)
 BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
@@ -29,8 +34,13 @@ BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
         {"items": 100_000, "small": 10_000},
         {"items": 10_000, "small": 1_000},
     ),
-    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 1}, {"accounts": 1_000, "rounds": 1}),
+    "fanout": ("bench.fanout", {"accounts": 10_000, "rounds": 3}, {"accounts": 1_000, "rounds": 1}),
     "recovery": ("bench.recovery", {"jobs": 1_000_000, "runs": 50}, {"jobs": 100_000, "runs": 20}),
+    "priority": (
+        "bench.priority",
+        {"backlog": 10_000, "rounds": 1},
+        {"backlog": 1_000, "rounds": 1},
+    ),
     "dashboard": (
         "bench.dashboard",
         {"jobs": 1_000_000, "runs": 30},
@@ -66,9 +76,18 @@ def main() -> None:
         began = time.monotonic()
         run: Callable[..., Any] = module.run
         result = run(**(quick if args.quick else full))
+        result["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         save(name, result)
         module.show(result, console)
         console.print(f"[dim]{name}: {time.monotonic() - began:.0f} s[/dim]\n")
+    summarise(console)
+
+
+def summarise(console: Console) -> None:
+    """Print every aim in bench/results/latest.json and write bench/results/latest.md."""
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    console.print(aims_table(results))
+    console.print(f"[dim]aims written to {write_markdown(results)}[/dim]")
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Serve the bundled fake YouTube, Gmail, Instagram and TikTok APIs, to try the example app.
 
-    python -m examples.fake_providers [--port 8900] [--items 200]
+    python -m examples.fake_providers [--port 8900] [--items 200] [--callback URL]
 
-It prints the ``SYNCJOBS_*`` settings that point syncjobs at the fakes (export them in the
-shells of the web app and the workers), then one token set per provider, ready for
-``POST /accounts``. The fakes keep their data in memory: tokens are valid as long as this
+It prints the ``SYNCJOBS_*`` settings that point syncjobs at the fakes, their consent pages
+included, and the example app's OAuth callback (export them in the shells of the web app and
+the workers), then one token set per provider, ready for ``POST /accounts``. With those
+settings ``GET /connect/{provider}`` of the example app goes through the fake's consent page,
+which approves at once. The fakes keep their data in memory: tokens are valid as long as this
 process runs. Stop it with Ctrl-C.
 """
 
@@ -33,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--items", type=int, default=200, help="items per provider")
+    parser.add_argument(
+        "--callback",
+        default="http://127.0.0.1:8000/oauth/callback",
+        help="the example app's OAuth callback URL (SYNCJOBS_OAUTH_REDIRECT_URI)",
+    )
     args = parser.parse_args(argv)
 
     fakes = CombinedFakes(items_per_provider=args.items)
@@ -41,7 +48,9 @@ def main(argv: list[str] | None = None) -> None:
     print("# syncjobs settings for the fakes: export them for the web app and the workers")
     for name in fakes.fakes:
         for key, value in dataclasses.asdict(fakes.config(name, root)).items():
-            print(f"export SYNCJOBS_{name.upper()}__{key.upper()}={shlex.quote(str(value))}")
+            if value is not None:
+                print(f"export SYNCJOBS_{name.upper()}__{key.upper()}={shlex.quote(str(value))}")
+    print(f"export SYNCJOBS_OAUTH_REDIRECT_URI={shlex.quote(args.callback)}")
     print("\n# one token set per provider, for POST /accounts")
     for name, fake in fakes.fakes.items():
         tokens = fake.issue_tokens().model_dump(mode="json", exclude_none=True)

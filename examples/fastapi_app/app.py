@@ -1,4 +1,5 @@
-"""A FastAPI host app on syncjobs: connect accounts, sync them, follow jobs live.
+"""A FastAPI host app on syncjobs: connect accounts (through the providers' consent pages),
+sync them, follow jobs live.
 
 Run it with ``make example`` (or ``uvicorn examples.fastapi_app.app:app``); see README.md in
 this folder. It reads syncjobs' settings from ``SYNCJOBS_*``, the trigger secret from
@@ -444,6 +445,69 @@ def _accepted(
     if events_route:
         body["events_url"] = str(request.url_for(events_route, job_id=job.id))
     return body
+
+
+# -- connecting accounts through the provider's consent page ----------------------------------
+
+#: What the owner did wrong (or too late) on the way through the consent page: a 400 with
+#: the error's code, never a 500. ``ConnectStateError`` and ``AccountMismatchError`` are
+#: ``InvalidInputError``; ``ConsentDeniedError`` and ``MissingScopesError`` are
+#: ``PermissionDeniedError``.
+CONNECT_REFUSALS: tuple[type[syncjobs.SyncJobsError], ...] = (
+    syncjobs.InvalidInputError,
+    syncjobs.PermissionDeniedError,
+)
+
+
+def connect_refusal(exc: syncjobs.SyncJobsError) -> JSONResponse:
+    """The 400 answer to a refused connect: the code, a message, and what the owner can fix."""
+    body: dict[str, Any] = {"error": exc.code, "message": exc.message}
+    if isinstance(exc, syncjobs.ConnectStateError):
+        body["reason"] = exc.reason  # unknown (used or forged), expired, wrong_owner
+    if isinstance(exc, syncjobs.MissingScopesError):
+        body["missing_scopes"] = exc.missing
+    return JSONResponse(body, status_code=400)
+
+
+@router.get("/connect/{provider}", name="connect_start")
+async def connect_start(
+    provider: str, owner: Owner, jobs: Jobs, account_id: str | None = None
+) -> Response:
+    """Send the user to the provider's consent page (``?account_id=`` reconnects that
+    account, as in a ``reauth_required`` notification's ``reconnect_url``)."""
+    if provider not in await run_in_threadpool(provider_names):
+        raise HTTPException(404, f"unknown provider {provider!r}")
+    try:
+        start = await run_in_threadpool(
+            jobs.accounts.begin_connect, owner, provider, account_id=account_id
+        )
+    except syncjobs.InvalidInputError as exc:  # a malformed account id
+        return connect_refusal(exc)
+    return RedirectResponse(start.url, status_code=302)
+
+
+@router.get("/oauth/callback", name="oauth_callback")
+async def oauth_callback(request: Request, owner: Owner, jobs: Jobs) -> Response:
+    """Where the provider sends the user back: connect the account and queue its sync."""
+    try:
+        done = await run_in_threadpool(
+            jobs.accounts.complete_connect, owner, dict(request.query_params)
+        )
+    except CONNECT_REFUSALS as exc:
+        return connect_refusal(exc)
+    except syncjobs.ProviderError as exc:  # the provider did not answer, or answered nonsense
+        logger.warning("connect callback failed at the provider: %s", exc)
+        raise HTTPException(502, f"{exc.code}: the provider failed; try again") from None
+    job = done.sync_job
+    return JSONResponse(
+        {
+            "account": done.account.to_dict(),
+            "reconnected": done.reconnected,
+            "sync_job_id": job.id,
+            "status_url": str(request.url_for("job_status", job_id=job.id)),
+            "events_url": str(request.url_for("job_events", job_id=job.id)),
+        }
+    )
 
 
 # -- the operator's dashboard ------------------------------------------------------------------

@@ -13,13 +13,17 @@ from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
 from .errors import (
+    AccountMismatchError,
     AccountNotFoundError,
     ConcurrencyLimitError,
     ConfigurationError,
+    ConnectStateError,
+    ConsentDeniedError,
     FatalError,
     InvalidInputError,
     JobCancelledError,
     JobNotFoundError,
+    MissingScopesError,
     PermissionDeniedError,
     ProviderError,
     ProviderUnavailableError,
@@ -34,7 +38,9 @@ from .errors import (
 if TYPE_CHECKING:
     from .api import (
         accounts,
+        begin_connect,
         cancel,
+        complete_connect,
         connect_account,
         disconnect_account,
         health,
@@ -49,13 +55,16 @@ if TYPE_CHECKING:
         set_preferences,
         status,
         submit,
+        submit_many,
         sync_account,
         trust_scores,
         usage,
         watch,
     )
     from .app import Deps, SyncJobs, register_actors
+    from .connections.connect import Connected, ConnectStart
     from .connections.models import Account, AccountState
+    from .core.bulk import JobSpec
     from .core.context import JobContext
     from .core.models import Job, JobStatus, LogLine
     from .core.registry import job_type
@@ -81,7 +90,9 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(
         [
             "accounts",
+            "begin_connect",
             "cancel",
+            "complete_connect",
             "connect_account",
             "disconnect_account",
             "health",
@@ -96,6 +107,7 @@ _LAZY: dict[str, str] = {
             "set_preferences",
             "status",
             "submit",
+            "submit_many",
             "sync_account",
             "trust_scores",
             "usage",
@@ -105,9 +117,11 @@ _LAZY: dict[str, str] = {
     ),
     **dict.fromkeys(["Deps", "SyncJobs", "register_actors"], ".app"),
     "JobContext": ".core.context",
+    "JobSpec": ".core.bulk",
     "job_type": ".core.registry",
     "create_app": ".factory",
     **dict.fromkeys(["Account", "AccountState"], ".connections.models"),
+    **dict.fromkeys(["ConnectStart", "Connected"], ".connections.connect"),
     **dict.fromkeys(["Job", "JobStatus", "LogLine"], ".core.models"),
     **dict.fromkeys(
         [
@@ -145,11 +159,16 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "Account",
+    "AccountMismatchError",
     "AccountNotFoundError",
     "AccountState",
     "Analyzer",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "ConnectStart",
+    "ConnectStateError",
+    "Connected",
+    "ConsentDeniedError",
     "Decision",
     "Deps",
     "DigestFrequency",
@@ -159,8 +178,10 @@ __all__ = [
     "JobCancelledError",
     "JobContext",
     "JobNotFoundError",
+    "JobSpec",
     "JobStatus",
     "LogLine",
+    "MissingScopesError",
     "Notification",
     "Notifier",
     "PermissionDeniedError",
@@ -183,7 +204,9 @@ __all__ = [
     "Verdict",
     "__version__",
     "accounts",
+    "begin_connect",
     "cancel",
+    "complete_connect",
     "connect_account",
     "create_app",
     "disconnect_account",
@@ -201,6 +224,7 @@ __all__ = [
     "set_preferences",
     "status",
     "submit",
+    "submit_many",
     "sync_account",
     "trust_scores",
     "usage",

@@ -27,7 +27,34 @@ class ProviderSettings(BaseModel):
     token_url: str | None = Field(
         default=None, description="Token endpoint URL; empty means the provider's real one."
     )
+    auth_url: str | None = Field(
+        default=None,
+        description="Authorisation (consent) page URL; empty means the provider's real one.",
+    )
+    exchange_url: str | None = Field(
+        default=None,
+        description="Endpoint that exchanges an authorisation code for tokens, when it is not "
+        "``token_url`` (Instagram); empty means the provider's real one.",
+    )
+    redirect_uri: str | None = Field(
+        default=None,
+        description="The OAuth callback URL registered with this provider; empty means "
+        "``SYNCJOBS_OAUTH_REDIRECT_URI``.",
+    )
     timeout: float = Field(default=30.0, gt=0, description="HTTP timeout in seconds.")
+    stats_window_days: int = Field(
+        default=30,
+        ge=0,
+        le=365,
+        description="Incremental syncs refresh the counts (views, likes, comments) of items "
+        "published this many days back (YouTube, Instagram, TikTok; 0 = off).",
+    )
+    stats_max_items: int = Field(
+        default=200,
+        ge=0,
+        le=1000,
+        description="Most recent items whose counts one sync refreshes (0 = off).",
+    )
 
 
 class AnalyzerSettings(BaseModel):

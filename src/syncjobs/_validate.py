@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from .errors import InvalidInputError
 
 __all__ = ["flag", "integer", "optional_text", "seconds", "text"]
+
+#: The control characters ``text`` refuses (C0 and DEL).
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def text(value: Any, name: str, *, max_len: int = 255) -> str:
@@ -16,7 +20,7 @@ def text(value: Any, name: str, *, max_len: int = 255) -> str:
         raise InvalidInputError(f"{name} must be a string, not {type(value).__name__}")
     if not value or len(value) > max_len:
         raise InvalidInputError(f"{name} must be 1 to {max_len} characters")
-    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+    if _CONTROL.search(value):
         raise InvalidInputError(f"{name} must not contain control characters")
     try:
         value.encode("utf-8")

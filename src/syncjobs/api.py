@@ -6,13 +6,15 @@ Each call goes to the current application (``syncjobs.factory.get_app``): the on
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
 
+from .connections.connect import Callback, Connected, ConnectStart
 from .connections.models import Account
+from .core.bulk import JobSpec
 from .core.maintenance import Health
 from .core.models import Job, JobStatus, LogLine
 from .core.scheduling import ScheduleInfo
@@ -22,7 +24,9 @@ from .providers.types import TokenSet
 
 __all__ = [
     "accounts",
+    "begin_connect",
     "cancel",
+    "complete_connect",
     "connect_account",
     "disconnect_account",
     "health",
@@ -37,6 +41,7 @@ __all__ = [
     "set_preferences",
     "status",
     "submit",
+    "submit_many",
     "sync_account",
     "trust_scores",
     "usage",
@@ -62,6 +67,15 @@ def submit(
         idempotency_key=idempotency_key,
         delay=delay,
     )
+
+
+def submit_many(specs: Iterable[JobSpec | Mapping[str, Any]]) -> list[Job]:
+    """Submit many jobs at once (one ledger transaction, one batched send); one job per spec.
+
+    All or nothing on bad input: one invalid spec raises InvalidInputError naming its index
+    and nothing is written or sent. Keys already used return their job, as ``submit`` does.
+    """
+    return get_app().submit_many(specs)
 
 
 def status(job_id: str, *, owner_id: str) -> Job:
@@ -119,6 +133,24 @@ def connect_account(
         display_name=display_name,
         sync_interval=sync_interval,
     )
+
+
+def begin_connect(
+    owner_id: str,
+    provider: str,
+    *,
+    redirect_uri: str | None = None,
+    account_id: str | None = None,
+) -> ConnectStart:
+    """Start connecting an owner's account: returns the provider's consent URL and state."""
+    return get_app().accounts.begin_connect(
+        owner_id, provider, redirect_uri=redirect_uri, account_id=account_id
+    )
+
+
+def complete_connect(owner_id: str, callback: Callback) -> Connected:
+    """Finish a connect from the provider's callback (query params, query string or URL)."""
+    return get_app().accounts.complete_connect(owner_id, callback)
 
 
 def accounts(owner_id: str) -> list[Account]:

@@ -16,6 +16,7 @@ import httpx
 
 from . import builtin_jobs  # noqa: F401  (declares the built-in job types)
 from .clock import utcnow
+from .connections.connect_state import ConnectStateStore
 from .connections.service import Accounts
 from .connections.store import AccountRepository, CredentialStore
 from .core.app import JobApp
@@ -43,7 +44,11 @@ class Deps:
     accounts: AccountRepository | None = None
     #: Where account tokens live (the SQL store encrypts them).
     credentials: CredentialStore | None = None
-    #: An httpx transport every provider uses instead of the network (tests, demo).
+    #: Pending connect attempts (the OAuth state); defaults to ``repository`` when it keeps them.
+    connect_states: ConnectStateStore | None = None
+    #: An httpx transport every provider uses instead of the network (tests, demo); not
+    #: Google's code exchange in ``complete_connect``, which google-auth-oauthlib sends with
+    #: ``requests`` (serve the fakes on loopback to test it).
     transport: httpx.BaseTransport | None = None
     #: The extras' stores (analyses, preferences, trust, usage, notifications…); defaults to
     #: ``repository`` too.
@@ -60,6 +65,8 @@ class Deps:
             self.accounts = self.repository
         if self.insights is None and isinstance(self.repository, InsightsStores):
             self.insights = self.repository
+        if self.connect_states is None and isinstance(self.repository, ConnectStateStore):
+            self.connect_states = self.repository
 
 
 class SyncJobs(JobApp):
@@ -70,7 +77,13 @@ class SyncJobs(JobApp):
     ) -> None:
         super().__init__(broker, deps.repository, settings, registry)
         self.deps = deps
-        accounts = Accounts(self, deps.accounts, deps.credentials, deps.transport)
+        accounts = Accounts(
+            self,
+            deps.accounts,
+            deps.credentials,
+            deps.transport,
+            connect_states=deps.connect_states,
+        )
         insights = Insights(
             self,
             deps.insights,
@@ -79,6 +92,7 @@ class SyncJobs(JobApp):
             transport=deps.transport,
         )
         insights.attach(accounts)
+        self.upkeep_hooks.append(accounts.purge_connect_states)
         self.add_extension(accounts)
         self.add_extension(insights)
         self.binding = bind_actors(self)

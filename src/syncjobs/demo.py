@@ -1,7 +1,8 @@
 """``syncjobs demo``: the library at work on the embedded default, nothing to install.
 
-The bundled fake YouTube, Gmail, Instagram and TikTok servers run on loopback; the ledger is
-a SQLite file; Dramatiq's in-memory broker feeds in-process workers. Run it twice: the second
+The bundled fake YouTube, Gmail, Instagram and TikTok servers run on loopback, and each account
+is connected through its fake consent page as a host app does; the ledger is a SQLite file;
+Dramatiq's in-memory broker feeds in-process workers. Run it twice: the second
 run is an incremental sync that costs about one API call per account.
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
@@ -22,7 +24,7 @@ from rich.table import Column, Table
 from .app import SyncJobs, register_actors
 from .connections.service import PROVIDER_LABELS
 from .core.models import Job
-from .errors import InvalidInputError
+from .errors import InvalidInputError, ProviderError
 from .factory import create_broker, default_deps
 from .settings import ProviderSettings, Settings
 from .storage.sql import SQLAlchemyRepository
@@ -77,8 +79,8 @@ def run_demo(console: Console, *, items: int = 750) -> None:
     """Sync one account per provider with live progress, then analyse, score, count, tidy."""
     if items < 1:
         raise InvalidInputError(f"items must be at least 1 (got {items})")
-    with fake_providers(items) as (fakes, configs):
-        app = demo_app(None, **configs)
+    with fake_providers(items) as (_, configs):
+        app = demo_app(None, oauth_redirect_uri=DEMO_REDIRECT_URI, **configs)
         console.print(
             f"[bold]syncjobs demo[/bold] — ledger {app.settings.database_url}, "
             f"in-memory broker, fake providers with {items} items each"
@@ -90,16 +92,11 @@ def run_demo(console: Console, *, items: int = 750) -> None:
             viewer_age=12,
             allowed_channels=list(DEMO_ALLOWED_CHANNELS),
         )
-        syncs: dict[str, Job] = {}
-        for name in PROVIDER_LABELS:
-            account = app.accounts.connect(
-                OWNER,
-                name,
-                fakes[name].issue_tokens(),
-                external_id=f"demo-{name}",
-                display_name=f"demo {PROVIDER_LABELS[name]}",
-            )
-            syncs[PROVIDER_LABELS[name]] = app.accounts.sync(account.id, owner_id=OWNER)
+        console.print("[bold]0. connect[/bold] each account through its consent page")
+        syncs = {
+            PROVIDER_LABELS[name]: connect_through_consent(app, name, console)
+            for name in PROVIDER_LABELS
+        }
         with app.worker(threads=4):
             console.print("[bold]1. sync[/bold] all four accounts at once")
             synced = _follow(app, syncs, console)
@@ -117,6 +114,31 @@ def run_demo(console: Console, *, items: int = 750) -> None:
         app.close()
 
 
+def connect_through_consent(app: SyncJobs, provider: str, console: Console) -> Job:
+    """Connect the demo owner's ``provider`` account the way a host app does; its sync job.
+
+    ``begin_connect`` gives the consent page's URL; the fake approves at once and redirects
+    to the callback, whose query ``complete_connect`` takes (no web server needed: the
+    redirect is read, not followed).
+    """
+    start = app.accounts.begin_connect(OWNER, provider)
+    consent = httpx.get(start.url, follow_redirects=False, timeout=30)
+    if consent.status_code != 302:
+        raise ProviderError(
+            f"the consent page answered {consent.status_code}: {consent.text[:200]}",
+            provider=provider,
+        )
+    done = app.accounts.complete_connect(OWNER, consent.headers["location"])
+    again = " again" if done.reconnected else ""
+    console.print(
+        f"   {PROVIDER_LABELS[provider]:<9} connected{again}: "
+        f"{done.account.display_name or done.account.external_id}"
+    )
+    return done.sync_job
+
+
+#: The callback URL the demo registers; never served, its query is read from the redirect.
+DEMO_REDIRECT_URI = "http://127.0.0.1/demo/oauth/callback"
 #: The word the demo owner blocks (the fake data's titles and texts use it now and then).
 DEMO_BLOCKED_WORDS = ("robot",)
 #: A sender of the fake Gmail whose mail the demo owner trusts: it skips analysis.

@@ -6,6 +6,9 @@
     ├── ConfigurationError              bad settings, unknown provider
     ├── SchemaOutdatedError             the database schema is older than this version needs
     ├── InvalidInputError               bad params, unknown job type: nothing was created
+    │   ├── ConnectStateError           a connect callback's state is unknown, used, expired
+    │   │                               or another owner's (.reason): nothing was stored
+    │   └── AccountMismatchError        a reconnect was granted for a different account
     ├── JobNotFoundError                also for another owner's job (existence never leaks)
     ├── AccountNotFoundError            also for another owner's account
     ├── ConcurrencyLimitError           the owner already has the maximum of active jobs
@@ -18,6 +21,8 @@
             ├── ReauthorizationRequiredError   account paused, owner notified
             │   └── TokenRejectedError         the API rejected the token after a refresh
             ├── PermissionDeniedError
+            │   ├── ConsentDeniedError         the owner declined the consent page
+            │   └── MissingScopesError         consent granted without scopes the sync needs
             └── UnexpectedResponseError        payload failed validation
                 ├── StaleCursorError           a stored page token or history id expired
                 └── ResourceNotFoundError      404 for one resource (deleted meanwhile)
@@ -28,13 +33,17 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = [
+    "AccountMismatchError",
     "AccountNotFoundError",
     "ConcurrencyLimitError",
     "ConfigurationError",
+    "ConnectStateError",
+    "ConsentDeniedError",
     "FatalError",
     "InvalidInputError",
     "JobCancelledError",
     "JobNotFoundError",
+    "MissingScopesError",
     "PermissionDeniedError",
     "ProviderError",
     "ProviderUnavailableError",
@@ -86,6 +95,23 @@ class InvalidInputError(SyncJobsError):
         super().__init__(message)
         #: pydantic-style error dicts, each with a ``loc`` field path, when available.
         self.errors: list[dict[str, Any]] = errors or []
+
+
+class ConnectStateError(InvalidInputError):
+    """Raised when a connect callback's state is unknown, already used, expired or foreign."""
+
+    code = "invalid_connect_state"
+
+    def __init__(self, message: str | None = None, *, reason: str = "unknown") -> None:
+        super().__init__(message)
+        #: ``unknown`` (never issued or already used), ``expired`` or ``wrong_owner``.
+        self.reason = reason
+
+
+class AccountMismatchError(InvalidInputError):
+    """Raised when a reconnect was granted for a different provider account than the one paused."""
+
+    code = "account_mismatch"
 
 
 class JobNotFoundError(SyncJobsError):
@@ -178,6 +204,25 @@ class PermissionDeniedError(FatalError):
     """Raised when the provider refuses access to the resource."""
 
     code = "permission_denied"
+
+
+class ConsentDeniedError(PermissionDeniedError):
+    """Raised when the owner declined the provider's consent page (``access_denied``)."""
+
+    code = "consent_denied"
+
+
+class MissingScopesError(PermissionDeniedError):
+    """Raised when consent was granted without scopes the built-in sync needs."""
+
+    code = "missing_scopes"
+
+    def __init__(
+        self, message: str | None = None, *, provider: str | None = None, missing: list[str]
+    ) -> None:
+        super().__init__(message, provider=provider, reason="missing_scopes")
+        #: The scopes the sync needs that the owner did not grant.
+        self.missing = list(missing)
 
 
 class UnexpectedResponseError(FatalError):

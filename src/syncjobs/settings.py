@@ -252,6 +252,25 @@ class Settings(BaseSettings):
         description="Up to this fraction of the interval is added at random to each next sync "
         "time, so accounts connected together do not all sync in the same second.",
     )
+    oauth_redirect_uri: str | None = Field(
+        default=None,
+        description="The app's OAuth callback URL, registered with each provider (a "
+        "provider's own ``redirect_uri`` overrides it), e.g. "
+        "``https://app.example.com/oauth/callback``.",
+    )
+    oauth_state_ttl: int = Field(
+        default=600,
+        ge=60,
+        le=3600,
+        description="Seconds an owner has to finish a provider's consent page before the "
+        "connect attempt expires.",
+    )
+    reconnect_url: str | None = Field(
+        default=None,
+        description="Where an owner reconnects an account, put in ``reauth_required`` "
+        "notifications; ``{provider}`` and ``{account_id}`` are filled in, e.g. "
+        "``https://app.example.com/connect/{provider}?account_id={account_id}``.",
+    )
     providers: dict[str, ProviderSettings] = Field(
         default_factory=dict,
         description="Settings of third-party providers, by name (JSON object).",

@@ -22,6 +22,7 @@ from syncjobs.testing.contract import (
     AccountRepositoryContract,
     BatchClaimerContract,
     BatchFinisherContract,
+    JobBatchStoreContract,
     JobBrowserContract,
     JobIdLookupContract,
     JobRepositoryContract,
@@ -276,4 +277,19 @@ class TestSQLiteAccountIds(OnSQLite, AccountIdLookupContract):
 
 
 class TestPostgresAccountIds(OnPostgres, AccountIdLookupContract):
+    pass
+
+
+# -- many jobs in one transaction: submit_many's insert ----------------------------------------
+
+
+class TestInMemoryJobBatches(InMemory, JobBatchStoreContract):
+    pass
+
+
+class TestSQLiteJobBatches(OnSQLite, JobBatchStoreContract):
+    pass
+
+
+class TestPostgresJobBatches(OnPostgres, JobBatchStoreContract):
     pass

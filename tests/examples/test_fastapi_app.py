@@ -99,11 +99,21 @@ def start_worker(workers: Workers) -> None:
     workers.start(queues=QUEUES, SYNCJOBS_IMPORTS='["examples.host_jobs"]', PYTHONPATH=str(ROOT))
 
 
-@contextlib.contextmanager
-def serving(api: FastAPI, **config: Any) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
-    """Run ``api`` under uvicorn on a free loopback port in a thread; stop it at the end."""
+def bound_socket() -> socket.socket:
+    """A socket bound to a free loopback port (its URL is known before the app starts)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+@contextlib.contextmanager
+def serving(
+    api: FastAPI, sock: socket.socket | None = None, **config: Any
+) -> Iterator[tuple[str, uvicorn.Server, threading.Thread]]:
+    """Run ``api`` under uvicorn on ``sock`` (default: a free loopback port) in a thread; stop
+    it at the end."""
+    if sock is None:
+        sock = bound_socket()
     uv = uvicorn.Server(
         uvicorn.Config(api, log_config=None, log_level="warning", ws="none", http="h11", **config)
     )

@@ -62,3 +62,34 @@ def test_the_file_survives_a_reopen(tmp_path: Path) -> None:
         assert again.get_job(job.id) == job
     finally:
         again.close()
+
+
+def test_submit_many_on_a_ledger_without_create_jobs_is_still_all_or_nothing(
+    make_app: AppFactory, host_repo: HostSQLiteRepository
+) -> None:
+    from syncjobs import ConcurrencyLimitError, JobSpec
+    from syncjobs.core.ledger.store import JobBatchStore
+
+    assert not isinstance(host_repo, JobBatchStore)  # submit_many creates the rows one by one
+    app = make_app(host_repo, max_active_jobs_per_owner=2)
+    first = app.submit_many(
+        [
+            JobSpec("syncjobs.count", owner_id="u1", params={"to": 1}, idempotency_key="k"),
+            JobSpec("syncjobs.count", owner_id="u1", params={"to": 1}, idempotency_key="k"),
+            JobSpec("syncjobs.count", owner_id="u2", params={"to": 2}),
+        ]
+    )
+    assert first[0].id == first[1].id != first[2].id
+    with pytest.raises(ConcurrencyLimitError):
+        app.submit_many(
+            [
+                JobSpec("syncjobs.count", owner_id="u2", params={"to": 3}),
+                JobSpec("syncjobs.count", owner_id="u1", params={"to": 3}),
+                JobSpec("syncjobs.count", owner_id="u1", params={"to": 3}),
+            ]
+        )
+    assert len(app.jobs("u1")) == 1 and len(app.jobs("u2")) == 1  # the refused batch undone
+    run_until_idle(app)
+    assert [app.status(j.id, owner_id=j.owner_id).status for j in first] == [
+        JobStatus.COMPLETED
+    ] * 3

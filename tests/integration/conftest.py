@@ -21,6 +21,7 @@ import redis
 
 from syncjobs.app import SyncJobs
 from syncjobs.core import current as _current
+from syncjobs.core.priority import band_queues
 from syncjobs.core.registry import default_registry
 from syncjobs.factory import create_app
 from syncjobs.settings import Settings
@@ -38,8 +39,9 @@ FLAKY_JOBS = "tests.integration.flaky_jobs"
 
 
 def syncjobs_queues() -> list[str]:
-    """The queues of every declared job type (and the tick's), as RabbitMQ names them."""
-    return sorted({jt.queue for jt in default_registry} | {"syncjobs", "default", "host"})
+    """The queues of every declared job type with their priority bands (and the tick's)."""
+    bases = {jt.queue for jt in default_registry} | {"syncjobs", "default"}
+    return sorted({band for base in bases for band in band_queues(base)} | {"host"})
 
 
 @pytest.fixture

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
+from syncjobs import demo
 from syncjobs.cli import app
 from syncjobs.core import current as _current
+from syncjobs.testing.fakes import CombinedFakes
 
 runner = CliRunner()
 
@@ -26,15 +29,32 @@ def sqlite_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
     _current.set_app(None)
 
 
-def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(sqlite_env: Path) -> None:
+def test_the_demo_syncs_four_accounts_then_resyncs_incrementally(
+    sqlite_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    served: list[CombinedFakes] = []
+
+    class Recorded(CombinedFakes):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            served.append(self)
+
+    monkeypatch.setattr(demo, "CombinedFakes", Recorded)
     first = runner.invoke(app, ["demo", "--items", "60"])
     assert first.exit_code == 0, first.output
     for label in ("YouTube", "Gmail", "Instagram", "TikTok", "trust scores", "usage", "cleanup"):
         assert label in first.output
     assert first.output.count("completed") >= 4
+    # Each account was connected through its consent page and the code exchange.
+    assert first.output.count(" connected: ") == 4
+    for name in ("youtube", "gmail", "instagram", "tiktok"):
+        assert served[0][name].calls["authorize"] == 1, name
     _current.set_app(None)
     again = runner.invoke(app, ["demo", "--items", "60"])
     assert again.exit_code == 0, again.output
+    # The same provider accounts: the flow reconnects the accounts of the first run.
+    assert again.output.count(" connected again: ") == 4
+    assert all(served[1][n].calls["authorize"] == 1 for n in served[1].fakes)
     listed = runner.invoke(app, ["jobs", "--owner", "demo-user", "--json", "--limit", "100"])
     jobs = json.loads(listed.stdout)
     assert len(jobs) == 16 and {j["status"] for j in jobs} == {"completed"}

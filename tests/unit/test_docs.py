@@ -167,3 +167,38 @@ def test_readme_analysis_example_runs_as_written(tmp_path: Path) -> None:
     analysed, api_calls = ast.literal_eval(lines[4])[0]
     assert analysed == 40 and api_calls >= 1
     assert lines[5] == "['Hi']"
+
+
+def test_connecting_page_offline_example_runs_as_written(tmp_path: Path) -> None:
+    page = (DOCS / "connecting.md").read_text(encoding="utf-8")
+    section = _section(page, "Testing the flow offline")
+    env = _clean_env(tmp_path)
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "syncjobs", "db", "upgrade"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert upgrade.returncode == 0, upgrade.stderr
+    script = tmp_path / "connect.py"
+    script.write_text(_python_block(section), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines() == ["Syncjobs Tester completed 30", "1 False"]
+    assert "It prints `Syncjobs Tester completed 30`, then `1 False`." in " ".join(section.split())
+
+
+def test_connecting_page_host_example_is_valid_python() -> None:
+    section = _section((DOCS / "connecting.md").read_text(encoding="utf-8"), "The API")
+    [host] = [body for lang, body in _blocks(section) if lang == "python" and "FastAPI()" in body]
+    names = {n.name for n in ast.walk(ast.parse(host)) if isinstance(n, ast.AsyncFunctionDef)}
+    assert names == {"connect", "oauth_callback"}

@@ -6,8 +6,9 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from pydantic import BaseModel
@@ -517,7 +518,8 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
         app.insights.set_preferences(f"o{n:03d}", digest="daily", timezone="Europe/London")
     seed(sql_repo, [], owner="quiet")
     app.insights.set_preferences("quiet", digest="daily")  # nothing to report: skipped
-    seed(sql_repo, [video(1, "x")], owner="tokyo", now=yesterday)
+    # (Sunday 12:30 in Tokyo: the local day its Monday digest covers.)
+    seed(sql_repo, [video(1, "x")], owner="tokyo", now=at - timedelta(hours=30))
     app.insights.set_preferences("tokyo", digest="daily", timezone="Asia/Tokyo")  # 18:30 there: due
     seed(sql_repo, [video(1, "x")], owner="la", now=yesterday)
     app.insights.set_preferences(
@@ -542,6 +544,75 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
     run_until_idle(app)
     assert app.status(again.id, owner_id="system").result["sent"] == 0
     assert len(app.insights.notifications("o007")) == 1
+
+
+@pytest.mark.parametrize(
+    ("zone_name", "day", "hours"),
+    [
+        ("America/Los_Angeles", date(2026, 3, 8), 23),  # clocks go forward
+        ("America/Los_Angeles", date(2026, 11, 1), 25),  # clocks go back
+        ("America/Los_Angeles", date(2026, 1, 15), 24),  # UTC-8
+        ("Pacific/Auckland", date(2026, 4, 5), 25),  # UTC+13 before the change
+        ("Pacific/Tongatapu", date(2026, 1, 15), 24),  # UTC+13
+    ],
+)
+def test_a_daily_digest_reports_the_owners_local_day(
+    make_app: AppFactory,
+    sql_repo: SQLAlchemyRepository,
+    zone_name: str,
+    day: date,
+    hours: int,
+) -> None:
+    app = make_app(sql_repo, default_digest="off", digest_hour=9)
+    zone = ZoneInfo(zone_name)
+
+    def local(d: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+        return datetime(d.year, d.month, d.day, hour, minute, second, tzinfo=zone)
+
+    after = day + timedelta(days=1)
+    # Usage just before, at, and just after the local midnights around ``day``: each calls
+    # count tells which instant landed in which digest.
+    moments = {
+        1: local(day) - timedelta(seconds=1),
+        10: local(day),
+        100: local(day, 23, 59, 59),
+        1000: local(after),
+    }
+    acc = seed(sql_repo, [], owner="tz", now=local(day - timedelta(days=2)))
+    for n, (calls, moment) in enumerate(sorted(moments.items())):
+        sql_repo.save_page(acc.id, items=[video(n, "x")], deleted_ids=[], cursor={}, now=moment)
+        sql_repo.record_provider_usage(
+            owner_id="tz",
+            account_id=acc.id,
+            provider="youtube",
+            job_id=None,
+            api_calls=calls,
+            quota_units=calls,
+            at=moment,
+        )
+    app.insights.set_preferences("tz", digest="daily", timezone=zone_name)
+
+    def send(at: datetime) -> None:
+        job = app.submit("send_digests", owner_id="system", params={"at": at.isoformat()})
+        run_until_idle(app)
+        assert app.status(job.id, owner_id="system").status is JobStatus.COMPLETED
+
+    send(local(after, 8, 59))  # before the digest hour: nothing yet
+    assert app.insights.notifications("tz") == []
+    send(local(after, 9, 30))
+    send(local(after, 23, 0))  # the same local day: not again
+    (digest,) = app.insights.notifications("tz")
+    assert digest.title == f"Daily digest for {day.isoformat()}"
+    assert digest.data["period"] == after.isoformat()
+    assert (digest.data["api_calls"], digest.data["items_synced"]) == (110, 2)
+    since, until = (datetime.fromisoformat(digest.data[k]) for k in ("since", "until"))
+    assert (since, until) == (local(day), local(after))
+    assert until - since == timedelta(hours=hours)
+    assert "2 new items synced" in digest.body and "110 provider API calls" in digest.body
+    send(local(after + timedelta(days=1), 9, 30))  # the next local day's digest
+    newest = app.insights.notifications("tz")[0]
+    assert newest.title == f"Daily digest for {after.isoformat()}"
+    assert (newest.data["api_calls"], newest.data["items_synced"]) == (1000, 1)
 
 
 # -- chaining --------------------------------------------------------------------------------

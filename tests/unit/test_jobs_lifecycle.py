@@ -642,6 +642,7 @@ def test_the_public_api_is_pinned() -> None:
             "JobCancelledError",
             "JobContext",
             "JobNotFoundError",
+            "JobSpec",
             "JobStatus",
             "LogLine",
             "PermissionDeniedError",
@@ -665,6 +666,7 @@ def test_the_public_api_is_pinned() -> None:
             "retry",
             "status",
             "submit",
+            "submit_many",
             "watch",
             # the extras: analysis, trust, usage, notifications
             "Analyzer",
@@ -684,6 +686,15 @@ def test_the_public_api_is_pinned() -> None:
             "set_preferences",
             "trust_scores",
             "usage",
+            # connect flows
+            "begin_connect",
+            "complete_connect",
+            "ConnectStart",
+            "Connected",
+            "AccountMismatchError",
+            "ConnectStateError",
+            "ConsentDeniedError",
+            "MissingScopesError",
         ]
     )
     for name in syncjobs.__all__:

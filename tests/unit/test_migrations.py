@@ -50,7 +50,7 @@ def db(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[tuple[Engine, 
 def test_the_revisions_are_one_labelled_branch() -> None:
     script = ScriptDirectory(str(ALEMBIC_DIR))
     assert script.get_heads() == [head_revision()]
-    assert revisions() == ("syncjobs_0001", "syncjobs_0002")
+    assert revisions() == ("syncjobs_0001", "syncjobs_0002", "syncjobs_0003")
     base = script.get_revision(revisions()[0])
     assert base is not None and base.branch_labels == {"syncjobs"}
     files = sorted(p.name for p in (ALEMBIC_DIR / "versions").glob("syncjobs_*.py"))
@@ -158,7 +158,7 @@ class _Env:
 
 NEXT_REVISION = '''"""A later revision, for the tests: a column more.
 
-Revision ID: syncjobs_0003
+Revision ID: syncjobs_0004
 """
 
 import sqlalchemy as sa
@@ -167,8 +167,8 @@ from alembic import op
 from syncjobs.schema.legacy import v4_tables
 from syncjobs.schema.prefix import revision_prefix
 
-revision = "syncjobs_0003"
-down_revision = "syncjobs_0002"
+revision = "syncjobs_0004"
+down_revision = "syncjobs_0003"
 branch_labels = None
 depends_on = None
 
@@ -184,10 +184,10 @@ def downgrade() -> None:
 
 @pytest.fixture
 def with_next_revision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
-    """Make syncjobs' branch one revision longer (a copy of it, with ``syncjobs_0003``)."""
+    """Make syncjobs' branch one revision longer (a copy of it, with ``syncjobs_0004``)."""
     branch = tmp_path / "alembic"
     shutil.copytree(ALEMBIC_DIR, branch, ignore=shutil.ignore_patterns("__pycache__"))
-    (branch / "versions" / "syncjobs_0003_next.py").write_text(NEXT_REVISION, encoding="utf-8")
+    (branch / "versions" / "syncjobs_0004_next.py").write_text(NEXT_REVISION, encoding="utf-8")
     monkeypatch.setattr(migrations, "ALEMBIC_DIR", branch)
     revisions.cache_clear()
     yield
@@ -200,11 +200,11 @@ def test_a_database_behind_is_refused_then_upgraded(
     engine, t = db
     assert upgrade(engine, t) == list(revisions())
     request.getfixturevalue("with_next_revision")
-    assert head_revision() == "syncjobs_0003"
-    message = "at revision syncjobs_0002, this syncjobs needs revision syncjobs_0003: run `sync"
+    assert head_revision() == "syncjobs_0004"
+    message = "at revision syncjobs_0003, this syncjobs needs revision syncjobs_0004: run `sync"
     with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
         check_schema(engine, t)
-    assert upgrade(engine, t) == ["syncjobs_0003"]
+    assert upgrade(engine, t) == ["syncjobs_0004"]
     check_schema(engine, t)
     assert "note" in {c["name"] for c in inspect(engine).get_columns(t.workers.name)}
 
@@ -218,13 +218,13 @@ def test_a_host_managed_database_behind_names_alembic(
     host = Table("alembic_version", MetaData(), Column("version_num", String(32)))
     with engine.begin() as conn:
         host.create(conn)
-        conn.execute(insert(host).values(version_num="syncjobs_0002"))
+        conn.execute(insert(host).values(version_num="syncjobs_0003"))
         Table(t.version_table, MetaData()).drop(conn)
     try:
         check_schema(engine, t)
         assert upgrade(engine, t) == []
         request.getfixturevalue("with_next_revision")
-        message = "needs revision syncjobs_0003: run `alembic upgrade heads`"
+        message = "needs revision syncjobs_0004: run `alembic upgrade heads`"
         with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
             check_schema(engine, t)
         with pytest.raises(SchemaOutdatedError, match=re.escape(message)):
@@ -244,5 +244,5 @@ def test_downgrading_the_browse_indexes_gives_back_revision_0001(
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"version_table": t.version_table})
         assert compare_metadata(context, v4_tables(t.prefix).metadata) == []
-    assert upgrade(engine, t) == ["syncjobs_0002"]
+    assert upgrade(engine, t) == ["syncjobs_0002", "syncjobs_0003"]
     check_schema(engine, t)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
@@ -17,8 +18,10 @@ from typing import Any
 import httpx
 
 from syncjobs.providers import get_provider
+from syncjobs.providers.feed import FeedProvider
 from syncjobs.providers.http import HTTPProvider
 from syncjobs.providers.types import Page, TokenSet
+from syncjobs.providers.util import parse_time
 from syncjobs.testing.fakes import FAKES, FakeProvider, serve
 
 PROVIDERS = ["youtube", "gmail", "instagram", "tiktok"]
@@ -46,6 +49,9 @@ class Store:
     cursor: dict[str, Any] | None = None
     pages: list[Page] = field(default_factory=list)
     sweep: set[str] | None = None
+    #: Ids the last run stored with new content (added or updated, like the job's counts);
+    #: an item delivered again unchanged is not in it.
+    changed: list[str] = field(default_factory=list)
     _asked: list[str] = field(default_factory=list)
 
     def known(self, ids: Sequence[str]) -> set[str]:
@@ -57,6 +63,7 @@ class Store:
     ) -> list[Page]:
         """One job run: commit page by page; stop consuming after ``stop_after`` pages."""
         pages: list[Page] = []
+        self.changed = []
         iterator = provider.sync(self.cursor, full=full, known=self.known)
         try:
             for page in iterator:
@@ -76,6 +83,8 @@ class Store:
         if page.full_resync:
             self.sweep = set()
         for item in page.items:
+            if self.items.get(item.external_id) != dict(item.raw):
+                self.changed.append(item.external_id)
             self.items[item.external_id] = dict(item.raw)
         for gone in page.deleted_ids:
             self.items.pop(gone, None)
@@ -101,6 +110,10 @@ class Harness:
 
     def sync(self, *, full: bool = False, stop_after: int | None = None) -> list[Page]:
         return self.store.run(self.provider, full=full, stop_after=stop_after)
+
+    def resync_calls(self) -> dict[str, int]:
+        """The documented cost of an unchanged re-sync of this harness, by endpoint."""
+        return resync_calls(self.name, self.provider, self.fake)
 
     def matches(self) -> bool:
         return self.store.items == self.fake.dataset()
@@ -137,9 +150,10 @@ def build(
     timeout: float | None = None,
     page_size: int | None = None,
     clock: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> HTTPProvider:
-    """An adapter of provider ``name`` talking to ``fake``."""
-    config = fake.config(root)
+    """An adapter of provider ``name`` talking to ``fake`` (``stats``: window settings)."""
+    config = dataclasses.replace(fake.config(root), **(stats or {}))
     if timeout is not None:
         config = dataclasses.replace(config, timeout=timeout)
     sink = saved if saved is not None else []
@@ -167,6 +181,7 @@ def harness(
     clock: Any = None,
     transport: httpx.BaseTransport | None = None,
     fake: Any = None,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[Harness]:
     """Connect an adapter to a fresh fake, in-process or over loopback."""
     fake = fake if fake is not None else FAKES[name](items=items, seed=seed)
@@ -185,6 +200,7 @@ def harness(
             page_size=page_size,
             clock=clock,
             transport=None if loopback else (transport or fake.transport()),
+            stats=stats,
         )
         stack.callback(provider.close)
         h = Harness(name, fake, provider, issued, saved)
@@ -200,6 +216,46 @@ def assert_clean(error: BaseException, secrets: Sequence[str]) -> None:
         for secret in secrets:
             assert secret not in text, f"a token leaked into {type(seen).__name__}"
         seen = seen.__cause__ or seen.__context__
+
+
+def published(name: str, raw: dict[str, Any]) -> datetime:
+    """When the fake's item ``raw`` was published (the time the feeds walk by)."""
+    if name == "youtube":
+        return parse_time(raw["snippet"]["publishedAt"])
+    return parse_time(raw["timestamp"] if name == "instagram" else raw["create_time"])
+
+
+def recent_count(name: str, provider: HTTPProvider, fake: Any) -> int:
+    """How many of the fake's items are inside the adapter's statistics window now."""
+    assert isinstance(provider, FeedProvider)
+    since = provider.stats_since()
+    return sum(1 for raw in fake.dataset().values() if published(name, raw) >= since)
+
+
+def resync_calls(name: str, provider: HTTPProvider, fake: Any) -> dict[str, int]:
+    """The documented cost of an unchanged re-sync, by endpoint (no token refresh due).
+
+    YouTube: one list call plus ``ceil(min(recent, stats_max_items) / 50)`` ``videos.list``;
+    Instagram: list pages until one reaches past the statistics window or the remembered
+    window is listed; TikTok (nothing due for its hourly refresh) and Gmail: one list call.
+    """
+    calls = {LIST_ENDPOINTS[name]: 1}
+    if name not in ("youtube", "instagram"):
+        return calls
+    assert isinstance(provider, FeedProvider)
+    recent, limit = recent_count(name, provider, fake), provider.stats_max_items
+    if name == "youtube":
+        if min(recent, limit):
+            calls["videos.list"] = math.ceil(min(recent, limit) / 50)
+        return calls
+    size, total = provider.page_size, len(fake.dataset())
+    pages = 1
+    while limit and not (
+        pages * size > recent or pages * size >= provider.window_size or pages * size >= total
+    ):
+        pages += 1
+    calls["media"] = pages
+    return calls
 
 
 def utc(text: str) -> datetime:

@@ -12,13 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from syncjobs.providers.tiktok import TikTokProvider
-from syncjobs.providers.types import Page
+from syncjobs.providers.types import Page, ProviderConfig
 from syncjobs.testing.fakes import FAKES
 
 from .test_providers_support import Harness, harness
 
-WINDOW = timedelta(days=7)
+WINDOW = timedelta(days=30)  # stats_window_days: 30 by default
 
 
 class Clock:
@@ -221,7 +220,7 @@ def test_a_full_run_needs_no_query() -> None:
 
 
 def test_the_recent_ids_are_capped() -> None:
-    limit = TikTokProvider.refresh_limit
+    limit = ProviderConfig().stats_max_items
     with tiktok(items=5, added=limit + 30) as (h, clock, _spy):
         cursor = h.store.cursor
         assert cursor is not None and len(cursor["recent"]) == limit

@@ -17,12 +17,13 @@ from syncjobs import JobStatus, SyncJobs
 from syncjobs.connections.credentials import InMemoryCredentialStore, TokenCipher, generate_key
 from syncjobs.core.context import JobContext
 from syncjobs.storage import InMemoryRepository
-from syncjobs.testing.fakes import CombinedFakes
+from syncjobs.testing.fakes import CombinedFakes, FakeGmail
 
 from ..conftest import AppFactory, run_until_idle
 
 ROOT = "http://fakes.test"
 ITEMS = 230  # several pages of every provider: 50 a page (TikTok: 20)
+GMAIL_ITEMS = 2100  # Gmail stores one page per listing of 500: five pages
 
 
 class RecordingRepository(InMemoryRepository):
@@ -53,7 +54,9 @@ class RecordingRepository(InMemoryRepository):
 
 @pytest.fixture
 def fakes() -> CombinedFakes:
-    return CombinedFakes(items_per_provider=ITEMS, seed=11)
+    fakes = CombinedFakes(items_per_provider=ITEMS, seed=11)
+    fakes.gmail = fakes.fakes["gmail"] = FakeGmail(items=GMAIL_ITEMS, seed=11)
+    return fakes
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from .items_bulk_contract import ItemBulkContract
 from .models import PageCounts
 from .store import AccountRepository
 from .testdata import item_ids, make_account, minute, stored_account, video
@@ -18,7 +19,7 @@ from .testdata import item_ids, make_account, minute, stored_account, video
 __all__ = ["ItemStoreContract"]
 
 
-class ItemStoreContract:
+class ItemStoreContract(ItemBulkContract):
     """Subclass me and provide a ``repository`` fixture returning a fresh, empty repository."""
 
     @pytest.fixture

@@ -176,16 +176,17 @@ class MemoryAccountsMixin:
         with self._lock:
             counts = {"added": 0, "updated": 0, "unchanged": 0}
             latest = {item.external_id: item for item in items}  # a page may repeat an id
-            for item in latest.values():
-                counts[self._upsert_item(account_id, item, now)] += 1
+            digests = {ext_id: content_hash(item) for ext_id, item in latest.items()}  # may raise
+            for ext_id, item in latest.items():
+                counts[self._upsert_item(account_id, item, digests[ext_id], now)] += 1
             deleted = self._mark_deleted(account_id, set(deleted_ids), now)
             if account_id in self._accounts:
                 self._update_account(account_id, cursor=copy.deepcopy(cursor), updated_at=now)
             return PageCounts(**counts, deleted=deleted)
 
-    def _upsert_item(self, account_id: str, item: Item, now: datetime) -> str:
+    def _upsert_item(self, account_id: str, item: Item, digest: str, now: datetime) -> str:
         items = self._items.setdefault(account_id, {})
-        old, digest = items.get(item.external_id), content_hash(item)
+        old = items.get(item.external_id)
         self._seen[(account_id, item.external_id)] = now
         if old is not None and old.content_hash == digest and old.deleted_at is None:
             return "unchanged"

@@ -7,9 +7,10 @@ the extras (usage, notifications) listen without accounts importing them.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,7 @@ import httpx
 from .._validate import flag, integer, optional_text, text
 from ..clock import utcnow
 from ..core.app import JobApp
+from ..core.bulk import JobSpec
 from ..core.checks import check_owner
 from ..core.models import Job
 from ..errors import (
@@ -29,10 +31,13 @@ from ..errors import (
 )
 from ..providers import provider_names
 from ..providers.types import ProviderConfig, TokenSet
+from .connect import Callback, Connected, ConnectStart, begin_connect, complete_connect
+from .connect_state import ConnectStateStore
 from .models import Account
 from .store import AccountRepository, CredentialStore
 
 __all__ = [
+    "DUE_BATCH",
     "PROVIDER_LABELS",
     "Accounts",
     "ItemChanges",
@@ -51,6 +56,8 @@ PROVIDER_LABELS = {
     "instagram": "Instagram",
     "tiktok": "TikTok",
 }
+#: Due accounts per ``submit_many`` call of ``due_syncs``.
+DUE_BATCH = 1000
 _ID = re.compile(r"^[\w.@:+-]{1,255}$")
 
 
@@ -95,11 +102,15 @@ class Accounts:
     app: JobApp
     store: AccountRepository | None
     credentials: CredentialStore | None
-    #: An httpx transport every provider uses instead of the network (tests, demo).
+    #: An httpx transport every provider uses instead of the network (tests, demo); not
+    #: Google's code exchange in ``complete_connect``, which google-auth-oauthlib sends with
+    #: ``requests`` (serve the fakes on loopback to test it).
     transport: httpx.BaseTransport | None = None
     usage_hooks: list[UsageHook] = field(default_factory=list)
     reauth_hooks: list[ReauthHook] = field(default_factory=list)
     items_hooks: list[ItemsHook] = field(default_factory=list)
+    #: Pending connect attempts (``begin_connect`` / ``complete_connect``).
+    connect_states: ConnectStateStore | None = None
 
     @staticmethod
     def of(app: JobApp) -> Accounts:
@@ -170,6 +181,29 @@ class Accounts:
             raise
         return account
 
+    def begin_connect(
+        self,
+        owner_id: str,
+        provider: str,
+        *,
+        redirect_uri: str | None = None,
+        account_id: str | None = None,
+    ) -> ConnectStart:
+        """Start connecting (or, with ``account_id``, reconnecting) an account: the consent URL."""
+        return begin_connect(
+            self, owner_id, provider, redirect_uri=redirect_uri, account_id=account_id
+        )
+
+    def complete_connect(self, owner_id: str, callback: Callback) -> Connected:
+        """Finish a connect from the provider's callback; the account's first sync is queued."""
+        return complete_connect(self, owner_id, callback)
+
+    def purge_connect_states(self, now: datetime) -> dict[str, int]:
+        """Forget the connect attempts that expired before ``now`` (run by the upkeep)."""
+        if self.connect_states is None:
+            return {}
+        return {"connects_expired": self.connect_states.purge_pending(now)}
+
     def list(self, owner_id: str) -> list[Account]:
         """List an owner's connected accounts."""
         store, _ = self.stores()
@@ -195,26 +229,57 @@ class Accounts:
         At most one sync runs and one waits per account: asking again while one waits returns
         that one; asking while one runs queues a single follow-up.
         """
-        base = f"sync:{account.id}:{account.last_sync_job_id or 'first'}{':full' if full else ''}"
-        key = base
+        return self.request_syncs([account], full=full, enforce_limit=enforce_limit)[0]
+
+    def request_syncs(
+        self, accounts: Sequence[Account], *, full: bool = False, enforce_limit: bool = True
+    ) -> builtins.list[Job]:
+        """``request_sync`` for many accounts at once: one ``submit_many`` per round.
+
+        Each account's key is ``sync:<account>:<its last sync job or "first">``, so a second
+        request while one waits returns that one. A key whose job ended before it ran (it was
+        cancelled or expired) is chained past (``<key>:<that job>``) in the next round.
+        """
+        suffix = ":full" if full else ""
+        bases = [f"sync:{a.id}:{a.last_sync_job_id or 'first'}{suffix}" for a in accounts]
+        keys = builtins.list(bases)
+        found: dict[int, Job] = {}
+        todo = builtins.list(range(len(accounts)))
         for _ in range(20):
-            job = self.app.submit(
-                "sync_account",
-                owner_id=account.owner_id,
-                params={"account_id": account.id, "full": full},
-                idempotency_key=key,
-                enforce_limit=enforce_limit,
-            )
-            if not job.is_terminal:
-                return job
-            key = f"{base}:{job.id}"  # that one ended before it ran: chain past it
-        raise ConfigurationError(f"could not queue a sync for account {account.id}")
+            specs = [
+                JobSpec(
+                    "sync_account",
+                    owner_id=accounts[i].owner_id,
+                    params={"account_id": accounts[i].id, "full": full},
+                    idempotency_key=keys[i],
+                )
+                for i in todo
+            ]
+            jobs = self.app.submit_many(specs, enforce_limit=enforce_limit)
+            ended = []
+            for i, job in zip(todo, jobs, strict=True):
+                if job.is_terminal:  # that one ended before it ran: chain past it
+                    keys[i] = f"{bases[i]}:{job.id}"
+                    ended.append(i)
+                else:
+                    found[i] = job
+            todo = ended
+            if not todo:
+                return [found[i] for i in range(len(accounts))]
+        raise ConfigurationError(f"could not queue a sync for account {accounts[todo[0]].id}")
 
     def due_syncs(self, *, limit: int) -> tuple[int, int]:
-        """Request a sync of every due active account; return (accounts due, jobs submitted)."""
+        """Request a sync of every due active account; return (accounts due, jobs submitted).
+
+        The syncs are submitted ``DUE_BATCH`` accounts at a time, each batch in one ledger
+        transaction and one batched send.
+        """
         store, _ = self.stores()
         due = store.due_accounts(now=utcnow(), limit=limit)
-        submitted = {self.request_sync(account, enforce_limit=False).id for account in due}
+        submitted: set[str] = set()
+        for start in range(0, len(due), DUE_BATCH):
+            chunk = due[start : start + DUE_BATCH]
+            submitted |= {job.id for job in self.request_syncs(chunk, enforce_limit=False)}
         return len(due), len(submitted)
 
     def provider_config(self, provider: str) -> ProviderConfig:

@@ -6,12 +6,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, or_, select, update
+from sqlalchemy import Connection, any_, bindparam, case, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..providers.types import Item
 from ..schema.base import SQLMixin
-from .fingerprint import content_hash
+from .fingerprint import EncodedItem, encode_item
 from .models import PageCounts, StoredItem
+from .sql_items_pg import StagedUpsert, utc
+
+#: Ids per ``IN`` list on SQLite (it allows at most 32,766 bound parameters per statement).
+_SQLITE_IDS = 500
 
 __all__ = ["SQLItemsMixin"]
 
@@ -36,7 +41,7 @@ def _stored(row: Any) -> StoredItem:
     )
 
 
-def _item_values(account_id: str, item: Item, digest: str, now: datetime) -> dict[str, Any]:
+def _item_values(account_id: str, item: Item, enc: EncodedItem, now: datetime) -> dict[str, Any]:
     return {
         "account_id": account_id,
         "external_id": item.external_id,
@@ -47,13 +52,35 @@ def _item_values(account_id: str, item: Item, digest: str, now: datetime) -> dic
         "published_at": item.published_at,
         "metrics": dict(item.metrics),
         "raw": dict(item.raw),
-        "content_hash": digest,
+        "content_hash": enc.content_hash,
         "first_seen_at": now,
         "last_modified_at": now,
         "last_seen_at": now,
         "deleted_at": None,
         "analysis_state": "queued",
     }
+
+
+def _copy_row(account_id: str, item: Item, enc: EncodedItem, now: datetime) -> tuple[Any, ...]:
+    """The values of ``sql_items_pg.COPY_COLUMNS`` for one item."""
+    at = utc(now)
+    return (
+        account_id,
+        item.external_id,
+        item.kind,
+        item.title,
+        item.text,
+        item.author,
+        utc(item.published_at),
+        enc.metrics_json,
+        enc.raw_json,
+        enc.content_hash,
+        at,
+        at,
+        at,
+        None,
+        "queued",
+    )
 
 
 _CHANGED_KEYS = (
@@ -78,7 +105,20 @@ def _rejudge(it: Any) -> Any:
 
 
 class SQLItemsMixin(SQLMixin):
-    """``ItemStore`` on SQLAlchemy Core; a page's cursor is saved on its account row."""
+    """``ItemStore`` on SQLAlchemy Core; a page's cursor is saved on its account row.
+
+    On PostgreSQL a page's rows go in by ``COPY`` and one upsert, and ids are bound as one
+    array (``sql_items_pg``); on SQLite by ``executemany``, ids in lists of at most 500.
+    """
+
+    def _by_ids(self, column: Any, ids: Sequence[str]) -> list[Any]:
+        """Conditions ``column`` in ``ids``: one array on PostgreSQL, lists of 500 on SQLite."""
+        if self.is_postgres:
+            return [
+                column == any_(bindparam("ids", list(ids), type_=ARRAY(column.type), unique=True))
+            ]
+        unique = list(dict.fromkeys(ids))
+        return [column.in_(unique[i : i + _SQLITE_IDS]) for i in range(0, len(unique), _SQLITE_IDS)]
 
     def known_items(
         self, account_id: str, external_ids: Sequence[str], *, now: datetime
@@ -87,14 +127,18 @@ class SQLItemsMixin(SQLMixin):
         if not external_ids:
             return set()
         it = self.tables.items
-        where = (
-            it.c.account_id == account_id,
-            it.c.external_id.in_(list(external_ids)),
-            it.c.deleted_at.is_(None),
-        )
+        found: set[str] = set()
         with self.engine.begin() as conn:
-            found = {r[0] for r in conn.execute(select(it.c.external_id).where(*where))}
-            conn.execute(update(it).where(*where).values(last_seen_at=now))
+            for ids in self._by_ids(it.c.external_id, external_ids):
+                found.update(
+                    r[0]
+                    for r in conn.execute(
+                        update(it)
+                        .where(it.c.account_id == account_id, ids, it.c.deleted_at.is_(None))
+                        .values(last_seen_at=now)
+                        .returning(it.c.external_id)
+                    )
+                )
         return found
 
     def save_page(
@@ -108,17 +152,15 @@ class SQLItemsMixin(SQLMixin):
     ) -> PageCounts:
         """Upsert items, mark deletions and commit the cursor in one transaction."""
         t = self.tables
+        latest = {item.external_id: item for item in items}  # a page may repeat an id
+        encoded = {ext_id: encode_item(item) for ext_id, item in latest.items()}
         with self.engine.begin() as conn:
-            added, updated, unchanged = self._upsert_items(conn, account_id, items, now)
+            added, updated, unchanged = self._upsert_items(conn, account_id, latest, encoded, now)
             deleted = 0
-            if deleted_ids:
-                deleted = conn.execute(
+            for ids in self._by_ids(t.items.c.external_id, deleted_ids) if deleted_ids else []:
+                deleted += conn.execute(
                     update(t.items)
-                    .where(
-                        t.items.c.account_id == account_id,
-                        t.items.c.external_id.in_(list(deleted_ids)),
-                        t.items.c.deleted_at.is_(None),
-                    )
+                    .where(t.items.c.account_id == account_id, ids, t.items.c.deleted_at.is_(None))
                     .values(deleted_at=now, last_modified_at=now)
                 ).rowcount
             conn.execute(
@@ -129,40 +171,49 @@ class SQLItemsMixin(SQLMixin):
         return PageCounts(added=added, updated=updated, unchanged=unchanged, deleted=deleted)
 
     def _upsert_items(
-        self, conn: Connection, account_id: str, items: Sequence[Item], now: datetime
+        self,
+        conn: Connection,
+        account_id: str,
+        latest: dict[str, Item],
+        encoded: dict[str, EncodedItem],
+        now: datetime,
     ) -> tuple[int, int, int]:
-        if not items:
+        if not latest:
             return 0, 0, 0
         it = self.tables.items
-        latest = {item.external_id: item for item in items}  # a page may repeat an id
-        stored = {
-            r[0]: (r[1], r[2])
-            for r in conn.execute(
-                select(it.c.external_id, it.c.content_hash, it.c.deleted_at).where(
-                    it.c.account_id == account_id, it.c.external_id.in_(list(latest))
-                )
-            )
-        }
+        stored: dict[str, tuple[str, datetime | None]] = {}
+        for ids in self._by_ids(it.c.external_id, list(latest)):
+            query = select(it.c.external_id, it.c.content_hash, it.c.deleted_at)
+            for r in conn.execute(query.where(it.c.account_id == account_id, ids)):
+                stored[r[0]] = (r[1], r[2])
         new, changed, same = [], [], []
-        for ext_id, item in latest.items():
-            digest = content_hash(item)
+        for ext_id, enc in encoded.items():
             if ext_id not in stored:
-                new.append(_item_values(account_id, item, digest, now))
-            elif stored[ext_id][0] != digest or stored[ext_id][1] is not None:
-                changed.append(_item_values(account_id, item, digest, now))
+                new.append(ext_id)
+            elif stored[ext_id][0] != enc.content_hash or stored[ext_id][1] is not None:
+                changed.append(ext_id)
             else:
                 same.append(ext_id)
-        if new:
-            conn.execute(self._insert_items(), new)
-        if changed:
-            self._update_changed(conn, account_id, changed, now)
-        if same:
+        if self.is_postgres:
+            self._staged().run(
+                conn, [_copy_row(account_id, latest[i], encoded[i], now) for i in new + changed]
+            )
+        else:
+            if new:
+                values = [_item_values(account_id, latest[i], encoded[i], now) for i in new]
+                conn.execute(self._insert_items(), values)
+            if changed:
+                values = [_item_values(account_id, latest[i], encoded[i], now) for i in changed]
+                self._update_changed(conn, account_id, values, now)
+        for ids in self._by_ids(it.c.external_id, same) if same else []:
             conn.execute(
-                update(it)
-                .where(it.c.account_id == account_id, it.c.external_id.in_(same))
-                .values(last_seen_at=now)
+                update(it).where(it.c.account_id == account_id, ids).values(last_seen_at=now)
             )
         return len(new), len(changed), len(same)
+
+    def _staged(self) -> StagedUpsert:
+        """The PostgreSQL COPY + upsert writer of this repository's items table."""
+        return StagedUpsert(self.tables.items, self.engine.dialect.identifier_preparer.quote)
 
     def _update_changed(
         self, conn: Connection, account_id: str, changed: list[dict[str, Any]], now: datetime

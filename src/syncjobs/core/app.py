@@ -11,7 +11,7 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -22,6 +22,7 @@ from .._validate import integer, optional_text, seconds, text
 from ..clock import utcnow
 from ..errors import ConfigurationError, InvalidInputError, JobNotFoundError
 from ..settings import Settings
+from .bulk import JobSpec, submit_many
 from .checks import check_delay, check_job_id, check_owner, declared_params, validate_params
 from .ledger.store import JobRepository
 from .models import DeadLetter, Job, JobStatus, LogLine, NewJob
@@ -86,6 +87,8 @@ class JobApp:
         self.outcome_hooks: list[OutcomeHook] = []
         #: Called (in order) when the app closes, before the repository is closed.
         self.close_hooks: list[Callable[[], None]] = []
+        #: Called by each round of upkeep with its time; each returns {step: rows touched}.
+        self.upkeep_hooks: list[Callable[[datetime], dict[str, int]]] = []
         self._extensions: dict[type, object] = {}
         self._lock = threading.Lock()
 
@@ -142,6 +145,12 @@ class JobApp:
                 self.repository.delete_job(job.id)
                 raise
         return job
+
+    def submit_many(
+        self, specs: Iterable[JobSpec | Mapping[str, Any]], *, enforce_limit: bool = True
+    ) -> list[Job]:
+        """Submit many jobs: one ledger transaction, one batched send (see ``core.bulk``)."""
+        return submit_many(self, specs, enforce_limit=enforce_limit)
 
     def new_job(
         self,

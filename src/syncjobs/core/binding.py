@@ -14,6 +14,7 @@ and middleware) instead of adding a second one. See docs/architecture.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import dramatiq
@@ -26,6 +27,8 @@ from .app import JobApp
 from .context import JobContext, Outcome, current_context, skipped_job
 from .middleware import TrackingMiddleware
 from .models import Job
+from .pipeline import enqueue_many
+from .priority import declare_bands, job_message, send_job
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -140,6 +143,7 @@ class ActorBinding:
             throws=EXPECTED,
             time_limit=int(time_limit * 1000),
         )(run)
+        declare_bands(self.broker, jt.queue)
         self._actors[jt.name] = actor
         self.middleware.job_types[name] = jt
         return actor
@@ -149,8 +153,17 @@ class ActorBinding:
         return self.declare(self.app.registry.get(job_type))
 
     def send(self, job: Job, *, delay_ms: int | None = None) -> None:
-        """Hand a ledger job to the broker."""
-        self.actor(job.job_type).send_with_options(args=(job.id,), delay=delay_ms or None)
+        """Hand a ledger job to the broker, on its priority's band of its queue."""
+        send_job(self.actor(job.job_type), job.id, job.priority, delay_ms)
+
+    def send_many(self, jobs: Sequence[tuple[Job, int | None]]) -> None:
+        """Hand many ledger jobs to the broker at once (one pipeline per chunk on Redis)."""
+        actors = {name: self.actor(name) for name in {job.job_type for job, _ in jobs}}
+        items = [
+            (job_message(actors[job.job_type], job.id, job.priority), delay or None)
+            for job, delay in jobs
+        ]
+        enqueue_many(self.broker, items)
 
     def _declare_tick(self) -> None:
         """Declare the minute beat ``periodiq syncjobs.actors`` sends."""

@@ -76,6 +76,11 @@ def maintain(app: JobApp, now: datetime | None = None) -> dict[str, int]:
         repo.touch_job(job.id, now=now)
         done["resent"] += 1
     done["purged"] = _purge(app, repo, now)
+    for hook in list(app.upkeep_hooks):  # the layers above: e.g. expired connect attempts
+        try:
+            done.update(hook(now))
+        except Exception:
+            logger.exception("an upkeep hook failed")
     if any(done.values()):
         logger.info("upkeep: %s", done)
     return done

@@ -51,6 +51,7 @@ from .joblog import log_finished, log_started
 from .ledger.store import BatchClaimer, BatchFinisher
 from .maintenance import Heartbeat
 from .models import Claim, Finish, Job, JobStatus
+from .priority import prepare_worker, resend, tune_consumer
 from .registry import JobType
 from .scheduling import Scheduler
 
@@ -154,9 +155,7 @@ class TrackingMiddleware(Middleware):
                 _DB_RETRY_SECONDS,
                 exc_info=True,
             )
-            broker.get_actor(message.actor_name).send_with_options(
-                args=(job_id,), delay=_DB_RETRY_SECONDS * 1000
-            )
+            resend(broker, message, _DB_RETRY_SECONDS * 1000)
             self.app.after_outcome(jt.name, "deferred", None)
             raise SkipMessage(f"job {job_id} deferred: database unavailable") from None
         if isinstance(ctx, _NotRun):
@@ -180,6 +179,14 @@ class TrackingMiddleware(Middleware):
             Scheduler(self.app).startup(utcnow())
         except Exception:
             logger.exception("startup schedules failed")
+
+    def before_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Let the worker consume its queues' priority bands and rank work by priority."""
+        prepare_worker(worker)
+
+    def after_consumer_thread_boot(self, broker: dramatiq.Broker, thread: Any) -> None:
+        """Let the consumer of a high priority band poll its queue often while idle."""
+        tune_consumer(thread, {jt.queue for jt in self.job_types.values()})
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Stop heartbeating."""

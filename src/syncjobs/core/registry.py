@@ -12,6 +12,7 @@ from typing import Any, Literal, TypeVar, get_args
 from pydantic import BaseModel
 
 from ..errors import ConfigurationError, InvalidInputError
+from .priority import check_queue_name
 
 __all__ = ["ExtraParams", "JobType", "Registry", "default_registry", "job_type"]
 
@@ -175,6 +176,7 @@ def _check_declaration(
         raise ConfigurationError(f"invalid job type name {name!r}")
     if not _QUEUE.match(queue):
         raise ConfigurationError(f"invalid queue name {queue!r}")
+    check_queue_name(queue)
     if not 1 <= priority <= 10:
         raise ConfigurationError(f"priority must be 1..10, got {priority}")
     if not (isinstance(params, type) and issubclass(params, BaseModel)):

@@ -324,6 +324,12 @@ class OwnerActivity:
     #: Items whose latest analysis says REVIEW (at the end of the window, over all time).
     awaiting_review: int = 0
     unread_notifications: int = 0
+    #: Usage in the window: provider API calls and quota units of syncs, AI calls and tokens
+    #: of analyses (the window is the owner's local day or week in a digest).
+    api_calls: int = 0
+    quota_units: int = 0
+    ai_calls: int = 0
+    tokens: int = 0
 
     @property
     def is_empty(self) -> bool:

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -21,6 +22,7 @@ from ..clock import utcnow
 from ..connections.models import Account
 from ..connections.service import PROVIDER_LABELS, Accounts, ProviderUsage
 from ..core.app import JobApp
+from ..core.bulk import JobSpec
 from ..core.checks import check_owner
 from ..core.models import Job
 from ..errors import ConfigurationError, InvalidInputError, ReauthorizationRequiredError
@@ -31,9 +33,19 @@ from .preference_changes import apply_changes
 from .stores import InsightsStores
 from .webhook_guard import check_webhook_url
 
-__all__ = ["Insights"]
+__all__ = ["Insights", "reconnect_url"]
 
 logger = logging.getLogger("syncjobs")
+
+
+def reconnect_url(template: str | None, provider: str, account_id: str) -> str | None:
+    """``template`` (``settings.reconnect_url``) with ``{provider}`` and ``{account_id}``
+    filled in, URL-quoted; None when no template is set."""
+    if not template:
+        return None
+    return template.replace("{provider}", quote(provider, safe="")).replace(
+        "{account_id}", quote(account_id, safe="")
+    )
 
 
 @dataclass
@@ -128,19 +140,23 @@ class Insights:
             data=payload,
             now=utcnow(),
         )
+        deliveries = []
         for notifier in self.notifiers:
             if notifier.name == "in_app":  # the row just written is the in-app notification
                 self.repository.record_delivery(
                     note.id, notifier.name, ok=True, error=None, now=utcnow()
                 )
             elif external:
-                self.app.submit(
-                    "deliver_notification",
-                    owner_id=owner,
-                    params={"notification_id": note.id, "notifier": notifier.name},
-                    idempotency_key=f"notify:{note.id}:{notifier.name}",
-                    enforce_limit=False,
+                deliveries.append(
+                    JobSpec(
+                        "deliver_notification",
+                        owner_id=owner,
+                        params={"notification_id": note.id, "notifier": notifier.name},
+                        idempotency_key=f"notify:{note.id}:{notifier.name}",
+                    )
                 )
+        if deliveries:  # one delivery job per external notifier, submitted together
+            self.app.submit_many(deliveries, enforce_limit=False)
         return note
 
     def notifications(self, owner_id: str, *, unread_only: bool = False) -> list[Notification]:
@@ -227,12 +243,20 @@ class Insights:
     def tell_owner_to_reconnect(self, account: Account, exc: ReauthorizationRequiredError) -> None:
         """Notify an account's owner that it needs reconnecting."""
         label = PROVIDER_LABELS.get(account.provider, account.provider)
+        url = reconnect_url(self.app.settings.reconnect_url, account.provider, account.id)
+        how = (
+            f"open {url} and approve access again"
+            if url
+            else f"connect your {label} account again from the app"
+        )
         self.notify(
             account.owner_id,
             kind="reauth_required",
             title=f"{label} connection expired",
-            body=f"Reconnect your {label} account to resume syncing.",
-            data={"account_id": account.id, "provider": account.provider},
+            body=f"{label} no longer accepts this app's access to your account. To resume "
+            f"syncing, {how}: the account keeps its synced items and carries on where it "
+            "stopped.",
+            data={"account_id": account.id, "provider": account.provider, "reconnect_url": url},
         )
 
     def tell_operator(self, job: Job) -> None:

@@ -20,10 +20,13 @@ from ..errors import ConfigurationError
 from .types import Item, KnownItems, Page, Provider, ProviderConfig, ProviderFactory, TokenSet
 
 __all__ = [
+    "DEFAULT_AUTH_URLS",
     "DEFAULT_BASE_URLS",
+    "DEFAULT_EXCHANGE_URLS",
     "DEFAULT_TOKEN_URLS",
     "ENTRY_POINT_GROUP",
     "GMAIL_BATCH_URL",
+    "SYNC_SCOPES",
     "GmailProvider",
     "InstagramProvider",
     "Item",
@@ -56,6 +59,24 @@ DEFAULT_TOKEN_URLS: dict[str, str] = {
     "gmail": "https://oauth2.googleapis.com/token",
     "instagram": "https://graph.instagram.com/refresh_access_token",
     "tiktok": "https://open.tiktokapis.com/v2/oauth/token/",
+}
+#: The real consent pages owners are sent to (``ProviderConfig.auth_url`` overrides them).
+DEFAULT_AUTH_URLS: dict[str, str] = {
+    "youtube": "https://accounts.google.com/o/oauth2/v2/auth",
+    "gmail": "https://accounts.google.com/o/oauth2/v2/auth",
+    "instagram": "https://www.instagram.com/oauth/authorize",
+    "tiktok": "https://www.tiktok.com/v2/auth/authorize/",
+}
+#: Where an authorisation code is exchanged when that is not the token endpoint.
+DEFAULT_EXCHANGE_URLS: dict[str, str] = {
+    "instagram": "https://api.instagram.com/oauth/access_token",
+}
+#: The scopes the built-in sync of each provider needs (what a connect flow asks for).
+SYNC_SCOPES: dict[str, tuple[str, ...]] = {
+    "youtube": ("https://www.googleapis.com/auth/youtube.readonly",),
+    "gmail": ("https://www.googleapis.com/auth/gmail.readonly",),
+    "instagram": ("instagram_business_basic", "instagram_business_manage_insights"),
+    "tiktok": ("user.info.basic", "video.list"),
 }
 #: Gmail's batch endpoint (derived from ``base_url`` when that is overridden).
 GMAIL_BATCH_URL = "https://gmail.googleapis.com/batch/gmail/v1"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ValidationError
@@ -63,6 +63,8 @@ class FeedRun(BaseModel):
     floor: datetime | None = None
     window: dict[str, WindowEntry] = {}
     seen: list[str] = []
+    #: Entries listed so far by this run.
+    listed: int = 0
 
 
 class FeedState(BaseModel):
@@ -89,14 +91,31 @@ class FeedState(BaseModel):
         state.run = FeedRun(full=full or state.hwm is None)
         return state, state.run.full
 
-    def absorb(self, page: FeedPage, known: KnownItems, window_size: int) -> FeedStep:
-        """Sort a page into new/changed, unchanged and stop; advance the run."""
+    def absorb(
+        self,
+        page: FeedPage,
+        known: KnownItems,
+        window_size: int,
+        *,
+        refresh_since: datetime | None = None,
+    ) -> FeedStep:
+        """Sort a page into new/changed, unchanged and stop; advance the run.
+
+        With ``refresh_since``, an incremental run walks on past the high-water mark while
+        the entries are at least that recent and fewer than ``window_size`` were listed (the
+        list carries the counts: changed ones are seen by their fingerprint).
+        """
         run = self._run
         step, stop, candidates = FeedStep(), False, []
         for entry in page.entries:
             if entry.id in self.window and entry.id not in run.seen:
                 run.seen.append(entry.id)
-            stop = stop or (not run.full and self.hwm is not None and entry.ts <= self.hwm)
+            run.listed += 1
+            reached = not run.full and self.hwm is not None and entry.ts <= self.hwm
+            stop = stop or (
+                reached
+                and (refresh_since is None or entry.ts < refresh_since or run.listed >= window_size)
+            )
             previous = self.window.get(entry.id)
             if run.full or previous is None:
                 candidates.append(entry)
@@ -167,6 +186,33 @@ class FeedProvider(HTTPProvider):
 
     #: The cursor model (an adapter may extend it with fields of its own).
     state_type: ClassVar[type[FeedState]] = FeedState
+    #: Whether the remembered window also holds the recent items whose counts are refreshed
+    #: (``stats_max_items`` of them) rather than one page.
+    stats_in_window: ClassVar[bool] = False
+    #: Whether the list itself carries the counts, so that an incremental walk refreshes them
+    #: by listing on through the statistics window (no detail call).
+    stats_in_list: ClassVar[bool] = False
+
+    @property
+    def stats_window(self) -> timedelta:
+        """How far back incremental syncs refresh counts (``stats_window_days``)."""
+        return timedelta(days=self.config.stats_window_days)
+
+    @property
+    def stats_max_items(self) -> int:
+        """How many recent items at most a sync refreshes (0 when the refresh is off)."""
+        return self.config.stats_max_items if self.config.stats_window_days else 0
+
+    @property
+    def window_size(self) -> int:
+        """How many of the newest items the cursor remembers with their fingerprints."""
+        if self.stats_in_window:
+            return max(self.page_size, self.stats_max_items)
+        return self.page_size
+
+    def stats_since(self) -> datetime:
+        """Items published at or after this instant are in the statistics window."""
+        return self.now() - self.stats_window
 
     def prepare(self, state: FeedState) -> None:
         """Fill ``state.extra`` before the first list call (e.g. discover a playlist id)."""
@@ -209,7 +255,8 @@ class FeedProvider(HTTPProvider):
                 state.restart()
                 continue
             self.check_page_token(listed.next_token)
-            step = state.absorb(listed, known, self.page_size)
+            since = self.stats_since() if self.stats_in_list and self.stats_max_items else None
+            step = state.absorb(listed, known, self.window_size, refresh_since=since)
             items = self.items_for(step.fetch) if step.fetch else []
             self.note_page(state, listed, step)
             yield self.make_page(

@@ -2,7 +2,8 @@
 
 Full sync (Gmail's sync guide): ``GET profile`` first (its ``historyId`` is adopted when the
 full sync ends, so nothing that happens meanwhile is lost), ``messages.list`` pages of 500,
-and ``messages.get?format=metadata`` for the ids the store lacks, 50 to a multipart batch.
+and ``messages.get?format=metadata`` for the ids the store lacks, 50 to a multipart batch
+(each listing is stored as one page).
 Partial sync: ``history.list`` pages from the stored ``historyId``; added messages are
 fetched, relabelled ones re-fetched, ``messagesDeleted`` reported; a 404 (history expired)
 drops the cursor and runs a full sync. Messages labelled SPAM or TRASH are reported deleted,
@@ -11,6 +12,7 @@ as ``messages.list`` (without ``includeSpamTrash``) does not list them either.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -251,21 +253,27 @@ class GmailProvider(GoogleProvider):
         total: int | None = None,
         full_resync: bool = False,
     ) -> Iterator[Page]:
-        """One page per batch; only the last advances the cursor past the listed page."""
-        batches = list(chunks(ids, self.batch_size)) or [[]]
-        for number, batch in enumerate(batches):
-            items, hidden = self._get_messages(batch)
-            if number == len(batches) - 1:
-                advance()
-            first = number == 0
-            yield self.make_page(
-                items,
-                state.model_dump(mode="json"),
-                deleted_ids=[*(deleted if first else ()), *hidden],
-                unchanged=unchanged if first else 0,
-                total_hint=total,
-                full_resync=full_resync and first,
-            )
+        """One page per listed page: its messages fetched in batches of 50, stored at once.
+
+        One page (one store transaction) per listing rather than per batch: a listing of
+        500 is ten batches, and each stored page costs a commit. A sync stopped mid-listing
+        refetches only that listing's messages.
+        """
+        items: list[Item] = []
+        hidden: list[str] = []
+        for batch in chunks(ids, self.batch_size):
+            got, gone = self._get_messages(batch)
+            items += got
+            hidden += gone
+        advance()
+        yield self.make_page(
+            items,
+            state.model_dump(mode="json"),
+            deleted_ids=[*deleted, *hidden],
+            unchanged=unchanged,
+            total_hint=total,
+            full_resync=full_resync,
+        )
 
     def _get_messages(self, ids: Sequence[str]) -> tuple[list[Item], list[str]]:
         """Batch-get metadata; retry 5xx parts once; skip 404s; SPAM/TRASH as deleted."""
@@ -275,9 +283,10 @@ class GmailProvider(GoogleProvider):
         for attempt in range(2):
             retry: list[str] = []
             for message_id, part in self._batch(pending) if pending else []:
-                error = self.classify(part, endpoint="messages.get")
+                message = _message_of(part)  # decoded once when it is plainly a success
+                error = None if message else self.classify(part, endpoint="messages.get")
                 if error is None:
-                    item = self._item(self.json_of(part, endpoint="messages.get"))
+                    item = self._item(message or self.json_of(part, endpoint="messages.get"))
                     if _HIDDEN_LABELS.intersection(item.raw.get("labelIds") or ()):
                         hidden.append(message_id)
                     else:
@@ -336,6 +345,21 @@ class GmailProvider(GoogleProvider):
             metrics={"size": message.sizeEstimate} if message.sizeEstimate is not None else {},
             raw=raw,
         )
+
+
+def _message_of(part: httpx.Response) -> dict[str, Any] | None:
+    """A successful part's message, its JSON decoded once; None when ``classify`` must judge.
+
+    A 2xx part whose body is a JSON object without an ``error`` member is a success for
+    ``classify`` too, so its body need not be decoded twice (once to look for an error).
+    """
+    if not part.is_success:
+        return None
+    try:
+        data = json.loads(part.content)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) and data and "error" not in data else None
 
 
 def _changes(records: Sequence[_Record]) -> tuple[list[str], list[str], list[str]]:

@@ -4,6 +4,14 @@
 ``paging.next`` exists) down to the stored high-water ``timestamp``. The list carries every
 field stored, so no detail call is made. Graph cursors are kept only within a run.
 
+Counts: ``like_count`` and ``comments_count`` come with the list, so an incremental walk goes
+on past the high-water mark through the media posted within ``stats_window_days`` (at most
+``stats_max_items`` listed); the cursor remembers that many fingerprints, so media whose counts
+moved are delivered again and the others cost nothing more. An unchanged re-sync costs one
+``/me/media`` call per ``page_size`` recent media listed: 1 call while fewer than 50 were posted
+in the window, ``ceil(stats_max_items / page_size)`` (4 by default) at most. Media insights
+(``/{id}/insights``: views, reach, saves) cost one call per media and are not fetched.
+
 Tokens: there is no refresh token. The long-lived token is refreshed with
 ``GET /refresh_access_token?grant_type=ig_refresh_token`` once it is at least 24 h old (by
 ``issued_at``) and unexpired; an expired token means the owner must reconnect.
@@ -74,6 +82,8 @@ class InstagramProvider(FeedProvider):
     default_token_url: ClassVar[str] = DEFAULT_TOKEN_URLS["instagram"]
     default_page_size: ClassVar[int] = 50
     max_page_size: ClassVar[int] = 100
+    stats_in_window: ClassVar[bool] = True
+    stats_in_list: ClassVar[bool] = True
     #: Instagram refreshes only tokens at least this old.
     min_refresh_age: ClassVar[timedelta] = timedelta(hours=24)
 

@@ -5,11 +5,13 @@ may be short while ``has_more`` is true) down to the stored high-water ``create_
 The list carries every field stored, so no detail call is made.
 
 Refresh: counts change and ``cover_image_url`` is signed for 6 h, so after an incremental
-walk the recent videos (posted within ``refresh_window``) that the store has not received
-for ``refresh_interval`` are delivered again: those this run listed straight from the list,
-the others through ``POST /v2/video/query/`` (at most 20 ids a call); an id the answer omits
-was deleted. The cursor's ``recent`` map (id -> [create_time, delivered_at], epoch seconds,
-at most ``refresh_limit`` ids) remembers them. Full runs list (and deliver) everything.
+walk the recent videos (posted within ``stats_window_days``, 30 by default) that the store has
+not received for ``refresh_interval`` (1 h) are delivered again: those this run listed straight
+from the list, the others through ``POST /v2/video/query/`` (at most 20 ids a call); an id the
+answer omits was deleted. The cursor's ``recent`` map (id -> [create_time, delivered_at], epoch
+seconds, at most ``stats_max_items`` ids, 200 by default) remembers them. Full runs list (and
+deliver) everything. An unchanged re-sync costs one ``video.list`` call, plus, once an hour,
+``ceil(recent not on the first page / 20)`` ``video.query`` calls (10 at most by default).
 
 Every answer is the
 ``{"data":…,"error":{"code","message","log_id"}}`` envelope: a code other than ``ok`` is an
@@ -105,12 +107,8 @@ class TikTokProvider(FeedProvider):
     default_page_size: ClassVar[int] = 20
     max_page_size: ClassVar[int] = 20
     state_type: ClassVar[type[FeedState]] = TikTokState
-    #: Videos posted this recently are kept fresh (counts, the 6 h cover URL).
-    refresh_window: timedelta = timedelta(days=7)
     #: A recent video delivered less than this long ago is not delivered again.
     refresh_interval: timedelta = timedelta(hours=1)
-    #: At most this many recent ids are remembered (10 query calls a run at most).
-    refresh_limit: ClassVar[int] = 200
     query_batch: ClassVar[int] = 20
 
     def __init__(
@@ -121,8 +119,10 @@ class TikTokProvider(FeedProvider):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if refresh_window is not None:
-            self.refresh_window = refresh_window
+        #: Videos posted this recently are kept fresh (counts, the 6 h cover URL).
+        self.refresh_window = refresh_window if refresh_window is not None else self.stats_window
+        #: At most this many recent ids are remembered (a query call per 20 of them).
+        self.refresh_limit = self.stats_max_items
         if refresh_interval is not None:
             self.refresh_interval = refresh_interval
         #: Recent videos listed by the current run (in this process), by id.

@@ -9,6 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from ..errors import ConfigurationError
+
 __all__ = [
     "Item",
     "KnownItems",
@@ -17,6 +19,7 @@ __all__ = [
     "ProviderConfig",
     "ProviderFactory",
     "TokenSet",
+    "check_stats_window",
 ]
 
 
@@ -89,6 +92,37 @@ class ProviderConfig:
     base_url: str | None = None
     token_url: str | None = None
     timeout: float = 30.0
+    #: Counts of items published this many days back are refreshed by incremental syncs
+    #: (YouTube, Instagram, TikTok; 0 turns the refresh off).
+    stats_window_days: int = 30
+    #: At most this many recent items are refreshed per sync (0 turns the refresh off).
+    stats_max_items: int = 200
+    #: The consent page owners are sent to (``DEFAULT_AUTH_URLS`` when None).
+    auth_url: str | None = None
+    #: Where an authorisation code is exchanged, when not ``token_url`` (Instagram).
+    exchange_url: str | None = None
+    #: The OAuth callback URL registered with the provider (else the app-wide one).
+    redirect_uri: str | None = None
+
+    def __post_init__(self) -> None:
+        check_stats_window(self.stats_window_days, self.stats_max_items)
+
+
+#: The largest ``stats_window_days`` and ``stats_max_items`` accepted.
+MAX_STATS_WINDOW_DAYS = 365
+MAX_STATS_ITEMS = 1000
+
+
+def check_stats_window(days: object, items: object) -> None:
+    """Raise ConfigurationError unless the statistics window is two whole numbers in range."""
+    for name, value, top in (
+        ("stats_window_days", days, MAX_STATS_WINDOW_DAYS),
+        ("stats_max_items", items, MAX_STATS_ITEMS),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= top:
+            raise ConfigurationError(
+                f"{name} must be a whole number from 0 to {top}, not {value!r}"
+            )
 
 
 @runtime_checkable

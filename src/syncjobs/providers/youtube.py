@@ -5,22 +5,29 @@ cursor), ``playlistItems.list`` pages it newest first down to the high-water mar
 ``videos.list`` fetches details and statistics of the new or changed videos only (50 ids a
 call). ``search.list`` is never called (100 units, or its own tiny bucket).
 
+Statistics: the playlist does not carry view/like/comment counts, so after an incremental
+walk the videos published within ``stats_window_days`` (at most ``stats_max_items``, newest
+first, known from the cursor's window) are fetched again with ``videos.list``, 50 ids a call,
+1 unit each; the store counts those whose counts moved as updated. An unchanged re-sync costs
+``1 + ceil(min(recent, stats_max_items) / 50)`` calls and units (5 at most by default). An
+id the answer omits was deleted. Full runs fetch every video anyway.
+
 Watch history is not available: since 2016 the API answers ``HL``/``WL`` for
 ``relatedPlaylists.watchHistory``/``watchLater`` and those lists cannot be retrieved.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
 from ..errors import PermissionDeniedError
 from . import DEFAULT_BASE_URLS
-from .feed import Entry, FeedPage, FeedProvider, FeedState
+from .feed import Entry, FeedPage, FeedProvider, FeedState, FeedStep
 from .google_auth import GoogleProvider
-from .types import Item
+from .types import Item, Page
 from .util import chunks, metrics_of
 
 __all__ = ["YouTubeProvider"]
@@ -88,9 +95,20 @@ class YouTubeProvider(GoogleProvider, FeedProvider):
     stale_cursor_reasons: ClassVar[frozenset[str]] = frozenset(
         {"invalidPageToken", "playlistNotFound"}
     )
+    stats_in_window: ClassVar[bool] = True
+    #: Most ids one ``videos.list`` call takes.
+    videos_batch: ClassVar[int] = 50
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        #: Videos this process fetched in the current walk, and recent ones it listed unfetched.
+        self._fetched: set[str] = set()
+        self._deferred = 0
+        self._walk_full = False
 
     def prepare(self, state: FeedState) -> None:
         """Find the uploads playlist (one ``channels.list``) unless the cursor caches it."""
+        self._fetched, self._deferred = set(), 0
         if "uploads" in state.extra:
             return
         response = self.call(
@@ -131,22 +149,65 @@ class YouTubeProvider(GoogleProvider, FeedProvider):
         )
         # The playlist's size is this run's total only when the run walks all of it.
         full = state.run is not None and state.run.full
+        self._walk_full = full
         total = body.pageInfo.totalResults if body.pageInfo and full else None
         return FeedPage(entries, body.nextPageToken, total)
 
     def items_for(self, entries: list[Entry]) -> list[Item]:
         """Fetch details and statistics with ``videos.list`` (50 ids a call, 1 unit each)."""
         items: list[Item] = []
-        for batch in chunks([entry.id for entry in entries], 50):
-            response = self.call(
-                "GET",
-                "videos",
-                endpoint="videos.list",
-                params={"part": _VIDEO_PARTS, "id": ",".join(batch)},
-            )
-            body = self.parse(response, _ListResponse, endpoint="videos.list")
-            items += [self._item(raw) for raw in body.items]
+        for batch in chunks([entry.id for entry in entries], self.videos_batch):
+            items += self._videos(batch)
+        self._fetched.update(entry.id for entry in entries)
         return items
+
+    def _videos(self, ids: list[str]) -> list[Item]:
+        """One ``videos.list`` call for at most 50 ids; ids it does not know are left out."""
+        response = self.call(
+            "GET",
+            "videos",
+            endpoint="videos.list",
+            params={"part": _VIDEO_PARTS, "id": ",".join(ids)},
+        )
+        body = self.parse(response, _ListResponse, endpoint="videos.list")
+        return [self._item(raw) for raw in body.items]
+
+    # -- statistics of recent videos ---------------------------------------------------------
+
+    def note_page(self, state: FeedState, listed: FeedPage, step: FeedStep) -> None:
+        """Recent videos listed unfetched are counted by the refresh, not as unchanged here."""
+        limit = self.stats_max_items
+        if self._walk_full or not limit:
+            return
+        since, fetched = self.stats_since(), {entry.id for entry in step.fetch}
+        for entry in listed.entries:
+            if entry.ts < since or self._deferred >= limit:
+                continue
+            self._deferred += 1
+            if entry.id not in fetched and step.unchanged > 0:
+                step.unchanged -= 1
+
+    def after_walk(self, state: FeedState, *, full: bool) -> Iterator[Page]:
+        """Fetch the statistics of the recent videos again (incremental runs only)."""
+        fetched, self._fetched, self._deferred = self._fetched, set(), 0
+        if full or not self.stats_max_items:
+            return
+        for batch in chunks(self.recent_ids(state, exclude=fetched), self.videos_batch):
+            items = self._videos(batch)
+            found = {item.external_id for item in items}
+            deleted = [video_id for video_id in batch if video_id not in found]
+            for video_id in deleted:
+                state.window.pop(video_id, None)
+            yield self.make_page(items, state.dump(), deleted_ids=deleted)
+
+    def recent_ids(self, state: FeedState, *, exclude: set[str] | None = None) -> list[str]:
+        """The remembered videos within the statistics window, newest first, capped."""
+        since = self.stats_since()
+        recent = sorted(
+            ((ts, video_id) for video_id, (_, ts) in state.window.items() if ts >= since),
+            reverse=True,
+        )[: self.stats_max_items]
+        return [video_id for _, video_id in recent if video_id not in (exclude or set())]
 
     def _item(self, raw: Mapping[str, Any]) -> Item:
         video = self.validate(raw, _Video, endpoint="videos.list")

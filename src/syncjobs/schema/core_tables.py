@@ -19,7 +19,14 @@ from sqlalchemy import (
 
 from .columns import JSONType, UTCDateTime
 
-__all__ = ["account_tables", "item_tables", "job_log_tables", "job_tables", "upkeep_tables"]
+__all__ = [
+    "account_tables",
+    "connect_state_tables",
+    "item_tables",
+    "job_log_tables",
+    "job_tables",
+    "upkeep_tables",
+]
 
 
 def job_tables(prefix: str, md: MetaData) -> dict[str, Table]:
@@ -165,6 +172,24 @@ def account_tables(prefix: str, md: MetaData) -> dict[str, Table]:
         "accounts": accounts,
         "credentials": credentials,
     }
+
+
+def connect_state_tables(prefix: str, md: MetaData) -> dict[str, Table]:
+    """Pending connect attempts, by the SHA-256 of their OAuth state (revision syncjobs_0003)."""
+    connect_states = Table(
+        f"{prefix}connect_states",
+        md,
+        Column("state_hash", String(64), primary_key=True),
+        Column("owner_id", String(255), nullable=False),
+        Column("provider", String(64), nullable=False),
+        Column("redirect_uri", Text, nullable=False),
+        Column("code_verifier", String(128)),
+        Column("account_id", String(36)),
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("expires_at", UTCDateTime, nullable=False),
+        Index(f"{prefix}connect_states_expires_ix", "expires_at"),
+    )
+    return {"connect_states": connect_states}
 
 
 def item_tables(prefix: str, md: MetaData) -> dict[str, Table]:

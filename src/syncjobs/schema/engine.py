@@ -36,7 +36,7 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     # by a server restart fails its statement once, is discarded, and the job retries.
     # psycopg prepares any statement run 5 times; PostgreSQL then may switch to a generic
     # plan, which for the 50-id IN lookups of a sync page was 4x slower (bench/gmail_sync.py).
-    # The hot-path statements in pgfast.py still prepare explicitly.
+    # The item store now binds a page's ids as one array (syncjobs.connections.sql_items_pg).
     return create_engine(
         parsed,
         pool_size=pool_size,

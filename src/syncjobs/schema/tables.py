@@ -7,7 +7,14 @@ from dataclasses import dataclass, fields
 from sqlalchemy import MetaData, Table
 
 from .columns import JSONType, UTCDateTime
-from .core_tables import account_tables, item_tables, job_log_tables, job_tables, upkeep_tables
+from .core_tables import (
+    account_tables,
+    connect_state_tables,
+    item_tables,
+    job_log_tables,
+    job_tables,
+    upkeep_tables,
+)
 from .extra_tables import analysis_tables, delivery_tables, usage_tables
 
 __all__ = ["JSONType", "Tables", "UTCDateTime", "build_tables", "version_table_name"]
@@ -21,6 +28,7 @@ _GROUPS = (
     analysis_tables,
     usage_tables,
     delivery_tables,
+    connect_state_tables,
 )
 
 
@@ -53,13 +61,15 @@ class Tables:
     deliveries: Table
     breakers: Table
     digests: Table
+    connect_states: Table
 
     @property
     def all(self) -> tuple[Table, ...]:
-        """Every table, in the order they are defined."""
-        return tuple(
+        """Every table of ``metadata``, in the order they are defined."""
+        tables = (
             getattr(self, f.name) for f in fields(self) if f.name not in ("prefix", "metadata")
         )
+        return tuple(table for table in tables if table.key in self.metadata.tables)
 
     @property
     def version_table(self) -> str:

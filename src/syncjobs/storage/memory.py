@@ -10,6 +10,7 @@ import itertools
 import threading
 
 from ..connections.browse_memory import MemoryAccountBrowserMixin
+from ..connections.connect_state_memory import MemoryConnectStatesMixin
 from ..connections.memory import MemoryAccountsMixin
 from ..core.browse.memory import MemoryBrowseMixin
 from ..core.ledger.memory import MemoryLedgerMixin
@@ -38,10 +39,12 @@ class InMemoryRepository(
     MemoryRetention,
     MemoryAccountsMixin,
     MemoryAccountBrowserMixin,
+    MemoryConnectStatesMixin,
 ):
     """The job ledger, upkeep, accounts, items and the extras' records in process memory.
 
-    It browses them too (``JobBrowser``, ``AccountBrowser``, ``UsageBrowser``).
+    It browses them too (``JobBrowser``, ``AccountBrowser``, ``UsageBrowser``) and keeps
+    pending connect attempts (``ConnectStateStore``).
     """
 
     def __init__(self) -> None:
@@ -51,4 +54,5 @@ class InMemoryRepository(
         self._init_ledger()
         self._init_upkeep()
         self._init_accounts()
+        self._init_connect_states()
         self._init_insights()

@@ -1,11 +1,8 @@
-"""The contracts of ``BatchFinisher`` and ``BatchClaimer``: grouped writes, as pytest tests.
+"""The contract of ``JobBatchStore.create_jobs`` (``submit_many``'s one transaction), as tests.
 
-A host store that implements ``finish_jobs`` (so workers group their terminal writes) or
-``claim_jobs`` (their claims) runs::
+A host store that implements ``create_jobs`` runs it beside ``JobRepositoryContract``::
 
-    from syncjobs.testing.contract import BatchClaimerContract, BatchFinisherContract
-
-    class TestMyBatches(BatchFinisherContract, BatchClaimerContract):
+    class TestMyBatches(JobBatchStoreContract):
         @pytest.fixture
         def repository(self):
             return MyRepository(...)
@@ -14,158 +11,142 @@ A host store that implements ``finish_jobs`` (so workers group their terminal wr
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from ...clock import utcnow
-from ..models import Claim, Finish, Job, JobStatus
+from ...errors import ConcurrencyLimitError
+from ..models import JobStatus
 from .contract import existing, new_job
-from .store import BatchClaimer, BatchFinisher, JobRepository
 
-__all__ = ["BatchClaimerContract", "BatchFinisherContract"]
-
-
-def _running(repository: JobRepository, owner_id: str = "owner-1") -> Job:
-    job, _ = repository.create_job(new_job(owner_id), active_limit=None)
-    return existing(repository.claim_job(job.id, worker_id="w", now=utcnow()))
+__all__ = ["JobBatchStoreContract"]
 
 
-class BatchFinisherContract:
-    """Subclass me and provide a ``repository`` fixture: a ledger that is a ``BatchFinisher``."""
+class JobBatchStoreContract:
+    """Subclass me and provide a ``repository`` fixture: a fresh store with ``create_jobs``."""
 
     @pytest.fixture
-    def repository(self) -> JobRepository:
-        """Override: return the repository under test."""
+    def repository(self) -> Any:
+        """Override: return the store under test."""
         raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
 
-    def batches(self, repository: JobRepository) -> BatchFinisher:
-        """The repository as a ``BatchFinisher``."""
-        assert isinstance(repository, BatchFinisher)
-        return repository
+    def test_a_batch_is_stored_as_pending_jobs_in_order(self, repository: Any) -> None:
+        news = [new_job(f"owner-{i % 3}", params={"i": i}) for i in range(7)]
+        rows = repository.create_jobs(news, active_limit=None)
+        assert [(job.id, created) for job, created in rows] == [(n.id, True) for n in news]
+        for (job, _), new in zip(rows, news, strict=True):
+            got = existing(repository.get_job(new.id))
+            assert got == job
+            assert got.status is JobStatus.PENDING and got.params == new.params
+            assert (got.owner_id, got.attempts, got.updated_at) == (
+                new.owner_id,
+                0,
+                new.created_at,
+            )
 
-    def test_each_end_is_recorded_as_finish_job_would(self, repository: JobRepository) -> None:
-        ok, bad, gone = (_running(repository, f"owner-{i}") for i in range(3))
-        now = utcnow()
-        ended = self.batches(repository).finish_jobs(
-            [
-                Finish(ok.id, JobStatus.COMPLETED, now, result={"items": [1, 2]}),
-                Finish(bad.id, JobStatus.FAILED, now, None, "fatal", "boom", dead_letter=True),
-                Finish(gone.id, JobStatus.CANCELLED, now, None, "cancelled", "stop"),
-            ]
-        )
-        assert [existing(j).id for j in ended] == [ok.id, bad.id, gone.id]
-        done = existing(repository.get_job(ok.id))
-        assert done.status is JobStatus.COMPLETED and done.result == {"items": [1, 2]}
-        assert done.progress_percent == 100.0 and done.completed_at is not None
-        failed = existing(repository.get_job(bad.id))
-        assert (failed.status, failed.error_code, failed.error_message) == (
-            JobStatus.FAILED,
-            "fatal",
-            "boom",
-        )
-        assert failed.result is None
-        letters = repository.list_dead_letters()
-        assert [(d.job_id, d.error_code, d.params, d.attempts) for d in letters] == [
-            (bad.id, "fatal", bad.params, 1)
+    def test_an_empty_batch_writes_nothing(self, repository: Any) -> None:
+        assert repository.create_jobs([], active_limit=1) == []
+        assert repository.list_jobs() == []
+
+    def test_a_key_already_used_returns_that_job(self, repository: Any) -> None:
+        first, _ = repository.create_job(new_job(idempotency_key="k"), active_limit=None)
+        news = [new_job(idempotency_key="k"), new_job(idempotency_key="other")]
+        rows = repository.create_jobs(news, active_limit=None)
+        assert rows[0] == (first, False)
+        assert rows[1][1] and rows[1][0].id == news[1].id
+        assert repository.get_job(news[0].id) is None
+        assert len(repository.list_jobs(owner_id="owner-1")) == 2
+
+    def test_a_key_repeated_in_the_batch_is_one_job(self, repository: Any) -> None:
+        news = [
+            new_job(idempotency_key="twice"),
+            new_job(idempotency_key="twice"),
+            new_job("owner-2", idempotency_key="twice"),  # another owner's key is its own
         ]
-        assert existing(repository.get_job(gone.id)).status is JobStatus.CANCELLED
+        rows = repository.create_jobs(news, active_limit=None)
+        assert [created for _, created in rows] == [True, False, True]
+        assert rows[1][0].id == rows[0][0].id == news[0].id
+        assert rows[2][0].id == news[2].id
+        assert repository.get_job(news[1].id) is None
 
-    def test_finished_missing_and_repeated_jobs_get_none(self, repository: JobRepository) -> None:
-        done, twice = _running(repository), _running(repository)
-        now = utcnow()
-        repository.finish_job(done.id, status=JobStatus.COMPLETED, now=now, result=1)
-        ended = self.batches(repository).finish_jobs(
-            [
-                Finish(done.id, JobStatus.FAILED, now, None, "late", "too late"),
-                Finish("00000000-0000-4000-8000-00000000dead", JobStatus.COMPLETED, now),
-                Finish(twice.id, JobStatus.COMPLETED, now, result={"first": True}),
-                Finish(twice.id, JobStatus.FAILED, now, None, "second", "ignored"),
-            ]
+    def test_a_batch_past_an_owners_limit_writes_nothing(self, repository: Any) -> None:
+        repository.create_job(new_job("busy"), active_limit=None)
+        news = [new_job("free"), new_job("busy"), new_job("busy")]
+        with pytest.raises(ConcurrencyLimitError, match="busy"):
+            repository.create_jobs(news, active_limit=2)
+        assert all(repository.get_job(n.id) is None for n in news)
+        assert len(repository.list_jobs()) == 1
+        rows = repository.create_jobs(news[:2], active_limit=2)
+        assert [created for _, created in rows] == [True, True]
+
+    def test_jobs_found_by_key_do_not_count_towards_the_limit(self, repository: Any) -> None:
+        first, _ = repository.create_job(new_job(idempotency_key="a"), active_limit=None)
+        rows = repository.create_jobs(
+            [new_job(idempotency_key="a"), new_job(idempotency_key="b")], active_limit=2
         )
-        assert [j.id if j else None for j in ended] == [None, None, twice.id, None]
-        assert existing(repository.get_job(done.id)).result == 1
-        kept = existing(repository.get_job(twice.id))
-        assert (kept.status, kept.result) == (JobStatus.COMPLETED, {"first": True})
-        assert self.batches(repository).finish_jobs([]) == []
+        assert rows[0] == (first, False) and rows[1][1]
 
-    def test_concurrent_batches_end_every_job_once(self, repository: JobRepository) -> None:
-        jobs = [_running(repository, f"owner-{i % 3}") for i in range(24)]
-        barrier = threading.Barrier(4)
-        ended: list[Job | None] = []
+    def test_concurrent_batches_never_exceed_the_limit(self, repository: Any) -> None:
+        created: list[int] = []
+        refused: list[str] = []
+        barrier = threading.Barrier(6)
 
-        def one(part: list[Job]) -> None:
+        def one() -> None:
             barrier.wait()
-            batch = [Finish(j.id, JobStatus.COMPLETED, utcnow(), result=j.id) for j in part]
-            ended.extend(self.batches(repository).finish_jobs(batch))
+            try:
+                rows = repository.create_jobs([new_job("busy"), new_job("busy")], active_limit=5)
+                created.append(sum(1 for _, c in rows if c))
+            except ConcurrencyLimitError:
+                refused.append("x")
 
-        threads = [threading.Thread(target=one, args=(jobs[i::4],)) for i in range(4)]
+        threads = [threading.Thread(target=one) for _ in range(6)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
-        assert sorted(existing(j).id for j in ended) == sorted(j.id for j in jobs)
-        for job in jobs:
-            assert existing(repository.get_job(job.id)).result == job.id
+        assert (sum(created), len(refused)) == (4, 4)
+        assert len(repository.list_jobs(owner_id="busy")) == 4
 
+    def test_concurrent_batches_with_one_key_make_one_job(self, repository: Any) -> None:
+        ids: list[str] = []
+        barrier = threading.Barrier(5)
 
-class BatchClaimerContract:
-    """Subclass me and provide a ``repository`` fixture: a ledger that is a ``BatchClaimer``."""
+        def one() -> None:
+            barrier.wait()
+            rows = repository.create_jobs(
+                [new_job(idempotency_key="shared"), new_job(idempotency_key=None)],
+                active_limit=None,
+            )
+            ids.append(rows[0][0].id)
 
-    @pytest.fixture
-    def repository(self) -> JobRepository:
-        """Override: return the repository under test."""
-        raise NotImplementedError("provide a `repository` fixture")  # pragma: no cover
+        threads = [threading.Thread(target=one) for _ in range(5)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(set(ids)) == 1
+        assert len(repository.list_jobs(owner_id="owner-1")) == 6
 
-    def claimer(self, repository: JobRepository) -> BatchClaimer:
-        """The repository as a ``BatchClaimer``."""
-        assert isinstance(repository, BatchClaimer)
-        return repository
-
-    def test_each_claim_is_applied_as_claim_job_would(self, repository: JobRepository) -> None:
-        now = utcnow()
-        due, _ = repository.create_job(new_job(), active_limit=None)
-        later, _ = repository.create_job(
-            new_job(scheduled_for=now + timedelta(minutes=5)), active_limit=None
-        )
-        done = _running(repository)
-        repository.finish_job(done.id, status=JobStatus.COMPLETED, now=now)
-        live = _running(repository)
-        crashed = _running(repository)
-        repository.claim_job(crashed.id, worker_id="w", now=now)  # not taken: its worker lives
-        claimed = self.claimer(repository).claim_jobs(
-            [
-                Claim(due.id, "host:1:1", now, now - timedelta(minutes=1)),
-                Claim(later.id, "host:1:2", now, now - timedelta(minutes=1)),
-                Claim(done.id, "host:1:3", now, now - timedelta(minutes=1)),
-                Claim(live.id, "host:1:4", now, now - timedelta(minutes=1)),
-                Claim(crashed.id, "host:1:5", now, now + timedelta(seconds=1)),
-                Claim("00000000-0000-4000-8000-00000000dead", "host:1:6", now),
-            ]
-        )
-        assert [j.id if j else None for j in claimed] == [
-            due.id,
-            None,
-            None,
-            None,
-            crashed.id,
-            None,
-        ]
-        got = existing(repository.get_job(due.id))
-        assert (got.status, got.attempts, got.worker_id) == (JobStatus.PROCESSING, 1, "host:1:1")
-        again = existing(repository.get_job(crashed.id))
-        assert (again.attempts, again.worker_id) == (2, "host:1:5")
-        assert existing(repository.get_job(later.id)).status is JobStatus.PENDING
-        assert existing(repository.get_job(live.id)).worker_id == "w"
-
-    def test_a_job_claimed_twice_in_one_batch_is_claimed_once(
-        self, repository: JobRepository
+    def test_a_single_create_racing_a_batch_for_one_key_makes_one_job(
+        self, repository: Any
     ) -> None:
-        job, _ = repository.create_job(new_job(), active_limit=None)
-        now = utcnow()
-        claimed = self.claimer(repository).claim_jobs(
-            [Claim(job.id, "first", now), Claim(job.id, "second", now)]
-        )
-        assert [j.worker_id if j else None for j in claimed] == ["first", None]
-        assert existing(repository.get_job(job.id)).attempts == 1
-        assert self.claimer(repository).claim_jobs([]) == []
+        ids: list[str] = []
+        barrier = threading.Barrier(6)
+
+        def batch() -> None:
+            barrier.wait()
+            news = [new_job(f"o{i}", idempotency_key=f"k{i}") for i in range(20)]
+            ids.append(repository.create_jobs(news, active_limit=None)[7][0].id)
+
+        def single() -> None:
+            barrier.wait()
+            ids.append(
+                repository.create_job(new_job("o7", idempotency_key="k7"), active_limit=None)[0].id
+            )
+
+        threads = [threading.Thread(target=f) for f in (batch, single) * 3]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(ids) == 6 and len(set(ids)) == 1

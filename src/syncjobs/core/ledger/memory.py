@@ -6,26 +6,25 @@ import copy
 import dataclasses
 import itertools
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import (
-    ACTIVE_STATUSES,
-    Claim,
-    DeadLetter,
-    Finish,
-    Job,
-    JobStatus,
-    LogLine,
-    NewJob,
+from ..models import ACTIVE_STATUSES, DeadLetter, Job, JobStatus, LogLine, NewJob
+from .memory_group import MemoryGroupMixin
+from .store import (
+    RESET_FIELDS,
+    Subscription,
+    active_limit_error,
+    batch_limit_error,
+    job_of,
 )
-from .store import RESET_FIELDS, Subscription, active_limit_error
 
 __all__ = ["MemoryLedgerMixin", "MemorySubscription"]
 
 
-class MemoryLedgerMixin:
+class MemoryLedgerMixin(MemoryGroupMixin):
     """``JobRepository`` in dicts under one lock; ``subscribe`` wakes on every change of a job.
 
     Needs ``_lock`` (an RLock) and ``_ids`` (a counter shared by the stores) set first.
@@ -94,6 +93,39 @@ class MemoryLedgerMixin:
             )
             return self._put(job), True
 
+    def create_jobs(
+        self, news: Sequence[NewJob], *, active_limit: int | None
+    ) -> list[tuple[Job, bool]]:
+        """Insert a batch at once under the owners' limit and idempotency keys (JobBatchStore)."""
+        with self._lock:
+            keyed: dict[tuple[str, str | None], Job] = {
+                (j.owner_id, j.idempotency_key): j
+                for j in self._jobs.values()
+                if j.idempotency_key is not None
+            }
+            out: list[tuple[Job, bool]] = []
+            fresh: list[Job] = []
+            for new in news:
+                key = (new.owner_id, new.idempotency_key)
+                if new.idempotency_key is not None and key in keyed:
+                    out.append((keyed[key], False))
+                    continue
+                job = dataclasses.replace(job_of(new), params=copy.deepcopy(new.params))
+                if new.idempotency_key is not None:
+                    keyed[key] = job
+                fresh.append(job)
+                out.append((job, True))
+            if active_limit is not None:
+                active = Counter(
+                    j.owner_id for j in self._jobs.values() if j.status in ACTIVE_STATUSES
+                )
+                for owner, adding in Counter(j.owner_id for j in fresh).items():
+                    if active[owner] + adding > active_limit:
+                        raise batch_limit_error(owner, active[owner], adding, active_limit)
+            for job in fresh:
+                self._put(job)
+            return [(copy.deepcopy(job), created) for job, created in out]
+
     def delete_job(self, job_id: str) -> None:
         """Remove a job."""
         with self._lock:
@@ -159,16 +191,6 @@ class MemoryLedgerMixin:
                 )
             )
 
-    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
-        """Claim many jobs at once (``BatchClaimer``)."""
-        with self._lock:
-            return [
-                self.claim_job(
-                    c.job_id, worker_id=c.worker_id, now=c.now, stale_before=c.stale_before
-                )
-                for c in claims
-            ]
-
     def update_progress(
         self,
         job_id: str,
@@ -222,40 +244,32 @@ class MemoryLedgerMixin:
         dead_letter: bool = False,
     ) -> Job | None:
         """Record a terminal status and, when asked, the dead letter."""
-        finish = Finish(job_id, status, now, result, error_code, error_message, dead_letter)
-        return self.finish_jobs([finish])[0]
-
-    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
-        """Record many terminal statuses at once (``BatchFinisher``)."""
-        with self._lock:
-            return [self._end_job(f) for f in finishes]
-
-    def _end_job(self, f: Finish) -> Job | None:
         changes: dict[str, Any] = {
-            "status": f.status,
-            "completed_at": f.now,
-            "updated_at": f.now,
-            "error_code": f.error_code,
-            "error_message": f.error_message,
+            "status": status,
+            "completed_at": now,
+            "updated_at": now,
+            "error_code": error_code,
+            "error_message": error_message,
         }
-        if f.status is JobStatus.COMPLETED:
-            changes.update(result=copy.deepcopy(f.result), progress_percent=100.0)
-        job = self._update(f.job_id, set(ACTIVE_STATUSES), **changes)
-        if job is not None and f.dead_letter:
-            self._dead.append(
-                DeadLetter(
-                    id=next(self._ids),
-                    job_id=job.id,
-                    owner_id=job.owner_id,
-                    job_type=job.job_type,
-                    params=copy.deepcopy(job.params),
-                    error_code=f.error_code,
-                    error_message=f.error_message,
-                    attempts=job.attempts,
-                    failed_at=f.now,
+        if status is JobStatus.COMPLETED:
+            changes.update(result=copy.deepcopy(result), progress_percent=100.0)
+        with self._lock:
+            job = self._update(job_id, set(ACTIVE_STATUSES), **changes)
+            if job is not None and dead_letter:
+                self._dead.append(
+                    DeadLetter(
+                        id=next(self._ids),
+                        job_id=job.id,
+                        owner_id=job.owner_id,
+                        job_type=job.job_type,
+                        params=copy.deepcopy(job.params),
+                        error_code=error_code,
+                        error_message=error_message,
+                        attempts=job.attempts,
+                        failed_at=now,
+                    )
                 )
-            )
-        return job
+            return job
 
     def reschedule_job(
         self,

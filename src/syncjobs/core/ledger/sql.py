@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from ...schema.base import SQLMixin, prefix_range
 from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
+from .batch import pg_create_jobs, sqlite_create_jobs
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements
 from .statements import JobChange, JobStatements, count_active, job_from_row
@@ -78,6 +79,16 @@ class SQLLedgerMixin(SQLMixin):
                     active = count_active(conn, self.tables, new.owner_id)
                     if active >= active_limit:
                         raise active_limit_error(active, active_limit)
+
+    def create_jobs(
+        self, news: Sequence[NewJob], *, active_limit: int | None
+    ) -> list[tuple[Job, bool]]:
+        """Insert a batch of jobs in one transaction (``JobBatchStore``; see ``batch.py``)."""
+        if not news:
+            return []
+        if isinstance(self.job_statements, PostgresJobStatements):
+            return pg_create_jobs(self.job_statements, news, active_limit)
+        return sqlite_create_jobs(self.engine, self.tables, news, active_limit)
 
     def delete_job(self, job_id: str) -> None:
         """Remove a job that never reached a broker."""

@@ -16,7 +16,7 @@ from ..models import Job, JobStatus, NewJob
 from .statements import ACTIVE_VALUES, JobChange, count_active, job_from_row
 from .store import Subscription
 
-__all__ = ["PollSubscription", "SQLiteJobStatements"]
+__all__ = ["PollSubscription", "SQLiteJobStatements", "new_row"]
 
 _PENDING, _PROCESSING = JobStatus.PENDING.value, JobStatus.PROCESSING.value
 
@@ -104,7 +104,7 @@ class SQLiteJobStatements:
                 active_limit
             ):
                 return None
-            row = conn.execute(insert(jobs).values(_new_row(new)).returning(*jobs.c))
+            row = conn.execute(insert(jobs).values(new_row(new)).returning(*jobs.c))
             return job_from_row(row.mappings().one())
 
     def get_job(self, job_id: str) -> Job | None:
@@ -173,7 +173,8 @@ class SQLiteJobStatements:
         return PollSubscription(self.poll_interval)
 
 
-def _new_row(new: NewJob) -> dict[str, Any]:
+def new_row(new: NewJob) -> dict[str, Any]:
+    """The jobs-table row of a new job, as inserted."""
     return {
         "id": new.id,
         "owner_id": new.owner_id,

@@ -14,15 +14,19 @@ from ...errors import ConcurrencyLimitError
 from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
+    "MAX_LOCKED_OWNERS",
     "RESET_FIELDS",
     "BatchClaimer",
     "BatchFinisher",
+    "JobBatchStore",
     "JobIdLookup",
     "JobLogStore",
     "JobRepository",
     "JobStore",
     "Subscription",
     "active_limit_error",
+    "batch_limit_error",
+    "job_of",
 ]
 
 #: What ``reset_job`` clears on a failed or cancelled job, besides making it pending.
@@ -50,6 +54,39 @@ RESET_FIELDS: Mapping[str, Any] = MappingProxyType(
 def active_limit_error(active: int, limit: int) -> ConcurrencyLimitError:
     """What ``create_job`` and ``reset_job`` raise: the owner has ``active`` of ``limit`` jobs."""
     return ConcurrencyLimitError(f"owner already has {active} active jobs (limit {limit})")
+
+
+#: The most distinct owners whose locks one ``create_jobs`` batch takes until its commit (on
+#: PostgreSQL the lock table is shared and finite: max_locks_per_transaction per connection).
+MAX_LOCKED_OWNERS = 1000
+
+
+def batch_limit_error(owner_id: str, active: int, adding: int, limit: int) -> ConcurrencyLimitError:
+    """What ``create_jobs`` raises: a batch would take ``owner_id`` past ``limit``."""
+    return ConcurrencyLimitError(
+        f"owner {owner_id!r} has {active} active jobs and the batch adds {adding} "
+        f"(limit {limit}); nothing was created"
+    )
+
+
+def job_of(new: NewJob) -> Job:
+    """The pending job a freshly inserted ``new`` is (what every store stores for it)."""
+    return Job(
+        id=new.id,
+        owner_id=new.owner_id,
+        job_type=new.job_type,
+        queue=new.queue,
+        priority=new.priority,
+        params=new.params,
+        status=JobStatus.PENDING,
+        created_at=new.created_at,
+        updated_at=new.created_at,
+        max_retries=new.max_retries,
+        scheduled_for=new.scheduled_for,
+        expires_at=new.expires_at,
+        idempotency_key=new.idempotency_key,
+        parent_id=new.parent_id,
+    )
 
 
 class Subscription(Protocol):
@@ -192,6 +229,22 @@ class BatchClaimer(Protocol):
 
         A job named twice is claimed by the first; the later ones get None, as a second
         ``claim_job`` of a running job would.
+        """
+        ...
+
+
+@runtime_checkable
+class JobBatchStore(Protocol):
+    """Many new jobs in one transaction (``submit_many``); stores without it get a loop."""
+
+    def create_jobs(
+        self, news: Sequence[NewJob], *, active_limit: int | None
+    ) -> list[tuple[Job, bool]]:
+        """Insert every ``new`` whose idempotency key is not taken; one (job, created) each.
+
+        All in one transaction: a job whose key exists (in the ledger, or earlier in
+        ``news``) comes back as that job with created False. When the new jobs would take an
+        owner past ``active_limit`` active jobs, raises ConcurrencyLimitError and writes nothing.
         """
         ...
 

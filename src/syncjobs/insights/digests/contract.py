@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from ..contract_helpers import (
@@ -17,7 +20,20 @@ from ..contract_helpers import (
     video,
 )
 from ..models import Decision, DigestFrequency, OwnerActivity, Preferences
+from .periods import digest_period, local_day_bounds
 from .store import DigestStore
+
+#: (zone, local day, its length in hours): daylight-saving changes in Los Angeles (UTC-8 in
+#: winter) and Auckland (UTC+13 in summer), an ordinary day in each, and Tonga (UTC+13).
+LOCAL_DAYS = [
+    ("America/Los_Angeles", date(2026, 3, 8), 23),
+    ("America/Los_Angeles", date(2026, 11, 1), 25),
+    ("America/Los_Angeles", date(2026, 1, 15), 24),
+    ("Pacific/Auckland", date(2026, 4, 5), 25),
+    ("Pacific/Auckland", date(2026, 9, 27), 23),
+    ("Pacific/Auckland", date(2026, 1, 15), 24),
+    ("Pacific/Tongatapu", date(2026, 1, 15), 24),
+]
 
 __all__ = ["DigestStoreContract"]
 
@@ -26,7 +42,7 @@ class DigestStoreContract:
     """Digest owners paged by id, one claim per digest period, and owners' activity.
 
     Provide a ``repository`` fixture returning a fresh, empty repository that implements
-    ``AccountRepository``, ``PreferencesStore``, ``AnalysisQueueStore`` and
+    ``AccountRepository``, ``PreferencesStore``, ``AnalysisQueueStore``, ``UsageStore`` and
     ``NotificationStore`` too (what an owner's activity counts).
     """
 
@@ -107,7 +123,48 @@ class DigestStoreContract:
             review=1,
             awaiting_review=1,
             unread_notifications=3,
+            ai_calls=3,
+            tokens=450,
         )
         assert not activity.is_empty
         nothing = repository.owner_activity("nobody", since=at(10), until=at(20))
         assert nothing == OwnerActivity() and nothing.is_empty
+
+    @pytest.mark.parametrize(("zone_name", "day", "hours"), LOCAL_DAYS)
+    def test_owner_activity_over_a_local_day_counts_what_happened_in_that_day(
+        self, repository: ContractRepository, zone_name: str, day: date, hours: int
+    ) -> None:
+        zone = ZoneInfo(zone_name)
+        since, until = local_day_bounds(day, zone)
+        assert until - since == timedelta(hours=hours)
+        assert since.astimezone(zone).replace(tzinfo=None) == datetime(day.year, day.month, day.day)
+        # The digest sent the next local morning covers exactly that day.
+        morning = datetime.combine(day + timedelta(days=1), datetime.min.time()) + timedelta(
+            hours=9
+        )
+        period = digest_period(morning.replace(tzinfo=zone), zone, weekly=False, hour=9, weekday=0)
+        assert period is not None and (period.since, period.until) == (since, until)
+        acc = add_account(repository, owner_id="owner-1")
+        second = timedelta(seconds=1)
+        # Each instant's calls tell where it landed: 1 and 1000 are outside the day.
+        moments = {1: since - second, 10: since, 100: until - second, 1000: until}
+        for n, (calls, moment) in enumerate(sorted(moments.items())):
+            repository.record_provider_usage(
+                owner_id="owner-1",
+                account_id=acc.id,
+                provider="youtube",
+                job_id=None,
+                api_calls=calls,
+                quota_units=calls * 2,
+                at=moment,
+            )
+            repository.save_page(
+                acc.id, items=[video(f"v{n}")], deleted_ids=[], cursor={}, now=moment
+            )
+        activity = repository.owner_activity("owner-1", since=since, until=until)
+        assert (activity.api_calls, activity.quota_units) == (110, 220)
+        assert activity.items_synced == 2
+        before = repository.owner_activity("owner-1", since=since - timedelta(days=1), until=since)
+        assert (before.api_calls, before.items_synced) == (1, 1)
+        assert repository.owner_activity("owner-1", since=since, until=until) == activity
+        assert since.tzinfo is UTC and until.tzinfo is UTC

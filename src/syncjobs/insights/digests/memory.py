@@ -47,16 +47,22 @@ class MemoryDigests(MemoryInsightsState):
                 if since <= item.first_seen_at < until
             )
             decided = {d: 0 for d in Decision}
-            awaiting = 0
+            awaiting = ai_calls = tokens = 0
             for a in self._analyses.values():
                 if a.owner_id != owner_id:
                     continue
                 if since <= a.analyzed_at < until:
                     decided[a.decision] += 1
+                    ai_calls, tokens = ai_calls + a.ai_calls, tokens + (a.tokens or 0)
                 item = self._item(a.item_id)
                 if a.decision is Decision.REVIEW and item is not None and item.deleted_at is None:
                     awaiting += 1
             unread = sum(1 for n in self._notes if n.owner_id == owner_id and n.read_at is None)
+            spent = [
+                e
+                for _, e in self._provider_usage
+                if e.owner_id == owner_id and since <= e.at < until
+            ]
         return OwnerActivity(
             items_synced=synced,
             items_analysed=sum(decided.values()),
@@ -65,4 +71,8 @@ class MemoryDigests(MemoryInsightsState):
             review=decided[Decision.REVIEW],
             awaiting_review=awaiting,
             unread_notifications=unread,
+            api_calls=sum(e.api_calls for e in spent),
+            quota_units=sum(e.quota_units for e in spent),
+            ai_calls=ai_calls,
+            tokens=tokens,
         )

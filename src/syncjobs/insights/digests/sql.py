@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, union
+from sqlalchemy import Connection, delete, func, select, union
 
 from ...schema.base import SQLMixin
 from ..models import Decision, OwnerActivity, Preferences
@@ -76,18 +76,25 @@ class SQLDigestsMixin(SQLMixin):
                     it.c.first_seen_at < until,
                 )
             ).scalar_one()
-            decided = {
-                decision: int(n)
-                for decision, n in conn.execute(
-                    select(an.c.decision, func.count())
-                    .where(
-                        an.c.owner_id == owner_id,
-                        an.c.analyzed_at >= since,
-                        an.c.analyzed_at < until,
-                    )
-                    .group_by(an.c.decision)
+            decided: dict[str, int] = {}
+            ai_calls = tokens = 0
+            for decision, n, calls, used in conn.execute(
+                select(
+                    an.c.decision,
+                    func.count(),
+                    func.coalesce(func.sum(an.c.ai_calls), 0),
+                    func.coalesce(func.sum(an.c.tokens), 0),
                 )
-            }
+                .where(
+                    an.c.owner_id == owner_id,
+                    an.c.analyzed_at >= since,
+                    an.c.analyzed_at < until,
+                )
+                .group_by(an.c.decision)
+            ):
+                decided[decision] = int(n)
+                ai_calls, tokens = ai_calls + int(calls), tokens + int(used)
+            spent = self._provider_spend(conn, owner_id, since, until)
             awaiting = conn.execute(
                 select(func.count())
                 .select_from(an.join(it, it.c.id == an.c.item_id))
@@ -110,4 +117,21 @@ class SQLDigestsMixin(SQLMixin):
             review=decided.get(Decision.REVIEW.value, 0),
             awaiting_review=int(awaiting),
             unread_notifications=int(unread),
+            api_calls=spent[0],
+            quota_units=spent[1],
+            ai_calls=ai_calls,
+            tokens=tokens,
         )
+
+    def _provider_spend(
+        self, conn: Connection, owner_id: str, since: datetime, until: datetime
+    ) -> tuple[int, int]:
+        """An owner's provider API calls and quota units in ``[since, until)``."""
+        pu = self.tables.provider_usage
+        calls, units = conn.execute(
+            select(
+                func.coalesce(func.sum(pu.c.api_calls), 0),
+                func.coalesce(func.sum(pu.c.quota_units), 0),
+            ).where(pu.c.owner_id == owner_id, pu.c.at >= since, pu.c.at < until)
+        ).one()
+        return int(calls), int(units)

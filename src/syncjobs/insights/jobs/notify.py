@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +13,7 @@ from ...core.context import JobContext
 from ...core.middleware import describe
 from ...core.registry import job_type
 from ...errors import FatalError, InvalidInputError, RateLimitedError, RetriableError
+from ..digests.periods import DigestPeriod, digest_period, owner_zone
 from ..models import DigestFrequency, OwnerActivity, Preferences
 from ..preference_changes import valid_timezone
 from ..service import Insights
@@ -97,27 +97,19 @@ class DigestParams(BaseModel):
 
 def digest_due(
     preferences: Preferences, now: datetime, *, hour: int, weekday: int
-) -> tuple[str, str, datetime, datetime] | None:
-    """(kind, period key, since, until) of the digest due for this owner now, or None.
+) -> tuple[str, DigestPeriod] | None:
+    """(kind, period) of the digest due for this owner now, or None.
 
     A digest is due from ``hour`` o'clock in the owner's timezone (weekly ones on
-    ``weekday``) and covers the day (week) before that moment.
+    ``weekday``) and covers the owner's previous local day (the seven before, weekly), from
+    local midnight to local midnight (23 or 25 hours across a daylight-saving change).
     """
     if preferences.digest is DigestFrequency.OFF:
         return None
-    zone = ZoneInfo(preferences.timezone if valid_timezone(preferences.timezone) else "UTC")
-    local = now.astimezone(zone)
-    if local.hour < hour:
-        return None
-    until = local.replace(hour=hour, minute=0, second=0, microsecond=0)
-    if preferences.digest is DigestFrequency.WEEKLY:
-        if local.weekday() != weekday:
-            return None
-        iso = local.isocalendar()
-        key, since = f"{iso.year}-W{iso.week:02d}", until - timedelta(days=7)
-    else:
-        key, since = local.date().isoformat(), until - timedelta(days=1)
-    return (f"digest_{preferences.digest.value}", key, since, until)
+    zone = owner_zone(preferences.timezone if valid_timezone(preferences.timezone) else None)
+    weekly = preferences.digest is DigestFrequency.WEEKLY
+    period = digest_period(now, zone, weekly=weekly, hour=hour, weekday=weekday)
+    return None if period is None else (f"digest_{preferences.digest.value}", period)
 
 
 @job_type(
@@ -163,28 +155,28 @@ def send_digests(ctx: JobContext, params: DigestParams) -> dict[str, int]:
     return counts
 
 
-def _send_one(
-    ctx: JobContext, owner_id: str, kind: str, key: str, since: datetime, until: datetime
-) -> str:
+def _send_one(ctx: JobContext, owner_id: str, kind: str, period: DigestPeriod) -> str:
     """Send one owner's digest once per period; return which count it adds to."""
     extras = Insights.of(ctx.app)
     insights = extras.repository
+    key = period.key
     if not insights.claim_digest(owner_id, kind, key, now=utcnow()):
         return "already"
     try:
-        activity = insights.owner_activity(owner_id, since=since, until=until)
+        activity = insights.owner_activity(owner_id, since=period.since, until=period.until)
         if activity.is_empty:
             return "empty"  # the claim stays: nothing to say for this period
         label = "Daily" if kind == "digest_daily" else "Weekly"
         extras.notify(
             owner_id,
             kind=kind,
-            title=f"{label} digest for {key}",
+            title=f"{label} digest for {period.label}",
             body=_digest_body(activity),
             data={
                 "period": key,
-                "since": since.isoformat(),
-                "until": until.isoformat(),
+                "days": period.label,
+                "since": period.since.isoformat(),
+                "until": period.until.isoformat(),
                 **asdict(activity),
             },
         )
@@ -205,4 +197,9 @@ def _digest_body(a: OwnerActivity) -> str:
         lines.append(f"{a.awaiting_review} items are waiting for your review.")
     if a.unread_notifications:
         lines.append(f"You have {a.unread_notifications} unread notifications.")
-    return "\n".join(lines)
+    if a.api_calls or a.ai_calls:
+        lines.append(
+            f"Usage: {a.api_calls} provider API calls ({a.quota_units} quota units), "
+            f"{a.ai_calls} AI calls ({a.tokens} tokens)."
+        )
+    return " ".join(lines)  # one line: notification bodies carry no control characters

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from ...connections.browse_sql import SQLAccountBrowserMixin
+from ...connections.connect_state_sql import SQLConnectStatesMixin
 from ...connections.sql import SQLAccountsMixin
 from ...connections.sql_items import SQLItemsMixin
 from ...core.browse.sql import SQLBrowseMixin
@@ -32,6 +33,7 @@ class SQLAlchemyRepository(
     SQLAccountsMixin,
     SQLItemsMixin,
     SQLAccountBrowserMixin,
+    SQLConnectStatesMixin,
     SQLAnalysisQueueMixin,
     SQLPreferencesMixin,
     SQLTrustMixin,

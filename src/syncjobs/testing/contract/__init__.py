@@ -11,13 +11,15 @@ A host app that stores jobs its own way runs a suite against its implementation:
 
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
-- the job core: ``JobRepositoryContract``, ``JobIdLookupContract`` (short ids) and
-  ``BatchFinisherContract``, ``BatchClaimerContract`` (group commit) (``syncjobs.core.ledger``),
+- the job core: ``JobRepositoryContract``, ``JobBatchStoreContract`` (``submit_many``'s
+  one-transaction insert), ``BatchFinisherContract`` and ``BatchClaimerContract`` (the
+  worker's group commit) and ``JobIdLookupContract`` (short ids) (``syncjobs.core.ledger``),
   ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
   (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
   ``AccountRepositoryContract``, ``AccountIdLookupContract`` (short ids) and
-  ``AccountBrowserContract`` (``syncjobs.connections``);
+  ``AccountBrowserContract`` (``syncjobs.connections``), and ``ConnectStateStoreContract``
+  for the pending connect attempts of the connect flows;
 - the extras, one per concern (``syncjobs.insights.<concern>``): ``AnalysisQueueStoreContract``,
   ``PreferencesStoreContract``, ``TrustStoreContract``, ``UsageStoreContract``,
   ``NotificationStoreContract``, ``DigestStoreContract``, ``RetentionStoreContract`` (their
@@ -31,6 +33,7 @@ and PostgreSQL.
 from __future__ import annotations
 
 from ...connections.browse_contract import AccountBrowserContract
+from ...connections.connect_state_contract import ConnectStateStoreContract, pending_connect
 from ...connections.contract import (
     AccountIdLookupContract,
     AccountRepositoryContract,
@@ -39,8 +42,9 @@ from ...connections.contract import (
 from ...connections.items_contract import ItemStoreContract
 from ...connections.testdata import T0, item_ids, make_account, minute, stored_account, video
 from ...core.browse.contract import JobBrowserContract
-from ...core.ledger.batch_contract import BatchClaimerContract, BatchFinisherContract
+from ...core.ledger.batch_contract import JobBatchStoreContract
 from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
+from ...core.ledger.group_contract import BatchClaimerContract, BatchFinisherContract
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
 from ...insights.digests.contract import DigestStoreContract
@@ -60,8 +64,10 @@ __all__ = [
     "AnalysisQueueStoreContract",
     "BatchClaimerContract",
     "BatchFinisherContract",
+    "ConnectStateStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
+    "JobBatchStoreContract",
     "JobBrowserContract",
     "JobIdLookupContract",
     "JobRepositoryContract",
@@ -77,6 +83,7 @@ __all__ = [
     "make_account",
     "minute",
     "new_job",
+    "pending_connect",
     "stored_account",
     "video",
 ]

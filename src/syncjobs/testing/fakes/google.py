@@ -1,4 +1,8 @@
-"""What the Google fakes (YouTube, Gmail) share: Google's error bodies and OAuth token endpoint."""
+"""What the Google fakes (YouTube, Gmail) share: Google's error bodies and OAuth endpoints.
+
+OAuth routes: ``GET /o/oauth2/v2/auth`` (the consent page, route ``authorize``) and
+``POST /token`` (route ``token``: ``grant_type=authorization_code`` and ``refresh_token``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,12 @@ import re
 from typing import Any, ClassVar
 
 from syncjobs.providers.types import ProviderConfig
+from syncjobs.testing.fakes.consent import AuthCode, OAuthStyle, answer_consent, take_code
 from syncjobs.testing.fakes.messages import Request, Response, json_response
 from syncjobs.testing.fakes.provider import FakeProvider
 from syncjobs.testing.fakes.routing import Handler, Route, route
 
-__all__ = ["GOOGLE_STANDARD_PARAMS", "GoogleFake", "google_error"]
+__all__ = ["GOOGLE_SCOPES", "GOOGLE_STANDARD_PARAMS", "GoogleFake", "google_error"]
 
 #: Query parameters every Google API accepts (the discovery document's ``parameters``).
 GOOGLE_STANDARD_PARAMS = frozenset(
@@ -28,6 +33,26 @@ GOOGLE_STANDARD_PARAMS = frozenset(
         "uploadType",
     }
 )
+#: Scopes the Google consent page knows.
+GOOGLE_SCOPES = frozenset(
+    {"openid", "email", "profile"}
+    | {
+        f"https://www.googleapis.com/auth/{name}"
+        for name in (
+            "userinfo.email",
+            "userinfo.profile",
+            "youtube",
+            "youtube.readonly",
+            "youtube.force-ssl",
+            "yt-analytics.readonly",
+            "gmail.readonly",
+            "gmail.metadata",
+            "gmail.modify",
+            "gmail.labels",
+        )
+    }
+)
+_OAUTH = OAuthStyle(always_offline=False)
 _RATE_MESSAGES = {
     "rateLimitExceeded": "Rate Limit Exceeded",
     "userRateLimitExceeded": "User Rate Limit Exceeded",
@@ -49,6 +74,8 @@ class GoogleFake(FakeProvider):
     refresh_prefix = "1//0g"
     #: HTTP status of an injected rate limit (403 or 429; ``inject(..., status=)``).
     rate_limit_status: ClassVar[int] = 403
+    code_prefix = "4/0Ab"
+    known_scopes = GOOGLE_SCOPES
 
     def google_route(
         self, method: str, path: str, name: str, handler: Handler, units: int, params: str
@@ -57,9 +84,16 @@ class GoogleFake(FakeProvider):
         accepted = GOOGLE_STANDARD_PARAMS | set(params.split())
         return route(method, path, name, handler, units=units, params=accepted)
 
-    def token_route(self) -> Route:
-        """``POST /token``, Google's OAuth token endpoint."""
-        return route("POST", r"/token", "token", self.handle_token, units=0, token=True)
+    def oauth_routes(self) -> list[Route]:
+        """``GET /o/oauth2/v2/auth`` (consent) and ``POST /token``, Google's OAuth endpoints."""
+        return [
+            route("GET", r"/o/oauth2/v2/auth", "authorize", self.handle_consent, page=True),
+            route("POST", r"/token", "token", self.handle_token, units=0, token=True),
+        ]
+
+    def oauth_error(self, status: int, error: str, description: str) -> Response:
+        """``{"error","error_description"}`` as Google's OAuth endpoints answer."""
+        return _oauth_error(status, error, description)
 
     def auth_error(self, problem: str) -> Response:
         """Google's 401 ``authError`` body, verbatim."""
@@ -116,9 +150,15 @@ class GoogleFake(FakeProvider):
         """400 Google error."""
         return google_error(400, message, reason, domain)
 
+    def handle_consent(self, request: Request, match: re.Match[str]) -> Response:
+        """The consent page: redirect with ``code``, ``state`` and the granted ``scope``."""
+        return answer_consent(self, request, _OAUTH)
+
     def handle_token(self, request: Request, match: re.Match[str]) -> Response:
-        """``grant_type=refresh_token`` exchange; ``invalid_grant`` when revoked/unknown."""
+        """Code or refresh-token exchange; ``invalid_grant`` when spent, expired or revoked."""
         form = request.form()
+        if form.get("grant_type") == "authorization_code":
+            return self._exchange_code(form)
         if form.get("grant_type") != "refresh_token":
             grant = form.get("grant_type", "")
             return _oauth_error(400, "unsupported_grant_type", f"Invalid grant_type: {grant}")
@@ -142,14 +182,30 @@ class GoogleFake(FakeProvider):
         }
         return json_response(200, body)
 
+    def _exchange_code(self, form: dict[str, str]) -> Response:
+        grant = take_code(self, form, _OAUTH)
+        if not isinstance(grant, AuthCode):
+            return self.oauth_error(*_OAUTH.error(grant))
+        lifetime = self.default_expires_in - 1
+        tokens, _ = self._issue(self.clock(), lifetime, new_refresh=grant.offline)
+        body = {
+            "access_token": tokens.access_token,
+            "expires_in": lifetime,
+            "refresh_token": tokens.refresh_token,
+            "scope": " ".join(grant.scopes),
+            "token_type": "Bearer",
+        }
+        return json_response(200, {k: v for k, v in body.items() if v is not None})
+
     def google_config(self, root_url: str, base_path: str) -> ProviderConfig:
-        """Config with ``base_url = root + base_path`` and ``token_url = root + /token``."""
+        """``base_url = root + base_path``, ``token_url = root/token``, Google's consent page."""
         root = root_url.rstrip("/")
         return ProviderConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,
             base_url=root + base_path,
             token_url=root + "/token",
+            auth_url=root + "/o/oauth2/v2/auth",
         )
 
 

@@ -7,6 +7,7 @@ Every request goes through the same pipeline (:meth:`FakeProvider.handle`)::
           -> API route:   "unauthorized" fault -> bearer check
                           -> error faults (the earliest injected matching one answers)
                           -> quota charge -> parameter check -> handler -> "malformed" fault
+          -> consent page: the handler (no faults, no bearer; see ``consent``)
 
 Faults apply to API requests only, unless injected with ``endpoint="token"`` (or, for
 ``invalid_grant``, by default). ``endpoint="<call name>"`` narrows any fault to one endpoint.
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 from syncjobs.providers.types import ProviderConfig, TokenSet
+from syncjobs.testing.fakes.consent import CodeBook, ConsentControls
 from syncjobs.testing.fakes.corpus import short_hash, to_datetime
 from syncjobs.testing.fakes.faults import FaultBook, malform
 from syncjobs.testing.fakes.messages import Request, Response, set_retry_after
@@ -32,7 +34,7 @@ from syncjobs.testing.fakes.tokens import TokenBook
 __all__ = ["FakeProvider"]
 
 
-class FakeProvider(WSGIFake):
+class FakeProvider(WSGIFake, ConsentControls):
     """Base of the stateful provider fakes: a thread-safe WSGI app with counters and faults."""
 
     #: Provider name ("youtube", ...).
@@ -56,6 +58,9 @@ class FakeProvider(WSGIFake):
     has_refresh_token: ClassVar[bool] = True
     access_prefix: ClassVar[str] = "at."
     refresh_prefix: ClassVar[str] = "rt."
+    code_prefix: ClassVar[str] = "code."
+    #: Scopes the consent page knows; others get the ``invalid_scope`` redirect.
+    known_scopes: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, items: int = 50, seed: int = 0) -> None:
         self._lock = threading.RLock()
@@ -68,6 +73,12 @@ class FakeProvider(WSGIFake):
         self.calls: Counter[str] = Counter()
         self.quota_units = 0
         self.refreshes = 0
+        # The consent page's controls (see ConsentControls).
+        self.consent = "granted"
+        self.granted_scopes = None
+        self.redirect_uris = None
+        #: Authorization codes issued by the consent page and not yet exchanged.
+        self.codes = CodeBook(seed, self.name, self.code_prefix)
         self._faults = FaultBook(self.supported_faults)
         self._tokens = TokenBook(seed, self.access_prefix, self.refresh_prefix)
         self._rng = random.Random(f"{self.name}:mutations:{seed}")
@@ -114,6 +125,10 @@ class FakeProvider(WSGIFake):
         """The answer to a query parameter the endpoint does not define."""
         raise NotImplementedError  # pragma: no cover
 
+    def oauth_error(self, status: int, error: str, description: str) -> Response:
+        """The provider's OAuth error body (consent page and code exchange)."""
+        raise NotImplementedError  # pragma: no cover
+
     def dataset(self) -> dict[str, dict[str, Any]]:
         """Live items by external id, as the API returns them in detail."""
         raise NotImplementedError  # pragma: no cover
@@ -142,8 +157,9 @@ class FakeProvider(WSGIFake):
             self.requests += 1
             found = self.match(request)
             delay = self.latency
-            if found is not None:
-                timeout = self._faults.take("timeout", found[0].name)
+            if found is not None and not found[0].page:
+                endpoint = "token" if found[0].token else found[0].name
+                timeout = self._faults.take("timeout", endpoint)
                 delay += float(timeout.get("seconds", 5)) if timeout is not None else 0.0
         if delay > 0:
             time.sleep(delay)
@@ -159,6 +175,8 @@ class FakeProvider(WSGIFake):
     def dispatch(self, route: Route, match: re.Match[str], request: Request) -> Response:
         """Run a matched route through auth, faults, quota and the handler (lock held)."""
         self.calls[route.name] += 1
+        if route.page:
+            return route.handler(request, match)
         if route.token:
             options = self._faults.take("server_error", "token")
             if options is not None:

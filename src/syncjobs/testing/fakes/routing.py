@@ -30,6 +30,8 @@ class Route:
     params: frozenset[str] | None = None
     #: A container request (Gmail batch): the bearer is checked only when present.
     auth_optional: bool = False
+    #: A page the owner's browser opens (consent): no bearer, faults or quota.
+    page: bool = False
 
 
 def route(
@@ -42,10 +44,13 @@ def route(
     token: bool = False,
     params: Iterable[str] | None = None,
     auth_optional: bool = False,
+    page: bool = False,
 ) -> Route:
     """Build a :class:`Route` from a regex string."""
     accepted = frozenset(params) if params is not None else None
-    return Route(method, re.compile(pattern), name, handler, units, token, accepted, auth_optional)
+    return Route(
+        method, re.compile(pattern), name, handler, units, token, accepted, auth_optional, page
+    )
 
 
 def find_route(routes: Sequence[Route], request: Request) -> tuple[Route, re.Match[str]] | None:

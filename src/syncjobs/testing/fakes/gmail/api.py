@@ -1,8 +1,9 @@
 """A stateful fake of the Gmail API v1 for one mailbox, history and batch included.
 
 Routes (relative to the fake's root): ``GET /gmail/v1/users/me/profile``, ``/messages``,
-``/messages/{id}``, ``/history``; ``POST /batch/gmail/v1`` (also ``/batch``) and
-``POST /token``. ``latest_cursor_value()`` is the mailbox's current ``historyId`` (a string).
+``/messages/{id}``, ``/history``; ``POST /batch/gmail/v1`` (also ``/batch``) and Google's
+OAuth routes (``GET /o/oauth2/v2/auth``, ``POST /token``). ``latest_cursor_value()`` is the
+mailbox's current ``historyId`` (a string).
 Units: profile 1, messages.list 5, messages.get 5 (each batch part too), history.list 2.
 """
 
@@ -80,7 +81,7 @@ class FakeGmail(GoogleFake):
                 params=(),
                 auth_optional=True,
             ),
-            self.token_route(),
+            *self.oauth_routes(),
         ]
 
     def seed_data(self, items: int, rng: random.Random) -> None:
@@ -93,7 +94,7 @@ class FakeGmail(GoogleFake):
             self.mailbox.add(rng, key)
 
     def config(self, root_url: str) -> ProviderConfig:
-        """``base_url = {root}/gmail/v1/users/me``, ``token_url = {root}/token``."""
+        """``base_url = {root}/gmail/v1/users/me``, ``token_url = {root}/token``, ``auth_url``."""
         return self.google_config(root_url, "/gmail/v1/users/me")
 
     @staticmethod

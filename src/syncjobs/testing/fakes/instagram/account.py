@@ -107,12 +107,14 @@ class Account:
         self.index.add(key, media_id)
         return media_id
 
-    def change(self, rng: random.Random, ids: list[str]) -> None:
-        """Grow like/comment counts and edit the captions."""
+    def change(self, rng: random.Random, ids: list[str], *, counts_only: bool = False) -> None:
+        """Grow like/comment counts and edit the captions (``counts_only``: counts only)."""
         for media_id in ids:
             media = self.media[media_id]
             media.likes += rng.randint(1, 500)
             media.comments += rng.randint(1, 40)
+            if counts_only:
+                continue
             media.caption = media.caption.split(" [edited")[0] + f" [edited {media.likes}]"
 
     def delete(self, ids: list[str]) -> None:

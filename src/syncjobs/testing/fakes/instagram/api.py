@@ -2,10 +2,11 @@
 
 Routes (relative to the fake's root; the ``/v21.0`` segment is optional, any ``vNN.N``):
 ``GET /v21.0/me`` (or ``/{user-id}``), ``/me/media``, ``/{media-id}``,
-``/{media-id}/insights`` and ``GET /refresh_access_token``. There is no refresh token:
-the long-lived access token refreshes itself once it is >= 24 h old and unexpired.
-``latest_cursor_value()`` is the newest media ``timestamp`` (``2019-04-05T07:56:32+0000``).
-Errors use the Graph shape; a bad token is code 190 (HTTP 400).
+``/{media-id}/insights``, and the OAuth routes of
+:mod:`~syncjobs.testing.fakes.instagram.oauth` (consent ``GET /oauth/authorize``, code
+exchange ``POST /oauth/access_token``, long-lived ``GET /access_token``, refresh
+``GET /refresh_access_token``). ``latest_cursor_value()`` is the newest media ``timestamp``
+(``2019-04-05T07:56:32+0000``). Errors use the Graph shape; a bad token is code 190 (HTTP 400).
 """
 
 from __future__ import annotations
@@ -25,11 +26,11 @@ from syncjobs.testing.fakes.instagram.account import (
     Account,
     graph_time,
 )
+from syncjobs.testing.fakes.instagram.oauth import InstagramOAuth
 from syncjobs.testing.fakes.messages import Request, Response, json_response, parse_int
 from syncjobs.testing.fakes.paging import decode_token, encode_token
 from syncjobs.testing.fakes.provider import FakeProvider
 from syncjobs.testing.fakes.routing import Route, route
-from syncjobs.testing.fakes.tokens import TokenBook
 
 __all__ = ["API_VERSION", "FakeInstagram"]
 
@@ -37,24 +38,15 @@ __all__ = ["API_VERSION", "FakeInstagram"]
 API_VERSION = "v21.0"
 _VERSION = r"(?:/v\d+\.\d+)?"
 _LONG_LIVED = 60 * 86400
-_MIN_REFRESH_AGE = 86400
 _RATE_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
     32: "(#32) Page request limit reached",
     613: "(#613) Calls to this api have exceeded the rate limit.",
 }
-_AUTH_MESSAGES = {
-    "expired": ("Error validating access token: Session has expired.", 463),
-    "invalidated": (
-        "Error validating access token: The session has been invalidated because the user "
-        "changed their password or Facebook has changed the session for security reasons.",
-        460,
-    ),
-}
 
 
-class FakeInstagram(FakeProvider):
+class FakeInstagram(InstagramOAuth):
     """Fake Instagram Graph API (Instagram Login): profile, media, insights, token refresh."""
 
     name = "instagram"
@@ -72,14 +64,7 @@ class FakeInstagram(FakeProvider):
         """Graph routes; the profile routes accept ``me`` and the account's ids."""
         me = f"(?:me|{self.user_id}|{self.app_user_id})"
         return [
-            route(
-                "GET",
-                f"{_VERSION}/refresh_access_token",
-                "token",
-                self._refresh,
-                units=0,
-                token=True,
-            ),
+            *self.oauth_routes(),
             route("GET", f"{_VERSION}/{me}", "me", self._me),
             route("GET", f"{_VERSION}/{me}/media", "media", self._media_list),
             route("GET", rf"{_VERSION}/(?P<media>\d+)/insights", "insights", self._insights),
@@ -96,40 +81,18 @@ class FakeInstagram(FakeProvider):
             self.account.add(rng, key)
 
     def config(self, root_url: str) -> ProviderConfig:
-        """``base_url = {root}/v21.0``, ``token_url = {root}/refresh_access_token``."""
+        """``base_url = {root}/v21.0``, ``token_url = {root}/refresh_access_token``, OAuth URLs."""
         root = root_url.rstrip("/")
         return ProviderConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,
             base_url=f"{root}/{API_VERSION}",
             token_url=f"{root}/refresh_access_token",
+            auth_url=f"{root}/oauth/authorize",
+            exchange_url=f"{root}/oauth/access_token",
         )
 
     # -- errors ----------------------------------------------------------------
-
-    def graph_error(
-        self,
-        status: int,
-        code: int,
-        message: str,
-        subcode: int | None = None,
-        transient: bool = False,
-    ) -> Response:
-        """``{"error":{"message","type":"OAuthException","code",…,"fbtrace_id"}}``."""
-        error: dict[str, Any] = {"message": message, "type": "OAuthException", "code": code}
-        if subcode is not None:
-            error["error_subcode"] = subcode
-        if transient:
-            error["is_transient"] = True
-        error["fbtrace_id"] = "A" + self.trace_id()
-        return json_response(status, {"error": error})
-
-    def auth_error(self, problem: str) -> Response:
-        """Code 190: expired (463), invalidated (460) or unparsable (467) token."""
-        message, subcode = _AUTH_MESSAGES.get(
-            problem, ("Invalid OAuth access token - Cannot parse access token", 467)
-        )
-        return self.graph_error(400, 190, message, subcode)
 
     def rate_limit_error(self, options: dict[str, Any]) -> Response:
         """Throttling: ``code`` 4 (default), 17, 32 or 613; HTTP ``status`` 403 by default."""
@@ -242,27 +205,6 @@ class FakeInstagram(FakeProvider):
             return self.graph_error(400, 100, message)
         return json_response(200, {"data": Account.insights(media, metrics)})
 
-    def _refresh(self, request: Request, match: re.Match[str]) -> Response:
-        if request.arg("grant_type") != "ig_refresh_token":
-            return self.graph_error(400, 100, "Unsupported grant type: must be ig_refresh_token")
-        token = request.arg("access_token") or request.bearer
-        if self._faults.take("invalid_grant", "token") is not None:
-            self._tokens.set_state(self._tokens.access, token, "revoked")
-        problem = TokenBook.problem(self._tokens.access, token, self.clock())
-        if problem not in (None, "invalidated"):
-            return self.auth_error(problem or "unknown")
-        grant = self._tokens.access[str(token)]
-        if self.clock() - grant.issued_at < _MIN_REFRESH_AGE:
-            message = (
-                "(#100) The access token is less than 24 hours old and cannot be refreshed yet."
-            )
-            return self.graph_error(400, 100, message)
-        self.refreshes += 1
-        fresh = self._tokens.new_access(self.clock(), _LONG_LIVED)
-        return json_response(
-            200, {"access_token": fresh, "token_type": "bearer", "expires_in": _LONG_LIVED}
-        )
-
     # -- dataset & mutations ---------------------------------------------------
 
     def dataset(self) -> dict[str, dict[str, Any]]:
@@ -287,11 +229,11 @@ class FakeInstagram(FakeProvider):
                 added.append(self.account.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow like/comment counts and edit the captions."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow like/comment counts and edit the captions (``counts_only``: counts only)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.account.index.ids()), ids)
-            self.account.change(self._rng, chosen)
+            self.account.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:

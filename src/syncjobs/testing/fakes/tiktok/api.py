@@ -1,7 +1,9 @@
 """A stateful fake of the TikTok Display API v2 (open.tiktokapis.com).
 
 Routes (relative to the fake's root): ``POST /v2/video/list/``, ``POST /v2/video/query/``,
-``GET /v2/user/info/`` and ``POST /v2/oauth/token/``. Every API answer is the envelope
+``GET /v2/user/info/``, the consent page ``GET /v2/auth/authorize/`` (route ``authorize``) and
+``POST /v2/oauth/token/`` (route ``token``: ``grant_type=authorization_code`` with a PKCE
+verifier whose challenge is hex SHA-256, and ``refresh_token``). Every API answer is the envelope
 ``{"data":{…},"error":{"code","message","log_id"}}``. Refresh tokens rotate: a used refresh
 token is dead. ``latest_cursor_value()`` is the newest video's ``create_time`` (int seconds).
 Some ``video/list`` pages are deterministically shorter than ``max_count`` while
@@ -15,7 +17,8 @@ import re
 import zlib
 from typing import Any, ClassVar
 
-from syncjobs.providers.types import ProviderConfig
+from syncjobs.providers.types import ProviderConfig, TokenSet
+from syncjobs.testing.fakes.consent import AuthCode, OAuthStyle, answer_consent, take_code
 from syncjobs.testing.fakes.corpus import pick_ids, spread_keys
 from syncjobs.testing.fakes.messages import Request, Response, json_response
 from syncjobs.testing.fakes.provider import FakeProvider
@@ -30,6 +33,42 @@ _MESSAGES = {
     "internal_error": "Something went wrong. Please try again later.",
 }
 
+_PKCE_INVALID = (400, "invalid_request", "Code verifier or code challenge is invalid.")
+_OAUTH = OAuthStyle(
+    client_param="client_key",
+    scope_sep=",",
+    scope_param="scopes",
+    pkce="required",
+    hex_challenge=True,
+    denied=(
+        ("error", "access_denied"),
+        ("error_description", "The user denied the authorization request."),
+    ),
+    errors={
+        "unknown_client": (401, "invalid_client", "Client key or secret is incorrect."),
+        "bad_secret": (401, "invalid_client", "Client key or secret is incorrect."),
+        "missing_redirect": (400, "invalid_request", "redirect_uri is required."),
+        "bad_redirect": (400, "invalid_request", "redirect_uri is not registered."),
+        "response_type": (400, "invalid_request", "response_type must be code."),
+        "missing_challenge": _PKCE_INVALID,
+        "challenge_method": _PKCE_INVALID,
+        "bad_code": (400, "invalid_grant", "Authorization code is expired."),
+        "redirect_mismatch": (400, "invalid_request", "redirect_uri does not match the code."),
+        "missing_verifier": _PKCE_INVALID,
+        "bad_verifier": _PKCE_INVALID,
+    },
+)
+_SCOPES = frozenset(
+    {
+        "user.info.basic",
+        "user.info.profile",
+        "user.info.stats",
+        "video.list",
+        "video.publish",
+        "video.upload",
+    }
+)
+
 
 class FakeTikTok(FakeProvider):
     """Fake TikTok Display API v2: user info, video list/query, rotating OAuth refresh."""
@@ -42,6 +81,8 @@ class FakeTikTok(FakeProvider):
     refresh_expires_in = 365 * 86400
     access_prefix = "act."
     refresh_prefix = "rft."
+    code_prefix = "code."
+    known_scopes = _SCOPES
     supported_faults: ClassVar[dict[str, str | None]] = dict(FakeProvider.supported_faults)
 
     def build_routes(self) -> list[Route]:
@@ -50,6 +91,7 @@ class FakeTikTok(FakeProvider):
             route("POST", r"/v2/video/list/?", "video.list", self._list),
             route("POST", r"/v2/video/query/?", "video.query", self._query),
             route("GET", r"/v2/user/info/?", "user.info", self._user),
+            route("GET", r"/v2/auth/authorize/?", "authorize", self._consent, page=True),
             route("POST", r"/v2/oauth/token/?", "token", self._token, units=0, token=True),
         ]
 
@@ -62,13 +104,14 @@ class FakeTikTok(FakeProvider):
             self.creator.add(rng, key)
 
     def config(self, root_url: str) -> ProviderConfig:
-        """``base_url = {root}`` (paths start with /v2), ``token_url = {root}/v2/oauth/token/``."""
+        """``base_url = {root}``, ``token_url = {root}/v2/oauth/token/``, the consent page."""
         root = root_url.rstrip("/")
         return ProviderConfig(
             client_id=self.client_id,
             client_secret=self.client_secret,
             base_url=root,
             token_url=f"{root}/v2/oauth/token/",
+            auth_url=f"{root}/v2/auth/authorize/",
         )
 
     # -- envelope & errors -----------------------------------------------------
@@ -98,7 +141,7 @@ class FakeTikTok(FakeProvider):
 
     def token_server_error(self, options: dict[str, Any]) -> Response:
         """A 5xx from the token endpoint."""
-        return self._oauth_error(int(options.get("status", 500)), "server_error", "Internal error.")
+        return self.oauth_error(int(options.get("status", 500)), "server_error", "Internal error.")
 
     def not_found(self, request: Request) -> Response:
         """404 in the envelope."""
@@ -110,7 +153,8 @@ class FakeTikTok(FakeProvider):
             400, "invalid_params", f"Unknown parameter {name}."
         )  # pragma: no cover
 
-    def _oauth_error(self, status: int, error: str, description: str) -> Response:
+    def oauth_error(self, status: int, error: str, description: str) -> Response:
+        """``{"error","error_description","log_id"}`` as TikTok's OAuth endpoints answer."""
         body = {"error": error, "error_description": description, "log_id": self.trace_id()}
         return json_response(status, body)
 
@@ -197,32 +241,43 @@ class FakeTikTok(FakeProvider):
             return fields
         return self.envelope({"user": self.creator.user_json(fields)})
 
+    def _consent(self, request: Request, match: re.Match[str]) -> Response:
+        return answer_consent(self, request, _OAUTH)
+
     def _token(self, request: Request, match: re.Match[str]) -> Response:
         form = request.form()
+        if form.get("grant_type") == "authorization_code":
+            grant = take_code(self, form, _OAUTH)
+            if not isinstance(grant, AuthCode):
+                return self.oauth_error(*_OAUTH.error(grant))
+            tokens, _ = self._issue(self.clock(), self.default_expires_in, new_refresh=True)
+            return self._token_body(tokens, ",".join(grant.scopes))
         if form.get("grant_type") != "refresh_token":
-            return self._oauth_error(
-                400, "unsupported_grant_type", "grant_type must be refresh_token."
-            )
+            message = "grant_type must be authorization_code or refresh_token."
+            return self.oauth_error(400, "unsupported_grant_type", message)
         if (
             form.get("client_key") != self.client_id
             or form.get("client_secret") != self.client_secret
         ):
-            return self._oauth_error(401, "invalid_client", "Client key or secret is incorrect.")
+            return self.oauth_error(401, "invalid_client", "Client key or secret is incorrect.")
         refresh = form.get("refresh_token")
         if not refresh:
-            return self._oauth_error(400, "invalid_request", "refresh_token is required.")
+            return self.oauth_error(400, "invalid_request", "refresh_token is required.")
         if self.refresh_problem(refresh) is not None:
-            return self._oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
+            return self.oauth_error(400, "invalid_grant", "Refresh token is invalid or expired.")
         self._tokens.set_state(self._tokens.refresh, refresh, "revoked")
-        tokens, new_refresh = self._issue(self.clock(), self.default_expires_in, new_refresh=True)
+        tokens, _ = self._issue(self.clock(), self.default_expires_in, new_refresh=True)
         self.refreshes += 1
+        return self._token_body(tokens, self.scope)
+
+    def _token_body(self, tokens: TokenSet, scope: str) -> Response:
         body = {
             "access_token": tokens.access_token,
             "expires_in": self.default_expires_in,
             "open_id": self.open_id,
             "refresh_expires_in": self.refresh_expires_in,
-            "refresh_token": new_refresh,
-            "scope": self.scope,
+            "refresh_token": tokens.refresh_token,
+            "scope": scope,
             "token_type": "Bearer",
         }
         return json_response(200, body)
@@ -252,11 +307,11 @@ class FakeTikTok(FakeProvider):
                 added.append(self.creator.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow the counts and retitle the videos."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow the counts and retitle the videos (``counts_only``: counts only)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.creator.index.ids()), ids)
-            self.creator.change(self._rng, chosen)
+            self.creator.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:

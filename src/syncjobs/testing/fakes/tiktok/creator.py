@@ -104,8 +104,8 @@ class Creator:
         self.total_likes += self.videos[video_id].likes
         return video_id
 
-    def change(self, rng: random.Random, ids: list[str]) -> None:
-        """Grow the counts and retitle the videos."""
+    def change(self, rng: random.Random, ids: list[str], *, counts_only: bool = False) -> None:
+        """Grow the counts and retitle the videos (``counts_only``: counts only)."""
         for video_id in ids:
             video = self.videos[video_id]
             video.views += rng.randint(1000, 50_000)
@@ -114,6 +114,8 @@ class Creator:
             self.total_likes += liked
             video.comments += rng.randint(1, 50)
             video.shares += rng.randint(1, 30)
+            if counts_only:
+                continue
             video.title = video.title.split(" (edited")[0] + f" (edited {video.views})"
 
     def delete(self, ids: list[str]) -> None:

@@ -1,8 +1,9 @@
 """A stateful fake of the YouTube Data API v3 (one channel and its uploads).
 
 Routes (relative to the fake's root): ``GET /youtube/v3/channels``, ``/playlistItems``,
-``/videos``, ``/search`` and ``POST /token``. ``latest_cursor_value()`` is the id of the
-newest video. Quota: 1 unit per list call, 100 per ``search.list``.
+``/videos``, ``/search`` and Google's OAuth routes (``GET /o/oauth2/v2/auth``,
+``POST /token``). ``latest_cursor_value()`` is the id of the newest video. Quota: 1 unit
+per list call, 100 per ``search.list``.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class FakeYouTube(GoogleFake):
                 100,
                 f"{paging} forMine type order publishedAfter publishedBefore q channelId",
             ),
-            self.token_route(),
+            *self.oauth_routes(),
         ]
 
     def seed_data(self, items: int, rng: random.Random) -> None:
@@ -93,7 +94,7 @@ class FakeYouTube(GoogleFake):
             self.channel.add(rng, published)
 
     def config(self, root_url: str) -> ProviderConfig:
-        """``base_url = {root}/youtube/v3``, ``token_url = {root}/token``."""
+        """``base_url = {root}/youtube/v3``, ``token_url = {root}/token``, ``auth_url``."""
         return self.google_config(root_url, "/youtube/v3")
 
     # -- errors ----------------------------------------------------------------
@@ -306,11 +307,12 @@ class FakeYouTube(GoogleFake):
                 added.append(self.channel.add(self._rng, key))
             return added[::-1]
 
-    def change_items(self, ids: list[str] | int) -> list[str]:
-        """Grow view/like/comment counts and retitle the videos."""
+    def change_items(self, ids: list[str] | int, *, counts_only: bool = False) -> list[str]:
+        """Grow view/like/comment counts and retitle the videos (``counts_only``: no retitle,
+        so the uploads playlist shows no change)."""
         with self._lock:
             chosen = pick_ids(self._rng, list(self.channel.index.ids()), ids)
-            self.channel.change(self._rng, chosen)
+            self.channel.change(self._rng, chosen, counts_only=counts_only)
             return chosen
 
     def delete_items(self, ids: list[str] | int) -> list[str]:

@@ -85,8 +85,9 @@ class Channel:
         self.total_views += video.views
         return video_id
 
-    def change(self, rng: random.Random, ids: list[str]) -> None:
-        """Grow view/like/comment counts and retitle the videos."""
+    def change(self, rng: random.Random, ids: list[str], *, counts_only: bool = False) -> None:
+        """Grow view/like/comment counts and retitle the videos (``counts_only``: no retitle,
+        the playlist item stays the same, as when people watch)."""
         for video_id in ids:
             video = self.videos[video_id]
             grown = rng.randint(100, 5000)
@@ -94,6 +95,8 @@ class Channel:
             self.total_views += grown
             video.likes += rng.randint(1, 200)
             video.comments += rng.randint(1, 20)
+            if counts_only:
+                continue
             video.version += 1
             video.title = f"{video.title.split(' (v')[0]} (v{video.version + 1})"
 

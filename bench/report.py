@@ -1,0 +1,128 @@
+"""Every benchmark's aims: the console table and ``bench/results/latest.md``.
+
+Each benchmark's result lists its aims under ``"aims"`` (rows built by ``bench._common.aim``).
+Its baseline is told by ``"baseline_description"`` when the result has one, else by the
+baseline names of its aims; its round count is ``"rounds"`` (1 when absent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+LATEST_MD = Path(__file__).resolve().parent / "results" / "latest.md"
+
+HEADER = (
+    "| figure | baseline | baseline value | syncjobs | ratio | aim | met |",
+    "|---|---|---:|---:|---:|---|---|",
+)
+
+
+def aims_of(result: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The aim rows of one benchmark's result (none when it reports no ``"aims"``)."""
+    aims = result.get("aims")
+    return list(aims) if isinstance(aims, list) else []
+
+
+def baseline_of(result: Mapping[str, Any]) -> str:
+    """What the benchmark measures syncjobs against."""
+    told = result.get("baseline_description")
+    if isinstance(told, str) and told:
+        return told
+    names = dict.fromkeys(str(row.get("baseline_name", "")) for row in aims_of(result))
+    return "; ".join(n for n in names if n) or "not stated"
+
+
+def rounds_of(result: Mapping[str, Any]) -> int:
+    """How many rounds each figure sums up (the median of them where more than one)."""
+    rounds = result.get("rounds")
+    return rounds if isinstance(rounds, int) and not isinstance(rounds, bool) else 1
+
+
+def _rounds(result: Mapping[str, Any]) -> str:
+    rounds = rounds_of(result)
+    return f"{rounds} round" if rounds == 1 else f"{rounds} rounds"
+
+
+def _number(value: Any, unit: str) -> str:
+    text = f"{value:,.4g}" if isinstance(value, float) else f"{value:,}"
+    return f"{text} {unit}".strip()
+
+
+def _cells(row: Mapping[str, Any]) -> tuple[str, ...]:
+    unit = str(row.get("unit", ""))
+    return (
+        str(row["figure"]),
+        str(row["baseline_name"]),
+        _number(row["baseline"], unit),
+        _number(row["value"], unit),
+        f"{row['ratio']}x",
+        str(row["aim"]),
+        "met" if row["met"] else "not met",
+    )
+
+
+def _md(cell: str) -> str:
+    return cell.replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """The Markdown summary: a count of aims met, then one table per benchmark."""
+    rows = [row for result in results.values() for row in aims_of(result)]
+    met = sum(1 for row in rows if row["met"])
+    out = [
+        "# Benchmark aims",
+        "",
+        "Written by `make bench` (`bench/run.py`) from `bench/results/latest.json`. Each figure "
+        "is a ratio of syncjobs to a baseline measured in the same run on the same machine.",
+        "",
+        f"**{met} of {len(rows)} aims met.**",
+    ]
+    for name, result in results.items():
+        rounds = rounds_of(result)
+        out += ["", f"## {name}", ""]
+        out.append(f"Baseline: {_md(baseline_of(result))}.  ")
+        measured = result.get("measured_at")
+        when = f", measured {measured}" if isinstance(measured, str) else ""
+        out += [f"Rounds: {rounds}{when}.", ""]
+        aims = aims_of(result)
+        if not aims:
+            out.append("No aims reported by this run.")
+            continue
+        out += HEADER
+        out += ["| " + " | ".join(_md(c) for c in _cells(row)) + " |" for row in aims]
+    return "\n".join(out) + "\n"
+
+
+def write_markdown(results: Mapping[str, Mapping[str, Any]], path: Path = LATEST_MD) -> Path:
+    """Write ``render_markdown(results)`` to ``path`` (bench/results/latest.md)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_markdown(results))
+    return path
+
+
+def aims_table(results: Mapping[str, Mapping[str, Any]]) -> Table:
+    """Every aim row of every result, for the console."""
+    table = Table(
+        "benchmark",
+        "figure",
+        "baseline",
+        "baseline value",
+        "syncjobs",
+        "ratio",
+        "aim",
+        "met",
+        title="Aims (ratio = syncjobs ÷ baseline, both measured in the same run)",
+    )
+    for name, result in results.items():
+        aims = aims_of(result)
+        if not aims:
+            table.add_row(name, "no aims reported", "", "", "", "", "", "")
+        for row in aims:
+            *cells, verdict = _cells(row)
+            colour = "green" if row["met"] else "red"
+            table.add_row(f"{name} ({_rounds(result)})", *cells, f"[{colour}]{verdict}[/{colour}]")
+    return table
