@@ -20,6 +20,8 @@ from syncjobs.testing.contract import (
     AccountBrowserContract,
     AccountIdLookupContract,
     AccountRepositoryContract,
+    BatchClaimerContract,
+    BatchFinisherContract,
     JobBatchStoreContract,
     JobBrowserContract,
     JobIdLookupContract,
@@ -43,6 +45,26 @@ class TestSQLiteRepository(JobRepositoryContract):
 
 
 class TestPostgresRepository(JobRepositoryContract):
+    @pytest.fixture
+    def repository(self, pg_repo: Any) -> JobRepository:
+        repo: JobRepository = pg_repo
+        return repo
+
+
+class TestInMemoryBatches(BatchFinisherContract, BatchClaimerContract):
+    @pytest.fixture
+    def repository(self) -> JobRepository:
+        return InMemoryRepository()
+
+
+class TestSQLiteBatches(BatchFinisherContract, BatchClaimerContract):
+    @pytest.fixture
+    def repository(self, sqlite_repo: Any) -> JobRepository:
+        repo: JobRepository = sqlite_repo
+        return repo
+
+
+class TestPostgresBatches(BatchFinisherContract, BatchClaimerContract):
     @pytest.fixture
     def repository(self, pg_repo: Any) -> JobRepository:
         repo: JobRepository = pg_repo

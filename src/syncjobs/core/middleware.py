@@ -46,9 +46,11 @@ from .context import (
     set_current_context,
     take_skipped,
 )
+from .groupcommit import GroupCommit
 from .joblog import log_finished, log_started
+from .ledger.store import BatchClaimer, BatchFinisher
 from .maintenance import Heartbeat
-from .models import Job, JobStatus
+from .models import Claim, Finish, Job, JobStatus
 from .priority import prepare_worker, resend, tune_consumer
 from .registry import JobType
 from .scheduling import Scheduler
@@ -79,9 +81,16 @@ def _with_db_retries(write: Any) -> None:
             time.sleep(wait)
 
 
+_process: tuple[int, str] = (0, "")
+
+
 def worker_id() -> str:
     """Identify this worker thread in the ledger: host:pid:thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+    global _process
+    pid = os.getpid()
+    if _process[0] != pid:  # once per process (a forked child has its own pid)
+        _process = (pid, f"{socket.gethostname()}:{pid}")
+    return f"{_process[1]}:{threading.get_ident()}"
 
 
 def backoff_seconds(retry: int, minimum: float, maximum: float) -> float:
@@ -116,6 +125,19 @@ class TrackingMiddleware(Middleware):
         self.heartbeat = Heartbeat(app)
         #: The job type behind each actor this middleware tracks, by actor name.
         self.job_types: dict[str, JobType] = {}
+        repo = app.repository
+        #: Commits the ends of jobs of this process's threads together (None: one by one).
+        self.group: GroupCommit[Finish, Job] | None = (
+            GroupCommit(repo.finish_jobs, name="syncjobs-group-finish")
+            if isinstance(repo, BatchFinisher)
+            else None
+        )
+        #: Claims the jobs of this process's threads together (None: one by one).
+        self.claims: GroupCommit[Claim, Job] | None = (
+            GroupCommit(repo.claim_jobs, name="syncjobs-group-claim")
+            if isinstance(repo, BatchClaimer)
+            else None
+        )
 
     # -- before -------------------------------------------------------------------------
     def before_process_message(self, broker: dramatiq.Broker, message: Any) -> None:
@@ -148,7 +170,10 @@ class TrackingMiddleware(Middleware):
         log_started(ctx.job)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        """Start heartbeating; run the schedules marked ``on_startup``."""
+        """Start the group writers and heartbeating; run the schedules marked ``on_startup``."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.start()
         self.heartbeat.start()
         try:
             Scheduler(self.app).startup(utcnow())
@@ -167,11 +192,20 @@ class TrackingMiddleware(Middleware):
         """Stop heartbeating."""
         self.heartbeat.stop()
 
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Stop the group writers once the worker's threads have stopped."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.stop()
+
     def _claim(self, job_id: str) -> JobContext | _NotRun:
         """Claim the job; why it was not runnable, and how that ended, if it was not."""
         repo, now, s = self.app.repository, utcnow(), self.app.settings
         stale_before = now - timedelta(seconds=s.job_stale_after)
-        job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
+        if self.claims is not None:
+            job = self.claims.write(Claim(job_id, worker_id(), now, stale_before))
+        else:
+            job = repo.claim_job(job_id, worker_id=worker_id(), now=now, stale_before=stale_before)
         if job is None:
             current = repo.get_job(job_id)
             return _NotRun("skipped", self._unclaimed(current, now), current)
@@ -276,39 +310,53 @@ class TrackingMiddleware(Middleware):
         The name is ``completed``, ``cancelled``, ``rate_limited`` (no retry spent),
         ``retried`` or ``failed``.
         """
-        repo, now, exc = self.app.repository, utcnow(), outcome.error
+        now, exc = utcnow(), outcome.error
         if exc is None:
             try:
                 value = to_jsonable_python(outcome.value)
             except Exception as err:
                 exc = InvalidInputError(f"the job returned a value that is not JSON: {err}")
             else:
-                self.app.finish_job(job.id, status=JobStatus.COMPLETED, now=now, result=value)
+                self._end(Finish(job.id, JobStatus.COMPLETED, now, result=value))
                 return "completed"
         code, text = describe(exc)
         if isinstance(exc, JobCancelledError):
-            repo.finish_job(
-                job.id, status=JobStatus.CANCELLED, now=now, error_code=code, error_message=text
-            )
+            self._end(Finish(job.id, JobStatus.CANCELLED, now, None, code, text))
             return "cancelled"
         if isinstance(exc, RateLimitedError):
             self._retry(job, exc.retry_after, code, text, count_retry=False)
             return "rate_limited"
         if isinstance(exc, _FAIL_AT_ONCE) or job.retry_count >= job.max_retries:
             logger.warning("job %s (%s) failed for good: %s", job.id, job.job_type, code)
-            self.app.finish_job(
-                job.id,
-                status=JobStatus.FAILED,
-                now=now,
-                error_code=code,
-                error_message=text,
-                dead_letter=True,
-            )
+            self._end(Finish(job.id, JobStatus.FAILED, now, None, code, text, dead_letter=True))
             return "failed"
         s = self.app.settings
         delay = backoff_seconds(job.retry_count, s.retry_min_backoff, s.retry_max_backoff)
         self._retry(job, delay, code, text, count_retry=True)
         return "retried"
+
+    def _end(self, finish: Finish) -> None:
+        """Write a job's end, with other threads' in one commit when the store can; then hooks.
+
+        It returns once the end is durable: only then may Dramatiq acknowledge the message.
+        """
+        if self.group is None:
+            f = finish
+            self.app.finish_job(
+                f.job_id,
+                status=f.status,
+                now=f.now,
+                result=f.result,
+                error_code=f.error_code,
+                error_message=f.error_message,
+                dead_letter=f.dead_letter,
+            )
+            return
+        ended = self.group.write(finish)
+        if ended is not None and finish.status is JobStatus.COMPLETED:
+            self.app.after_completed(ended)
+        elif ended is not None and finish.dead_letter:
+            self.app.after_dead_letter(ended)
 
     def _retry(self, job: Job, delay: float, code: str, text: str, *, count_retry: bool) -> None:
         now = utcnow()

@@ -12,7 +12,9 @@ from ..clock import utcnow
 __all__ = [
     "ACTIVE_STATUSES",
     "TERMINAL_STATUSES",
+    "Claim",
     "DeadLetter",
+    "Finish",
     "Job",
     "JobStatus",
     "LogLine",
@@ -58,6 +60,29 @@ class NewJob:
     expires_at: datetime | None = None
     idempotency_key: str | None = None
     parent_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim: a job taken by a worker thread, as ``JobStore.claim_job`` takes it."""
+
+    job_id: str
+    worker_id: str
+    now: datetime
+    stale_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """One terminal write: a job's end, as ``JobStore.finish_job`` takes it."""
+
+    job_id: str
+    status: JobStatus
+    now: datetime
+    result: Any = None
+    error_code: str | None = None
+    error_message: str | None = None
+    dead_letter: bool = False
 
 
 @dataclass(frozen=True)

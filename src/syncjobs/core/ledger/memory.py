@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from ..models import ACTIVE_STATUSES, DeadLetter, Job, JobStatus, LogLine, NewJob
+from .memory_group import MemoryGroupMixin
 from .store import (
     RESET_FIELDS,
     Subscription,
@@ -23,7 +24,7 @@ from .store import (
 __all__ = ["MemoryLedgerMixin", "MemorySubscription"]
 
 
-class MemoryLedgerMixin:
+class MemoryLedgerMixin(MemoryGroupMixin):
     """``JobRepository`` in dicts under one lock; ``subscribe`` wakes on every change of a job.
 
     Needs ``_lock`` (an RLock) and ``_ids`` (a counter shared by the stores) set first.

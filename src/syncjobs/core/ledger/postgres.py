@@ -9,6 +9,7 @@ PostgreSQL repository is built, so SQLite needs no PostgreSQL driver.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -68,8 +69,51 @@ def _changes(jobs: str, dead_letters: str) -> dict[JobChange, str]:
     }
 
 
+def _claim_many(jobs: str) -> str:
+    """CLAIM of many jobs in one statement (not waiting for the WAL flush, as one claim)."""
+    return f"""WITH {_ASYNC}v AS (
+            SELECT * FROM unnest(%(ids)s::text[], %(workers)s::text[], %(nows)s::timestamptz[],
+                %(stales)s::timestamptz[]) AS v(id, worker, now, stale)),
+        changed AS (
+            UPDATE {jobs} AS j SET status = {_PROCESSING}, attempts = j.attempts + 1,
+                worker_id = v.worker, started_at = v.now, heartbeat_at = v.now,
+                updated_at = v.now
+            FROM v WHERE j.id = v.id AND (
+                (j.status = {_PENDING} AND (j.scheduled_for IS NULL OR j.scheduled_for <= v.now))
+                OR (j.status = {_PROCESSING} AND j.heartbeat_at < v.stale))
+            RETURNING j.*)
+        SELECT changed.*, pg_notify(%(prefix)s || 'j' || replace(changed.id, '-', ''),
+            changed.status) AS _notified FROM changed, fast"""
+
+
+def _finish_many(jobs: str, dead_letters: str) -> str:
+    """FINISH of many jobs in one statement: one transaction, one WAL flush for all."""
+    return f"""WITH v AS (
+            SELECT * FROM unnest(%(ids)s::text[], %(statuses)s::text[], %(nows)s::timestamptz[],
+                %(codes)s::text[], %(messages)s::text[], %(completed)s::bool[],
+                %(outcomes)s::jsonb[], %(dead)s::bool[])
+            AS v(id, to_status, now, code, message, completed, outcome, dead)),
+        changed AS (
+            UPDATE {jobs} AS j SET status = v.to_status, completed_at = v.now,
+                updated_at = v.now, error_code = v.code, error_message = v.message,
+                result = CASE WHEN v.completed THEN v.outcome ELSE j.result END,
+                progress_percent = CASE WHEN v.completed THEN 100.0 ELSE j.progress_percent END
+            FROM v WHERE j.id = v.id AND j.status IN ({_ACTIVE})
+            RETURNING j.*, v.dead AS _dead), dead AS (
+            INSERT INTO {dead_letters} (job_id, owner_id, job_type, params, error_code,
+                error_message, attempts, failed_at)
+            SELECT id, owner_id, job_type, params, error_code, error_message, attempts,
+                completed_at
+            FROM changed WHERE _dead)
+        SELECT changed.*, pg_notify(%(prefix)s || 'j' || replace(changed.id, '-', ''),
+            changed.status) AS _notified FROM changed"""
+
+
 def _insert(jobs: str) -> str:
-    """INSERT a job unless its key exists or the owner is at the limit (NULL: no limit)."""
+    """INSERT a job unless its key exists or the owner is at the limit (NULL: no limit).
+
+    Counting stops at the limit, so an owner's backlog does not slow its submits down.
+    """
     return f"""INSERT INTO {jobs} (id, owner_id, job_type, queue, priority, params,
             status, progress_percent, retry_count, attempts, max_retries, cancel_requested,
             scheduled_for, expires_at, idempotency_key, parent_id, created_at, updated_at)
@@ -79,9 +123,9 @@ def _insert(jobs: str) -> str:
             %(key)s::text, %(parent_id)s::text, %(now)s::timestamptz, %(now)s::timestamptz
         WHERE NOT EXISTS (SELECT 1 FROM {jobs} WHERE owner_id = %(owner)s::text
                           AND idempotency_key = %(key)s::text)
-          AND (%(limit)s::int IS NULL OR (SELECT count(*) FROM {jobs}
-               WHERE owner_id = %(owner)s::text AND status IN ({_ACTIVE}))
-               < %(limit)s::int)
+          AND (%(limit)s::int IS NULL OR (SELECT count(*) FROM (SELECT 1 FROM {jobs}
+               WHERE owner_id = %(owner)s::text AND status IN ({_ACTIVE})
+               LIMIT %(limit)s::int) AS active) < %(limit)s::int)
         RETURNING *"""
 
 
@@ -89,6 +133,7 @@ class PostgresJobStatements:
     """``JobStatements`` for one table prefix on PostgreSQL (psycopg 3)."""
 
     def __init__(self, engine: Engine, prefix: str) -> None:
+        import psycopg
         from psycopg.rows import dict_row
         from psycopg.types.json import Jsonb
 
@@ -98,7 +143,10 @@ class PostgresJobStatements:
         self._dict_row, self._jsonb = dict_row, Jsonb
         jobs, dead_letters = f'"{prefix}jobs"', f'"{prefix}dead_letters"'
         self._changes = _changes(jobs, dead_letters)
+        self._finish_many = _finish_many(jobs, dead_letters)
+        self._claim_many = _claim_many(jobs)
         self._insert = _insert(jobs)
+        self._pipeline = psycopg.Pipeline.is_supported()
         self._lock = "SELECT pg_advisory_xact_lock(hashtextextended(%(key)s, 0))"
         self._get = f"SELECT * FROM {jobs} WHERE id = %(job)s"
         self._flag = f"SELECT cancel_requested, status FROM {jobs} WHERE id = %(job)s"
@@ -132,15 +180,73 @@ class PostgresJobStatements:
             "now": new.created_at,
             "limit": active_limit,
         }
+        if active_limit is None and new.idempotency_key is None:
+            row = self._one(self._insert, params)  # nothing to check: one autocommit INSERT
+        else:
+            row = self._insert_locked(params)
+        return job_from_row(row) if row is not None else None
+
+    def _insert_locked(self, params: dict[str, Any]) -> dict[str, Any] | None:
+        """BEGIN, the owner's lock, the INSERT, COMMIT: pipelined, so one round trip."""
         with self.engine.connect() as conn:
             raw: Any = conn.connection.driver_connection
-            with raw.transaction(), raw.cursor(row_factory=self._dict_row) as cur:
+            if not self._pipeline:  # a libpq without pipeline mode: four round trips
+                with raw.transaction(), raw.cursor(row_factory=self._dict_row) as cur:
+                    cur.execute(self._lock, {"key": self.prefix + params["owner"]}, prepare=True)
+                    cur.execute(self._insert, params, prepare=True)
+                    return _utc(cur.fetchone())
+            cur = raw.cursor(row_factory=self._dict_row)
+            try:
                 # The lock serialises one owner's submits; the INSERT's snapshot, taken after
                 # it, sees every committed job of that owner, so count-then-insert is atomic.
-                cur.execute(self._lock, {"key": self.prefix + new.owner_id}, prepare=True)
-                cur.execute(self._insert, params, prepare=True)
-                row = _utc(cur.fetchone())
-        return job_from_row(row) if row is not None else None
+                with raw.pipeline():
+                    raw.execute("BEGIN")
+                    raw.execute(self._lock, {"key": self.prefix + params["owner"]}, prepare=True)
+                    cur.execute(self._insert, params, prepare=True)
+                    raw.execute("COMMIT")
+                return _utc(cur.fetchone())
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    raw.rollback()  # an aborted pipeline leaves its transaction open
+                raise
+            finally:
+                cur.close()
+
+    def claim_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many CLAIM changes in one autocommit statement that notifies each job."""
+        params = {
+            "ids": [c["job"] for c in changes],
+            "workers": [c["worker"] for c in changes],
+            "nows": [c["now"] for c in changes],
+            "stales": [c["stale"] for c in changes],
+            "prefix": self.prefix,
+        }
+        return self._many(self._claim_many, params)
+
+    def _many(self, sql: str, params: dict[str, Any]) -> list[Job]:
+        """Run one autocommit statement; the jobs of its rows."""
+        with self.engine.connect() as conn:
+            raw: Any = conn.connection.driver_connection
+            with raw.cursor(row_factory=self._dict_row) as cur:
+                cur.execute(sql, params, prepare=True)
+                return [job_from_row(_utc(row)) for row in cur.fetchall()]
+
+    def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many FINISH changes in one autocommit statement that notifies each job."""
+        params = {
+            "ids": [c["job"] for c in changes],
+            "statuses": [c["to_status"] for c in changes],
+            "nows": [c["now"] for c in changes],
+            "codes": [c["code"] for c in changes],
+            "messages": [c["message"] for c in changes],
+            "completed": [c["completed"] for c in changes],
+            "outcomes": [
+                self._jsonb(c["outcome"]) if c["outcome"] is not None else None for c in changes
+            ],
+            "dead": [c["dead"] for c in changes],
+            "prefix": self.prefix,
+        }
+        return self._many(self._finish_many, params)
 
     def get_job(self, job_id: str) -> Job | None:
         """Read one job."""

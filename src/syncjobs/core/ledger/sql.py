@@ -7,14 +7,14 @@ Everything else is SQLAlchemy Core on both dialects.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from ...schema.base import SQLMixin, prefix_range
-from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
+from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 from .batch import pg_create_jobs, sqlite_create_jobs
 from .postgres import PostgresJobStatements
 from .sqlite import SQLiteJobStatements
@@ -139,6 +139,14 @@ class SQLLedgerMixin(SQLMixin):
             JobChange.CLAIM, {"job": job_id, "now": now, "worker": worker_id, "stale": stale_before}
         )
 
+    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
+        """Claim many jobs in one statement (one transaction)."""
+        params = [
+            {"job": c.job_id, "now": c.now, "worker": c.worker_id, "stale": c.stale_before}
+            for c in claims
+        ]
+        return _first_of_each(params, self.job_statements.claim_many)
+
     def update_progress(
         self,
         job_id: str,
@@ -183,18 +191,14 @@ class SQLLedgerMixin(SQLMixin):
         dead_letter: bool = False,
     ) -> Job | None:
         """Record a terminal status (and the dead letter) in one transaction."""
-        completed = status is JobStatus.COMPLETED
-        params = {
-            "job": job_id,
-            "now": now,
-            "to_status": status.value,
-            "code": error_code,
-            "message": error_message,
-            "completed": completed,
-            "outcome": result if completed else None,
-            "dead": dead_letter,
-        }
-        return self.job_statements.change_job(JobChange.FINISH, params)
+        finish = Finish(job_id, status, now, result, error_code, error_message, dead_letter)
+        return self.job_statements.change_job(JobChange.FINISH, _finish_params(finish))
+
+    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
+        """Record many terminal statuses in one transaction: one durable commit for all."""
+        return _first_of_each(
+            [_finish_params(f) for f in finishes], self.job_statements.finish_many
+        )
 
     def reschedule_job(
         self,
@@ -341,3 +345,30 @@ class SQLLedgerMixin(SQLMixin):
     def subscribe(self, job_id: str) -> Subscription:
         """LISTEN on PostgreSQL; a poll timer on SQLite."""
         return self.job_statements.subscribe(job_id)
+
+
+def _finish_params(finish: Finish) -> dict[str, Any]:
+    """The parameters of a FINISH change (see ``statements.py``)."""
+    completed = finish.status is JobStatus.COMPLETED
+    return {
+        "job": finish.job_id,
+        "now": finish.now,
+        "to_status": finish.status.value,
+        "code": finish.error_code,
+        "message": finish.error_message,
+        "completed": completed,
+        "outcome": finish.result if completed else None,
+        "dead": finish.dead_letter,
+    }
+
+
+def _first_of_each(
+    changes: list[dict[str, Any]], apply: Callable[[list[dict[str, Any]]], list[Job]]
+) -> list[Job | None]:
+    """Apply the first change of each job at once; each change's job (None: not applied)."""
+    first: dict[str, int] = {}
+    for i, change in enumerate(changes):
+        first.setdefault(change["job"], i)
+    unique = [changes[i] for i in sorted(first.values())]
+    by_id = {job.id: job for job in apply(unique)} if unique else {}
+    return [by_id.get(c["job"]) if first[c["job"]] == i else None for i, c in enumerate(changes)]

@@ -125,26 +125,41 @@ class SQLiteJobStatements:
 
     def change_job(self, change: JobChange, params: dict[str, Any]) -> Job | None:
         """Apply one change in its own transaction (a failure's dead letter in the same one)."""
+        with self.engine.begin() as conn:
+            return self._change(conn, change, params)
+
+    def claim_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many CLAIM changes in one transaction."""
+        with self.engine.begin() as conn:
+            claimed = [self._change(conn, JobChange.CLAIM, params) for params in changes]
+        return [job for job in claimed if job is not None]
+
+    def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many FINISH changes in one transaction: one commit for all of them."""
+        with self.engine.begin() as conn:
+            ended = [self._change(conn, JobChange.FINISH, params) for params in changes]
+        return [job for job in ended if job is not None]
+
+    def _change(self, conn: Connection, change: JobChange, params: dict[str, Any]) -> Job | None:
         completes = change is JobChange.FINISH and params["completed"]
         stmt = self._complete if completes else self._changes[change]
-        with self.engine.begin() as conn:
-            row = conn.execute(stmt, params).mappings().first()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            if change is JobChange.FINISH and params["dead"]:
-                conn.execute(
-                    insert(self.tables.dead_letters).values(
-                        job_id=job.id,
-                        owner_id=job.owner_id,
-                        job_type=job.job_type,
-                        params=job.params,
-                        error_code=params["code"],
-                        error_message=params["message"],
-                        attempts=job.attempts,
-                        failed_at=params["now"],
-                    )
+        row = conn.execute(stmt, params).mappings().first()
+        if row is None:
+            return None
+        job = job_from_row(row)
+        if change is JobChange.FINISH and params["dead"]:
+            conn.execute(
+                insert(self.tables.dead_letters).values(
+                    job_id=job.id,
+                    owner_id=job.owner_id,
+                    job_type=job.job_type,
+                    params=job.params,
+                    error_code=params["code"],
+                    error_message=params["message"],
+                    attempts=job.attempts,
+                    failed_at=params["now"],
                 )
+            )
         return job
 
     def notify(self, conn: Connection, job_id: str, status: str) -> None:

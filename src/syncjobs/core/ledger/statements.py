@@ -66,6 +66,14 @@ class JobStatements(Protocol):
         """Apply one change, committed and announced to watchers; None if it did not apply."""
         ...
 
+    def claim_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many CLAIM changes (distinct jobs) in one transaction; the jobs claimed."""
+        ...
+
+    def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
+        """Apply many FINISH changes (distinct jobs) in one transaction; the jobs that ended."""
+        ...
+
     def notify(self, conn: Connection, job_id: str, status: str) -> None:
         """Announce a change made on ``conn`` (in its transaction) to the job's watchers."""
         ...

@@ -11,11 +11,13 @@ from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 from ...errors import ConcurrencyLimitError
-from ..models import DeadLetter, Job, JobStatus, LogLine, NewJob
+from ..models import Claim, DeadLetter, Finish, Job, JobStatus, LogLine, NewJob
 
 __all__ = [
     "MAX_LOCKED_OWNERS",
     "RESET_FIELDS",
+    "BatchClaimer",
+    "BatchFinisher",
     "JobBatchStore",
     "JobIdLookup",
     "JobLogStore",
@@ -199,6 +201,35 @@ class JobStore(Protocol):
 
     def reset_job(self, job_id: str, *, now: datetime, active_limit: int | None) -> Job | None:
         """Put a failed or cancelled job back to pending with fresh attempts."""
+        ...
+
+
+@runtime_checkable
+class BatchFinisher(Protocol):
+    """Many terminal writes in one durable commit: what the worker's group commit needs.
+
+    Optional: a store without it has each job's end written by ``finish_job`` alone.
+    """
+
+    def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
+        """Apply each ``finish_job`` in order, all in one transaction; their results in order.
+
+        The whole batch commits durably or not at all. A job named twice ends as the first
+        one says; the later ones get None, as ``finish_job`` on a finished job would.
+        """
+        ...
+
+
+@runtime_checkable
+class BatchClaimer(Protocol):
+    """Many claims in one statement: what the worker's grouped claims need. Optional."""
+
+    def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
+        """Apply each ``claim_job`` in order, in one transaction; their results in order.
+
+        A job named twice is claimed by the first; the later ones get None, as a second
+        ``claim_job`` of a running job would.
+        """
         ...
 
 

@@ -12,7 +12,8 @@ A host app that stores jobs its own way runs a suite against its implementation:
 Each suite lives beside its protocol and is gathered here (docs/architecture.md):
 
 - the job core: ``JobRepositoryContract``, ``JobBatchStoreContract`` (``submit_many``'s
-  one-transaction insert) and ``JobIdLookupContract`` (short ids) (``syncjobs.core.ledger``),
+  one-transaction insert), ``BatchFinisherContract`` and ``BatchClaimerContract`` (the
+  worker's group commit) and ``JobIdLookupContract`` (short ids) (``syncjobs.core.ledger``),
   ``UpkeepRepositoryContract`` (``syncjobs.core.upkeep``) and ``JobBrowserContract``
   (``syncjobs.core.browse``; its repository must be a ledger with upkeep too);
 - connected accounts: ``AccountStoreContract``, ``ItemStoreContract`` and both together,
@@ -43,6 +44,7 @@ from ...connections.testdata import T0, item_ids, make_account, minute, stored_a
 from ...core.browse.contract import JobBrowserContract
 from ...core.ledger.batch_contract import JobBatchStoreContract
 from ...core.ledger.contract import JobIdLookupContract, JobRepositoryContract, existing, new_job
+from ...core.ledger.group_contract import BatchClaimerContract, BatchFinisherContract
 from ...core.upkeep.contract import UpkeepRepositoryContract
 from ...insights.analysis_queue.contract import AnalysisQueueStoreContract
 from ...insights.digests.contract import DigestStoreContract
@@ -60,6 +62,8 @@ __all__ = [
     "AccountRepositoryContract",
     "AccountStoreContract",
     "AnalysisQueueStoreContract",
+    "BatchClaimerContract",
+    "BatchFinisherContract",
     "ConnectStateStoreContract",
     "DigestStoreContract",
     "ItemStoreContract",
