@@ -13,7 +13,7 @@ from ..providers.types import Item
 from ..schema.base import SQLMixin
 from .fingerprint import EncodedItem, encode_item
 from .models import PageCounts, StoredItem
-from .sql_items_pg import StagedUpsert, utc
+from .sql_items_pg import REPLACED, StagedUpsert, utc
 
 #: Ids per ``IN`` list on SQLite (it allows at most 32,766 bound parameters per statement).
 _SQLITE_IDS = 500
@@ -261,22 +261,7 @@ class SQLItemsMixin(SQLMixin):
         # A concurrent or replayed page may have inserted the row meanwhile: update it then.
         return stmt.on_conflict_do_update(
             index_elements=[it.c.account_id, it.c.external_id],
-            set_={
-                c: stmt.excluded[c]
-                for c in (
-                    "kind",
-                    "title",
-                    "text",
-                    "author",
-                    "published_at",
-                    "metrics",
-                    "raw",
-                    "content_hash",
-                    "last_modified_at",
-                    "last_seen_at",
-                    "deleted_at",
-                )
-            },
+            set_={c: stmt.excluded[c] for c in (*REPLACED, "deleted_at")},
         )
 
     def sweep_unseen(self, account_id: str, *, since: datetime, now: datetime) -> int:

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-__all__ = ["COPY_COLUMNS", "StagedUpsert", "utc"]
+__all__ = ["COPY_COLUMNS", "REPLACED", "StagedUpsert", "utc"]
 
 #: The columns a page writes, in the order of the rows given to ``StagedUpsert.run``.
 COPY_COLUMNS = (
@@ -37,7 +37,7 @@ COPY_COLUMNS = (
     "analysis_state",
 )
 #: Replaced from the page when a row exists (first_seen_at and the analysis columns are kept).
-_REPLACED = (
+REPLACED = (
     "kind",
     "title",
     "text",
@@ -92,7 +92,7 @@ def _statements(items: str, quote: Any) -> tuple[str, str, str]:
         f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS "
         f"AS SELECT {cols} FROM {table} WITH NO DATA"
     )
-    sets = ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
+    sets = ", ".join(f"{c} = excluded.{c}" for c in REPLACED)
     upsert = (
         f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
         f"ON CONFLICT (account_id, external_id) DO UPDATE SET {sets}, deleted_at = NULL, "
