@@ -308,6 +308,8 @@ def show(result: dict[str, Any], console: Console) -> None:
     table.add_column("naive/ours units, first", justify="right")
     phases = ("first", "resync_off", "resync", "naive_first", "naive_resync")
     for name, row in result.items():
+        if not isinstance(row, dict):  # e.g. the run's ``measured_at`` stamp
+            continue
         cells = [_cell(row[phase]) for phase in phases]
         table.add_row(f"{name} ({row['items']:,}, {row['recent']})", *cells, _ratio(row))
     console.print(table)

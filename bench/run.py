@@ -76,9 +76,8 @@ def main() -> None:
         began = time.monotonic()
         run: Callable[..., Any] = module.run
         result = run(**(quick if args.quick else full))
-        result["measured_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        save(name, result)
-        module.show(result, console)
+        module.show(result, console)  # before the stamp: some tables read every key as a row
+        save(name, {**result, "measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
         console.print(f"[dim]{name}: {time.monotonic() - began:.0f} s[/dim]\n")
     summarise(console)
 
