@@ -21,6 +21,7 @@ from syncjobs.core.models import JobStatus
 from syncjobs.core.registry import Registry
 from syncjobs.errors import InvalidInputError, RateLimitedError, UnexpectedResponseError
 from syncjobs.insights.analyzers import OpenAICompatibleAnalyzer
+from syncjobs.insights.digests.contract import local_day
 from syncjobs.insights.jobs.trust import trust_score
 from syncjobs.insights.models import Decision, Preferences, QueuedItem, UsagePeriod, Verdict
 from syncjobs.insights.notifiers import InAppNotifier, WebhookNotifier
@@ -547,24 +548,25 @@ def test_digests_go_to_due_owners_in_their_timezone_once_and_skip_empty_ones(
 
 
 @pytest.mark.parametrize(
-    ("zone_name", "day", "hours"),
+    ("zone_name", "hours", "utc_offset"),
     [
-        ("America/Los_Angeles", date(2026, 3, 8), 23),  # clocks go forward
-        ("America/Los_Angeles", date(2026, 11, 1), 25),  # clocks go back
-        ("America/Los_Angeles", date(2026, 1, 15), 24),  # UTC-8
-        ("Pacific/Auckland", date(2026, 4, 5), 25),  # UTC+13 before the change
-        ("Pacific/Tongatapu", date(2026, 1, 15), 24),  # UTC+13
+        ("America/Los_Angeles", 23, None),  # clocks go forward
+        ("America/Los_Angeles", 25, None),  # clocks go back
+        ("America/Los_Angeles", 24, -8),  # UTC-8
+        ("Pacific/Auckland", 25, None),  # UTC+13 before the change
+        ("Pacific/Tongatapu", 24, 13),  # UTC+13
     ],
 )
 def test_a_daily_digest_reports_the_owners_local_day(
     make_app: AppFactory,
     sql_repo: SQLAlchemyRepository,
     zone_name: str,
-    day: date,
     hours: int,
+    utc_offset: int | None,
 ) -> None:
     app = make_app(sql_repo, default_digest="off", digest_hour=9)
     zone = ZoneInfo(zone_name)
+    day = local_day(zone, hours, utc_offset)  # the next such day from today
 
     def local(d: date, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
         return datetime(d.year, d.month, d.day, hour, minute, second, tzinfo=zone)

@@ -23,19 +23,36 @@ from ..models import Decision, DigestFrequency, OwnerActivity, Preferences
 from .periods import digest_period, local_day_bounds
 from .store import DigestStore
 
-#: (zone, local day, its length in hours): daylight-saving changes in Los Angeles (UTC-8 in
-#: winter) and Auckland (UTC+13 in summer), an ordinary day in each, and Tonga (UTC+13).
+#: (zone, local day's length in hours, UTC offset at its noon or None): daylight-saving
+#: changes in Los Angeles (UTC-8 in winter) and Auckland (UTC+13 in summer), an ordinary day
+#: in each, and Tonga (UTC+13). The days themselves are found from today (``local_day``).
 LOCAL_DAYS = [
-    ("America/Los_Angeles", date(2026, 3, 8), 23),
-    ("America/Los_Angeles", date(2026, 11, 1), 25),
-    ("America/Los_Angeles", date(2026, 1, 15), 24),
-    ("Pacific/Auckland", date(2026, 4, 5), 25),
-    ("Pacific/Auckland", date(2026, 9, 27), 23),
-    ("Pacific/Auckland", date(2026, 1, 15), 24),
-    ("Pacific/Tongatapu", date(2026, 1, 15), 24),
+    ("America/Los_Angeles", 23, None),
+    ("America/Los_Angeles", 25, None),
+    ("America/Los_Angeles", 24, -8),
+    ("Pacific/Auckland", 25, None),
+    ("Pacific/Auckland", 23, None),
+    ("Pacific/Auckland", 24, 13),
+    ("Pacific/Tongatapu", 24, 13),
 ]
 
-__all__ = ["DigestStoreContract"]
+
+def local_day(zone: ZoneInfo, hours: int, utc_offset: int | None = None) -> date:
+    """The first local day from today that lasts ``hours`` (at ``utc_offset`` hours, if given)."""
+    today = datetime.now(zone).date()
+    for n in range(400):
+        day = today + timedelta(days=n)
+        since, until = local_day_bounds(day, zone)
+        noon = datetime.combine(day, datetime.min.time()).replace(hour=12, tzinfo=zone)
+        offset = noon.utcoffset()
+        if until - since == timedelta(hours=hours) and (
+            utc_offset is None or offset == timedelta(hours=utc_offset)
+        ):
+            return day
+    raise AssertionError(f"no {hours}-hour day in {zone} within 400 days of {today}")
+
+
+__all__ = ["LOCAL_DAYS", "DigestStoreContract", "local_day"]
 
 
 class DigestStoreContract:
@@ -130,11 +147,12 @@ class DigestStoreContract:
         nothing = repository.owner_activity("nobody", since=at(10), until=at(20))
         assert nothing == OwnerActivity() and nothing.is_empty
 
-    @pytest.mark.parametrize(("zone_name", "day", "hours"), LOCAL_DAYS)
+    @pytest.mark.parametrize(("zone_name", "hours", "utc_offset"), LOCAL_DAYS)
     def test_owner_activity_over_a_local_day_counts_what_happened_in_that_day(
-        self, repository: ContractRepository, zone_name: str, day: date, hours: int
+        self, repository: ContractRepository, zone_name: str, hours: int, utc_offset: int | None
     ) -> None:
         zone = ZoneInfo(zone_name)
+        day = local_day(zone, hours, utc_offset)
         since, until = local_day_bounds(day, zone)
         assert until - since == timedelta(hours=hours)
         assert since.astimezone(zone).replace(tzinfo=None) == datetime(day.year, day.month, day.day)
