@@ -23,9 +23,14 @@ LOGGERS = (
     "httpcore.http11",
     "httpcore.http2",
     "httpcore.proxy",
+    # requests-oauthlib logs the code exchange's form and the tokens it got at DEBUG.
+    "requests_oauthlib.oauth2_session",
 )
 
-_QUERY_SECRET = re.compile(r"((?:access_token|refresh_token|client_secret|code)=)[^&\s\"']+")
+_NAMES = r"access_token|refresh_token|id_token|client_secret|code|code_verifier"
+_QUERY_SECRET = re.compile(rf"((?:{_NAMES})=)[^&\s\"']+")
+#: ``'code': 'abc'`` and ``"access_token":"abc"`` (dict reprs and JSON bodies).
+_KEYED = re.compile(rf"""(['"](?:{_NAMES})['"]\s*:\s*['"])[^'"]*""")
 _TOKEN_PARAM = re.compile(r"((?:access|refresh)_token=)[^&\s\"']+")
 _KEYISH = re.compile(r"\bsk-[A-Za-z0-9_*.\-]+")
 
@@ -60,6 +65,7 @@ class RedactingFilter(logging.Filter):
             secrets = tuple(self._secrets)
         message = record.getMessage()
         scrubbed = _QUERY_SECRET.sub(r"\1<redacted>", message) if "=" in message else message
+        scrubbed = _KEYED.sub(r"\1<redacted>", scrubbed) if ":" in scrubbed else scrubbed
         for secret in secrets:
             scrubbed = scrubbed.replace(secret, "***")
         if scrubbed != message:

@@ -17,6 +17,7 @@ import requests
 from google_auth_oauthlib.flow import Flow
 from oauthlib.oauth2.rfc6749.errors import MissingTokenError, OAuth2Error
 
+from ..._http import install_log_redaction
 from ...clock import utcnow
 from ...errors import (
     MissingScopesError,
@@ -29,7 +30,6 @@ from ..http import HTTPProvider
 from ..types import ProviderConfig, TokenSet
 from .base import ConsentFlow, Grant, check_endpoint
 from .loopback import loopback_http
-from .redact import install_oauth_log_redaction
 
 __all__ = ["GmailConsent", "GoogleConsent", "YouTubeConsent"]
 
@@ -98,7 +98,7 @@ class GoogleConsent(ConsentFlow):
             return response
 
         flow.oauth2session.register_compliance_hook("access_token_response", note_status)
-        install_oauth_log_redaction()  # its DEBUG lines show the form and the tokens
+        install_log_redaction()  # requests-oauthlib's DEBUG lines show the form and tokens
         with loopback_http(token_url):
             try:
                 flow.fetch_token(code=code, include_client_id=True)
