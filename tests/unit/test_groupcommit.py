@@ -1,0 +1,143 @@
+"""The group commit's hand-offs: who writes a group, what goes in it, and how failures split.
+
+No database here: ``apply`` is a plain function that records each group and can be held at a
+gate, so the tests decide exactly which writes are waiting when a group is taken.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from syncjobs.core.groupcommit import GroupCommit
+
+
+class Store:
+    """Records each group it applies and the thread that applied it; may be held or refuse."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.threads: list[str] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+        self.refused: set[int] = set()
+
+    def apply(self, writes: Sequence[int]) -> list[str]:
+        self.entered.set()
+        self.gate.wait(30)
+        if self.refused & set(writes):
+            raise ValueError(f"refused {sorted(self.refused & set(writes))}")
+        self.groups.append(list(writes))
+        self.threads.append(threading.current_thread().name)
+        return [f"r{w}" for w in writes]
+
+
+def test_a_lone_write_is_applied_by_its_own_thread_at_once() -> None:
+    store = Store()
+    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    assert group.write(7) == "r7"
+    assert store.groups == [[7]]
+    assert store.threads == [threading.current_thread().name]
+    assert (group.commits, group.writes) == (1, 1)
+
+
+Writers = tuple[list[threading.Thread], dict[int, object]]
+
+
+def _writers(group: GroupCommit[int, str], ns: range) -> Writers:
+    results: dict[int, object] = {}
+
+    def run(n: int) -> None:
+        try:
+            results[n] = group.write(n)
+        except Exception as exc:  # the test reads what each thread got
+            results[n] = exc
+
+    threads = [threading.Thread(target=run, args=(n,), name=f"w{n}") for n in ns]
+    return threads, results
+
+
+def _wait_queued(group: GroupCommit[int, str], count: int) -> None:
+    done = threading.Event()
+    for _ in range(3000):
+        with group._lock:
+            if len(group._queue) >= count:
+                done.set()
+                break
+        done.wait(0.01)
+    assert done.is_set(), f"fewer than {count} writes queued"
+
+
+def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
+    store = Store()
+    store.gate.clear()
+    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    first, first_result = _writers(group, range(1))
+    first[0].start()
+    assert store.entered.wait(30)  # write 0 is being applied, held at the gate
+    others, results = _writers(group, range(1, 8))
+    for t in others:
+        t.start()
+    _wait_queued(group, 7)
+    store.gate.set()
+    for t in first + others:
+        t.join(30)
+    assert first_result == {0: "r0"}
+    assert results == {n: f"r{n}" for n in range(1, 8)}
+    assert [sorted(g) for g in store.groups] == [[0], [1, 2, 3, 4, 5, 6, 7]]
+    # The next group is written by the first thread that queued for it, not by a helper.
+    assert store.threads == ["w0", f"w{store.groups[1][0]}"]
+    assert (group.commits, group.writes) == (2, 8)
+
+
+def test_a_refused_write_fails_only_its_own_thread() -> None:
+    store = Store()
+    store.gate.clear()
+    store.refused = {3}
+    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    first, _ = _writers(group, range(1))
+    first[0].start()
+    assert store.entered.wait(30)
+    others, results = _writers(group, range(1, 6))
+    for t in others:
+        t.start()
+    _wait_queued(group, 5)
+    store.gate.set()
+    for t in first + others:
+        t.join(30)
+    assert isinstance(results.pop(3), ValueError)
+    assert results == {n: f"r{n}" for n in (1, 2, 4, 5)}
+    # The group was refused as a whole, then each write was tried alone.
+    assert sorted(w for g in store.groups[1:] for w in g) == [1, 2, 4, 5]
+    assert all(len(g) == 1 for g in store.groups[1:])
+
+
+def test_after_a_failed_lone_write_the_next_write_still_commits() -> None:
+    store = Store()
+    store.refused = {1}
+    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    with pytest.raises(ValueError, match="refused"):
+        group.write(1)
+    assert group.write(2) == "r2"
+    assert group.write(3) == "r3"
+
+
+def test_groups_hold_at_most_max_jobs() -> None:
+    store = Store()
+    store.gate.clear()
+    group: GroupCommit[int, str] = GroupCommit(store.apply, max_jobs=3)
+    first, _ = _writers(group, range(1))
+    first[0].start()
+    assert store.entered.wait(30)
+    others, results = _writers(group, range(1, 8))
+    for t in others:
+        t.start()
+    _wait_queued(group, 7)
+    store.gate.set()
+    for t in first + others:
+        t.join(30)
+    assert results == {n: f"r{n}" for n in range(1, 8)}
+    assert [len(g) for g in store.groups] == [1, 3, 3, 1]
