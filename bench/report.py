@@ -1,6 +1,7 @@
 """Every benchmark's aims: the console table and ``bench/results/latest.md``.
 
-Each benchmark's result lists its aims under ``"aims"`` (rows built by ``bench._common.aim``).
+Each benchmark's result lists its aims under ``"aims"`` (rows built by ``bench._common.aim``),
+and may add a table of its own figures under ``"table"`` (``columns`` and ``rows``).
 Its baseline is told by ``"baseline_description"`` when the result has one, else by the
 baseline names of its aims; its round count is ``"rounds"`` (1 when absent).
 """
@@ -89,12 +90,24 @@ def render_markdown(results: Mapping[str, Mapping[str, Any]]) -> str:
         when = f", measured {measured}" if isinstance(measured, str) else ""
         out += [f"Rounds: {rounds}{when}.", ""]
         aims = aims_of(result)
-        if not aims:
+        if aims:
+            out += HEADER
+            out += ["| " + " | ".join(_md(c) for c in _cells(row)) + " |" for row in aims]
+        else:
             out.append("No aims reported by this run.")
-            continue
-        out += HEADER
-        out += ["| " + " | ".join(_md(c) for c in _cells(row)) + " |" for row in aims]
+        out += _figures_table(result)
     return "\n".join(out) + "\n"
+
+
+def _figures_table(result: Mapping[str, Any]) -> list[str]:
+    """A result's own ``"table"`` (``{"columns": [...], "rows": [[...], ...]}``), if any."""
+    table = result.get("table")
+    if not isinstance(table, Mapping):
+        return []
+    columns = [str(c) for c in table.get("columns", [])]
+    rows = [[str(c) for c in row] for row in table.get("rows", [])]
+    head = ["| " + " | ".join(_md(c) for c in columns) + " |", "|---" * len(columns) + "|"]
+    return ["", *head, *("| " + " | ".join(_md(c) for c in row) + " |" for row in rows)]
 
 
 def write_markdown(results: Mapping[str, Mapping[str, Any]], path: Path = LATEST_MD) -> Path:

@@ -27,6 +27,7 @@ from bench.report import aims_table, write_markdown
 #: name -> (module, full-size kwargs, quick kwargs)
 BENCHES: dict[str, tuple[str, dict[str, int], dict[str, int]]] = {
     "core": ("bench.core", {}, {"n": 1000, "rounds": 1}),
+    "profile": ("bench.profile", {}, {"n": 1000}),
     "provider_calls": ("bench.provider_calls", {}, {"items": 200}),
     "peers": ("bench.peers", {"n": 3000, "rounds": 3}, {"n": 500, "rounds": 1}),
     "gmail_sync": (

@@ -123,3 +123,25 @@ def test_the_file_is_written_and_the_console_table_has_every_row(tmp_path: Path)
         said = line.rstrip(" │")
         assert said.endswith(verdict) and (verdict == "not met") == said.endswith("not met"), line
     assert any("recovery" in line and "no aims reported" in line for line in lines)
+
+
+def test_a_result_s_own_table_follows_its_aims_in_the_markdown() -> None:
+    data = results()
+    data["profile"] = {
+        "rounds": 1,
+        "baseline_description": "bare Dramatiq",
+        "table": {
+            "columns": ["figure", "bare", "syncjobs"],
+            "rows": [["CPU ms per job: total", "0.450", "3.860"], ["a | b", "1", "2"]],
+        },
+    }
+    text = render_markdown(data)
+    section = text.split("## profile", 1)[1]
+    assert "No aims reported by this run." in section
+    lines = section.splitlines()
+    head = lines.index("| figure | bare | syncjobs |")
+    assert lines[head + 1] == "|---|---|---|"
+    assert lines[head + 2] == "| CPU ms per job: total | 0.450 | 3.860 |"
+    assert lines[head + 3] == "| a \\| b | 1 | 2 |"
+    # A result with aims and no table renders as before: no stray table header.
+    assert "| figure | bare | syncjobs |" not in text.split("## profile", 1)[0]
