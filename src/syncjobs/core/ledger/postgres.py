@@ -10,6 +10,7 @@ PostgreSQL repository is built, so SQLite needs no PostgreSQL driver.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,13 +156,30 @@ class PostgresJobStatements:
         """The NOTIFY channel of one job."""
         return f"{self.prefix}j{job_id.replace('-', '')}"
 
+    @contextlib.contextmanager
+    def _raw(self) -> Iterator[Any]:
+        """A pooled psycopg connection in autocommit mode, back in the pool as it came.
+
+        It skips SQLAlchemy's ``Connection`` (its events and the isolation level set and reset
+        at each checkout), which cost the hot path a tenth of a millisecond per statement.
+        """
+        fairy = self.engine.raw_connection()
+        raw: Any = fairy.driver_connection
+        try:
+            raw.autocommit = True
+            yield raw
+        finally:
+            try:
+                raw.autocommit = False  # as the pool's other users expect it
+            except Exception:  # broken, or left inside a transaction: not for reuse
+                fairy.invalidate()
+            fairy.close()
+
     def _one(self, sql: str, params: dict[str, Any]) -> dict[str, Any] | None:
         """Run one statement in autocommit mode; return its first row, times in UTC."""
-        with self.engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
-            with raw.cursor(row_factory=self._dict_row) as cur:
-                cur.execute(sql, params, prepare=True)
-                return _utc(cur.fetchone())
+        with self._raw() as raw, raw.cursor(row_factory=self._dict_row) as cur:
+            cur.execute(sql, params, prepare=True)
+            return _utc(cur.fetchone())
 
     def insert_job(self, new: NewJob, active_limit: int | None) -> Job | None:
         """Insert under the owner's advisory lock unless its key exists or it is over limit."""
@@ -188,8 +206,7 @@ class PostgresJobStatements:
 
     def _insert_locked(self, params: dict[str, Any]) -> dict[str, Any] | None:
         """BEGIN, the owner's lock, the INSERT, COMMIT: pipelined, so one round trip."""
-        with self.engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
+        with self._raw() as raw:
             if not self._pipeline:  # a libpq without pipeline mode: four round trips
                 with raw.transaction(), raw.cursor(row_factory=self._dict_row) as cur:
                     cur.execute(self._lock, {"key": self.prefix + params["owner"]}, prepare=True)
@@ -225,11 +242,9 @@ class PostgresJobStatements:
 
     def _many(self, sql: str, params: dict[str, Any]) -> list[Job]:
         """Run one autocommit statement; the jobs of its rows."""
-        with self.engine.connect() as conn:
-            raw: Any = conn.connection.driver_connection
-            with raw.cursor(row_factory=self._dict_row) as cur:
-                cur.execute(sql, params, prepare=True)
-                return [job_from_row(_utc(row)) for row in cur.fetchall()]
+        with self._raw() as raw, raw.cursor(row_factory=self._dict_row) as cur:
+            cur.execute(sql, params, prepare=True)
+            return [job_from_row(_utc(row)) for row in cur.fetchall()]
 
     def finish_many(self, changes: list[dict[str, Any]]) -> list[Job]:
         """Apply many FINISH changes in one autocommit statement that notifies each job."""
