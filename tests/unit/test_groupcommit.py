@@ -35,13 +35,16 @@ class Store:
         return [f"r{w}" for w in writes]
 
 
-def test_a_lone_write_is_applied_by_its_own_thread_at_once() -> None:
+def test_a_lone_write_is_applied_at_once_by_the_writer_thread() -> None:
     store = Store()
-    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    group: GroupCommit[int, str] = GroupCommit(store.apply, name="writer")
     assert group.write(7) == "r7"
     assert store.groups == [[7]]
-    assert store.threads == [threading.current_thread().name]
+    # Not the calling thread: a time limit that interrupts a worker thread cannot stop the
+    # writes of the others.
+    assert store.threads == ["writer"]
     assert (group.commits, group.writes) == (1, 1)
+    group.stop()
 
 
 Writers = tuple[list[threading.Thread], dict[int, object]]
@@ -63,7 +66,7 @@ def _writers(group: GroupCommit[int, str], ns: range) -> Writers:
 def _wait_queued(group: GroupCommit[int, str], count: int) -> None:
     done = threading.Event()
     for _ in range(3000):
-        with group._lock:
+        with group._cond:
             if len(group._queue) >= count:
                 done.set()
                 break
@@ -74,7 +77,7 @@ def _wait_queued(group: GroupCommit[int, str], count: int) -> None:
 def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
     store = Store()
     store.gate.clear()
-    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    group: GroupCommit[int, str] = GroupCommit(store.apply, name="writer")
     first, first_result = _writers(group, range(1))
     first[0].start()
     assert store.entered.wait(30)  # write 0 is being applied, held at the gate
@@ -88,9 +91,42 @@ def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
     assert first_result == {0: "r0"}
     assert results == {n: f"r{n}" for n in range(1, 8)}
     assert [sorted(g) for g in store.groups] == [[0], [1, 2, 3, 4, 5, 6, 7]]
-    # The next group is written by the first thread that queued for it, not by a helper.
-    assert store.threads == ["w0", f"w{store.groups[1][0]}"]
+    assert store.threads == ["writer", "writer"]
     assert (group.commits, group.writes) == (2, 8)
+
+
+def test_a_thread_interrupted_while_waiting_does_not_stop_the_others() -> None:
+    """Dramatiq's time limit raises in a worker thread; the group is written all the same."""
+    store = Store()
+    store.gate.clear()
+    group: GroupCommit[int, str] = GroupCommit(store.apply)
+    first, _ = _writers(group, range(1))
+    first[0].start()
+    assert store.entered.wait(30)
+    others, results = _writers(group, range(1, 4))
+    for t in others:
+        t.start()
+    _wait_queued(group, 3)
+    _interrupt(others[0])
+    store.gate.set()
+    for t in first + others:
+        t.join(30)
+    assert sorted(w for g in store.groups for w in g) == [0, 1, 2, 3]
+    assert isinstance(results[1], TimeoutError)
+    assert {n: results[n] for n in (2, 3)} == {2: "r2", 3: "r3"}
+    assert group.write(9) == "r9"
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise TimeoutError in ``thread`` as Dramatiq's time limit does (an async exception)."""
+    import ctypes
+
+    ident = thread.ident
+    assert ident is not None
+    done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(ident), ctypes.py_object(TimeoutError)
+    )
+    assert done == 1
 
 
 def test_a_refused_write_fails_only_its_own_thread() -> None:

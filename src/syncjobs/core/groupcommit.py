@@ -1,16 +1,14 @@
 """Group commit: a worker process's ledger writes of one kind, many jobs in one commit.
 
 Each worker thread that claims or ends a job hands the write to the process's ``GroupCommit``
-for that kind of write. When no group is being written, the thread leads: it applies every
-write waiting at that moment (up to ``max_jobs``, its own among them) with one store call
-(``BatchFinisher.finish_jobs`` for the ends: one statement and one WAL flush on PostgreSQL,
-one transaction on SQLite; ``BatchClaimer.claim_jobs`` for the claims). Threads that arrive
-while a group is in flight queue up; when it is written, each of its threads is released, and
-the first thread still queued leads the next group. So a lone job is written at once by its
-own thread, with no hand-off to another thread, and a busy process batches by itself;
-nothing waits on a timer. A thread returns only once its write is committed, and an ending
-thread only then lets Dramatiq acknowledge its message, so a job's end is durable before its
-message is acknowledged, as with one commit per job. See docs/architecture.md.
+for that kind of write and waits. One writer thread takes every write waiting at that moment
+(up to ``max_jobs``), applies them with one store call (``BatchFinisher.finish_jobs`` for the
+ends: one statement and one WAL flush on PostgreSQL, one transaction on SQLite;
+``BatchClaimer.claim_jobs`` for the claims), and only then releases each waiting thread. An
+ending thread only then lets Dramatiq acknowledge its message, so a job's end is durable
+before its message is acknowledged, as with one commit per job. While a commit is in flight
+the next writes queue up and go together in the next one. Nothing waits on a timer: a lone
+job is written at once, and a busy process batches by itself. See docs/architecture.md.
 """
 
 from __future__ import annotations
@@ -33,17 +31,16 @@ R = TypeVar("R")
 
 
 class _Waiting(Generic[W, R]):
-    """One thread's write, and what became of it (or that the thread leads the next group)."""
+    """One thread's write, and what became of it."""
 
-    __slots__ = ("error", "lead", "ready", "result", "write")
+    __slots__ = ("done", "error", "result", "write")
 
     def __init__(self, write: W) -> None:
         self.write = write
-        #: Held until the write is applied or its thread is made leader: a plain lock is the
-        #: cheapest hand-off between two threads.
-        self.ready = threading.Lock()
-        self.ready.acquire()
-        self.lead = False
+        #: Held until the write is applied: a plain lock is the cheapest hand-off between two
+        #: threads (an ``Event`` builds a condition and a lock for each wait).
+        self.done = threading.Lock()
+        self.done.acquire()
         self.result: R | None = None
         self.error: BaseException | None = None
 
@@ -55,14 +52,17 @@ class GroupCommit(Generic[W, R]):
         self,
         apply: Callable[[Sequence[W]], Sequence[R | None]],
         *,
+        name: str = "syncjobs-group-commit",
         max_jobs: int = MAX_GROUP,
     ) -> None:
         self.apply = apply
+        self.name = name
         self.max_jobs = max(1, max_jobs)
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self._queue: list[_Waiting[W, R]] = []
-        self._leading = False
+        self._thread: threading.Thread | None = None
         self._pid = os.getpid()
+        self._stopping = False
         #: How many store calls and writes this process made (for tests and benchmarks).
         self.commits = 0
         self.writes = 0
@@ -70,35 +70,49 @@ class GroupCommit(Generic[W, R]):
     def write(self, write: W) -> R | None:
         """Apply one write with others; return its result once committed, or raise why not."""
         waiting: _Waiting[W, R] = _Waiting(write)
-        with self._lock:
-            if self._pid != os.getpid():  # a forked child: its parent's threads are gone
-                self._pid, self._queue, self._leading = os.getpid(), [], False
+        with self._cond:
+            self._ensure_writer()
             self._queue.append(waiting)
-            lead = not self._leading
-            self._leading = True
-        if not lead:
-            waiting.ready.acquire()
-        if lead or waiting.lead:
-            self._lead()
+            self._cond.notify()
+        waiting.done.acquire()
         if waiting.error is not None:
             raise waiting.error
         return waiting.result
 
-    def _lead(self) -> None:
-        """Write the waiting group (this thread's write is first in it); pass the lead on."""
-        with self._lock:
-            batch = self._queue[: self.max_jobs]
-            del self._queue[: self.max_jobs]
-        try:
+    def start(self) -> None:
+        """Start the writer thread now (a worker at boot), not at the first write."""
+        with self._cond:
+            self._ensure_writer()
+
+    def _ensure_writer(self) -> None:
+        """Start the writer thread (again in a forked child, whose parent's thread is gone)."""
+        if self._pid != os.getpid():
+            self._pid, self._thread, self._queue = os.getpid(), None, []
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping = False
+            self._thread = threading.Thread(target=self._write_forever, name=self.name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Let the writer thread finish the waiting writes and end (a later write restarts it)."""
+        with self._cond:
+            self._stopping = True
+            thread = self._thread
+            self._cond.notify_all()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def _write_forever(self) -> None:
+        while True:
+            with self._cond:
+                while not self._queue:
+                    if self._stopping:
+                        self._thread = None
+                        return
+                    self._cond.wait()
+                batch = self._queue[: self.max_jobs]
+                del self._queue[: self.max_jobs]
             self._write(batch)
-        finally:
-            with self._lock:
-                if self._queue:
-                    following = self._queue[0]
-                    following.lead = True
-                    following.ready.release()
-                else:
-                    self._leading = False
 
     def _write(self, batch: list[_Waiting[W, R]]) -> None:
         """Apply one group; tell each waiting thread how its write went.
@@ -117,10 +131,10 @@ class GroupCommit(Generic[W, R]):
                 return
             logger.debug("a grouped ledger write failed: %r", exc)
             batch[0].error = exc  # its thread retries it (a database outage) or reports it
-            batch[0].ready.release()
+            batch[0].done.release()
             return
         self.commits += 1
         self.writes += len(batch)
         for waiting, result in zip(batch, results, strict=True):
             waiting.result = result
-            waiting.ready.release()
+            waiting.done.release()

@@ -128,11 +128,15 @@ class TrackingMiddleware(Middleware):
         repo = app.repository
         #: Commits the ends of jobs of this process's threads together (None: one by one).
         self.group: GroupCommit[Finish, Job] | None = (
-            GroupCommit(repo.finish_jobs) if isinstance(repo, BatchFinisher) else None
+            GroupCommit(repo.finish_jobs, name="syncjobs-group-finish")
+            if isinstance(repo, BatchFinisher)
+            else None
         )
         #: Claims the jobs of this process's threads together (None: one by one).
         self.claims: GroupCommit[Claim, Job] | None = (
-            GroupCommit(repo.claim_jobs) if isinstance(repo, BatchClaimer) else None
+            GroupCommit(repo.claim_jobs, name="syncjobs-group-claim")
+            if isinstance(repo, BatchClaimer)
+            else None
         )
 
     # -- before -------------------------------------------------------------------------
@@ -166,7 +170,10 @@ class TrackingMiddleware(Middleware):
         log_started(ctx.job)
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
-        """Start heartbeating; run the schedules marked ``on_startup``."""
+        """Start the group writers and heartbeating; run the schedules marked ``on_startup``."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.start()
         self.heartbeat.start()
         try:
             Scheduler(self.app).startup(utcnow())
@@ -184,6 +191,12 @@ class TrackingMiddleware(Middleware):
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         """Stop heartbeating."""
         self.heartbeat.stop()
+
+    def after_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        """Stop the group writers once the worker's threads have stopped."""
+        for group in (self.claims, self.group):
+            if group is not None:
+                group.stop()
 
     def _claim(self, job_id: str) -> JobContext | _NotRun:
         """Claim the job; why it was not runnable, and how that ended, if it was not."""
