@@ -103,13 +103,17 @@ def _drain(
 
 
 def _by_process(client: redis.Redis, app: Any, env: dict[str, str], n: int) -> dict[str, Any]:
+    from dramatiq.brokers.redis import RedisBroker
+
     import bench.bare_actors as bare
 
+    # The module's broker is bound to the Redis of whichever benchmark imported it first.
+    sender = RedisBroker(url=env["SYNCJOBS_BROKER_URL"])
     client.flushall()
     bare_boot = _booted("bench.bare_actors", "bare", env)
     boot = _booted("syncjobs.actors", "syncjobs", env)
     for _ in range(n):
-        bare.bare_noop.send()
+        sender.enqueue(bare.bare_noop.message())
     bare_rate, bare_cpu = _drain(client, "bench.bare_actors", "bare", env, n, bare_boot)
     client.flushall()
     for i in range(n):
