@@ -48,15 +48,22 @@ def _interleaved(calls: dict[str, Callable[[], Any]], n: int) -> dict[str, list[
     return out
 
 
-def _procrastinate(pg_url: str) -> Callable[[], Any]:
-    """Procrastinate's enqueue of a no-op task on this PostgreSQL (its schema applied once)."""
+def _procrastinate(pg_url: str) -> Any:
+    """The Procrastinate app of a no-op task on this PostgreSQL, open (its schema applied once).
+
+    The module is loaded afresh: its app binds the DSN of the environment when it loads, and
+    another benchmark of the same run may have loaded it for another server.
+    """
     os.environ["BENCH_PG_DSN"] = libpq(pg_url)
+    import importlib
+
     from bench import peer_procrastinate
 
+    peer_procrastinate = importlib.reload(peer_procrastinate)
     peer_procrastinate.app.open()
     with contextlib.suppress(Exception):  # applied by an earlier run on the same server
         peer_procrastinate.app.schema_manager.apply_schema()
-    return peer_procrastinate.noop.defer
+    return peer_procrastinate
 
 
 def _bare_insert(pg_url: str, table: str) -> tuple[psycopg.Connection[Any], Callable[[], Any]]:
@@ -90,13 +97,18 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
         from syncjobs.storage.sql import SQLAlchemyRepository
 
         SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
+        import importlib
+
         import bench.bare_actors as bare
+
+        bare = importlib.reload(bare)  # bound to this run's Redis, whoever loaded it first
         from syncjobs import builtin_jobs  # noqa: F401
         from syncjobs.factory import create_app
 
         app = create_app(Settings())
         conn, insert = _bare_insert(pg_url, f"{prefix}floor")
-        defer = _procrastinate(pg_url)
+        procrastinate = _procrastinate(pg_url)
+        defer = procrastinate.noop.defer
         rates: dict[str, list[float]] = {"bare": [], "tracked": []}
         p50s: dict[str, list[float]] = {"insert": [], "send": [], "submit": [], "defer": []}
         samples: dict[str, list[float]] = {name: [] for name in p50s}
@@ -127,6 +139,7 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
         client.flushall()
         conn.close()
         app.close()
+        procrastinate.app.close()
     return _figures(n, rounds, rates, p50s, samples)
 
 

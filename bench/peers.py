@@ -129,8 +129,13 @@ class Bench:
         SQLAlchemyRepository(pg_url, table_prefix=self.prefix, check=False).upgrade()
         self.app = create_app(Settings())
 
+        import importlib
+
         from bench import peer_celery, peer_procrastinate
 
+        # Loaded afresh: each binds its servers when it loads, maybe for an earlier benchmark.
+        peer_procrastinate = importlib.reload(peer_procrastinate)
+        peer_celery = importlib.reload(peer_celery)
         self.procrastinate = peer_procrastinate
         peer_procrastinate.app.open()
         peer_procrastinate.app.schema_manager.apply_schema()
