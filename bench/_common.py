@@ -251,3 +251,25 @@ def aim(
         "aim": f"{sign} {target:g}x",
         "met": met,
     }
+
+
+def tracked_app(redis_url: str, pg_url: str, prefix: str) -> tuple[dict[str, str], Any]:
+    """The environment of a tracked no-op benchmark (also set here) and its app, schema made.
+
+    Tables get ``prefix``; the per-owner active-job limit is lifted so that queueing a
+    round's jobs up front is never refused.
+    """
+    env = {
+        "SYNCJOBS_BROKER_URL": redis_url,
+        "SYNCJOBS_DATABASE_URL": pg_url,
+        "SYNCJOBS_TABLE_PREFIX": prefix,
+        "SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER": "1000000",
+    }
+    os.environ.update(env)
+    from syncjobs import builtin_jobs  # noqa: F401
+    from syncjobs.factory import create_app
+    from syncjobs.settings import Settings
+    from syncjobs.storage.sql import SQLAlchemyRepository
+
+    SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
+    return env, create_app(Settings())

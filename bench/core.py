@@ -30,7 +30,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench._common import aim, drain_rate, libpq, percentiles, save, servers, worker
+from bench._common import aim, drain_rate, libpq, percentiles, save, servers, tracked_app, worker
 
 #: Latency samples of each kind per round.
 LATENCY_SAMPLES = 1000
@@ -86,26 +86,12 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
     with servers() as (redis_url, pg_url):
         client = redis.Redis.from_url(redis_url)
         prefix = f"b{uuid.uuid4().hex[:8]}_"
-        env = {
-            "SYNCJOBS_BROKER_URL": redis_url,
-            "SYNCJOBS_DATABASE_URL": pg_url,
-            "SYNCJOBS_TABLE_PREFIX": prefix,
-            "SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER": "1000000",
-        }
-        os.environ.update(env)
-        from syncjobs.settings import Settings
-        from syncjobs.storage.sql import SQLAlchemyRepository
-
-        SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
+        env, app = tracked_app(redis_url, pg_url, prefix)
         import importlib
 
         import bench.bare_actors as bare
 
         bare = importlib.reload(bare)  # bound to this run's Redis, whoever loaded it first
-        from syncjobs import builtin_jobs  # noqa: F401
-        from syncjobs.factory import create_app
-
-        app = create_app(Settings())
         conn, insert = _bare_insert(pg_url, f"{prefix}floor")
         procrastinate = _procrastinate(pg_url)
         defer = procrastinate.noop.defer

@@ -35,7 +35,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import drain_rate, libpq, servers, worker
+from bench._common import drain_rate, libpq, servers, tracked_app, worker
 
 CORES = os.cpu_count() or 1
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -200,21 +200,7 @@ def run(n: int = 4000) -> dict[str, object]:
     with servers() as (redis_url, pg_url):
         client = redis.Redis.from_url(redis_url)
         prefix = f"p{uuid.uuid4().hex[:8]}_"
-        env = {
-            "SYNCJOBS_BROKER_URL": redis_url,
-            "SYNCJOBS_DATABASE_URL": pg_url,
-            "SYNCJOBS_TABLE_PREFIX": prefix,
-            "SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER": "1000000",
-        }
-        os.environ.update(env)
-        from syncjobs.settings import Settings
-        from syncjobs.storage.sql import SQLAlchemyRepository
-
-        SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
-        from syncjobs import builtin_jobs  # noqa: F401
-        from syncjobs.factory import create_app
-
-        app = create_app(Settings())
+        env, app = tracked_app(redis_url, pg_url, prefix)
         try:
             processes = _by_process(client, app, env, n)
             hooks = _hooks(app, min(n, 2000))

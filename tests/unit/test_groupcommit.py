@@ -7,7 +7,7 @@ gate, so the tests decide exactly which writes are waiting when a group is taken
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -74,22 +74,33 @@ def _wait_queued(group: GroupCommit[int, str], count: int) -> None:
     assert done.is_set(), f"fewer than {count} writes queued"
 
 
-def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
-    store = Store()
+def _behind_a_held_commit(
+    group: GroupCommit[int, str],
+    store: Store,
+    later: range,
+    meanwhile: Callable[[list[threading.Thread]], None] = lambda threads: None,
+) -> dict[int, object]:
+    """Write 0, held at the gate; queue the ``later`` writes behind it; release; each result."""
     store.gate.clear()
-    group: GroupCommit[int, str] = GroupCommit(store.apply, name="writer")
-    first, first_result = _writers(group, range(1))
+    first, first_results = _writers(group, range(1))
     first[0].start()
     assert store.entered.wait(30)  # write 0 is being applied, held at the gate
-    others, results = _writers(group, range(1, 8))
+    others, results = _writers(group, later)
     for t in others:
         t.start()
-    _wait_queued(group, 7)
+    _wait_queued(group, len(later))
+    meanwhile(others)
     store.gate.set()
     for t in first + others:
         t.join(30)
-    assert first_result == {0: "r0"}
-    assert results == {n: f"r{n}" for n in range(1, 8)}
+    return {**first_results, **results}
+
+
+def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
+    store = Store()
+    group: GroupCommit[int, str] = GroupCommit(store.apply, name="writer")
+    results = _behind_a_held_commit(group, store, range(1, 8))
+    assert results == {n: f"r{n}" for n in range(8)}
     assert [sorted(g) for g in store.groups] == [[0], [1, 2, 3, 4, 5, 6, 7]]
     assert store.threads == ["writer", "writer"]
     assert (group.commits, group.writes) == (2, 8)
@@ -98,19 +109,10 @@ def test_writes_arriving_during_a_commit_go_together_in_the_next_one() -> None:
 def test_a_thread_interrupted_while_waiting_does_not_stop_the_others() -> None:
     """Dramatiq's time limit raises in a worker thread; the group is written all the same."""
     store = Store()
-    store.gate.clear()
     group: GroupCommit[int, str] = GroupCommit(store.apply)
-    first, _ = _writers(group, range(1))
-    first[0].start()
-    assert store.entered.wait(30)
-    others, results = _writers(group, range(1, 4))
-    for t in others:
-        t.start()
-    _wait_queued(group, 3)
-    _interrupt(others[0])
-    store.gate.set()
-    for t in first + others:
-        t.join(30)
+    results = _behind_a_held_commit(
+        group, store, range(1, 4), meanwhile=lambda threads: _interrupt(threads[0])
+    )
     assert sorted(w for g in store.groups for w in g) == [0, 1, 2, 3]
     assert isinstance(results[1], TimeoutError)
     assert {n: results[n] for n in (2, 3)} == {2: "r2", 3: "r3"}
@@ -131,21 +133,11 @@ def _interrupt(thread: threading.Thread) -> None:
 
 def test_a_refused_write_fails_only_its_own_thread() -> None:
     store = Store()
-    store.gate.clear()
     store.refused = {3}
     group: GroupCommit[int, str] = GroupCommit(store.apply)
-    first, _ = _writers(group, range(1))
-    first[0].start()
-    assert store.entered.wait(30)
-    others, results = _writers(group, range(1, 6))
-    for t in others:
-        t.start()
-    _wait_queued(group, 5)
-    store.gate.set()
-    for t in first + others:
-        t.join(30)
+    results = _behind_a_held_commit(group, store, range(1, 6))
     assert isinstance(results.pop(3), ValueError)
-    assert results == {n: f"r{n}" for n in (1, 2, 4, 5)}
+    assert results == {n: f"r{n}" for n in (0, 1, 2, 4, 5)}
     # The group was refused as a whole, then each write was tried alone.
     assert sorted(w for g in store.groups[1:] for w in g) == [1, 2, 4, 5]
     assert all(len(g) == 1 for g in store.groups[1:])
@@ -163,17 +155,7 @@ def test_after_a_failed_lone_write_the_next_write_still_commits() -> None:
 
 def test_groups_hold_at_most_max_jobs() -> None:
     store = Store()
-    store.gate.clear()
     group: GroupCommit[int, str] = GroupCommit(store.apply, max_jobs=3)
-    first, _ = _writers(group, range(1))
-    first[0].start()
-    assert store.entered.wait(30)
-    others, results = _writers(group, range(1, 8))
-    for t in others:
-        t.start()
-    _wait_queued(group, 7)
-    store.gate.set()
-    for t in first + others:
-        t.join(30)
-    assert results == {n: f"r{n}" for n in range(1, 8)}
+    results = _behind_a_held_commit(group, store, range(1, 8))
+    assert results == {n: f"r{n}" for n in range(8)}
     assert [len(g) for g in store.groups] == [1, 3, 3, 1]
