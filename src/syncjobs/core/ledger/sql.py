@@ -141,13 +141,6 @@ class SQLLedgerMixin(SQLMixin):
 
     def claim_jobs(self, claims: Sequence[Claim]) -> list[Job | None]:
         """Claim many jobs in one statement (one transaction)."""
-        if len(claims) == 1:  # the one-row statement costs less than the array one
-            c = claims[0]
-            return [
-                self.claim_job(
-                    c.job_id, worker_id=c.worker_id, now=c.now, stale_before=c.stale_before
-                )
-            ]
         params = [
             {"job": c.job_id, "now": c.now, "worker": c.worker_id, "stale": c.stale_before}
             for c in claims
@@ -203,8 +196,6 @@ class SQLLedgerMixin(SQLMixin):
 
     def finish_jobs(self, finishes: Sequence[Finish]) -> list[Job | None]:
         """Record many terminal statuses in one transaction: one durable commit for all."""
-        if len(finishes) == 1:  # the one-row statement costs less than the array one
-            return [self.job_statements.change_job(JobChange.FINISH, _finish_params(finishes[0]))]
         return _first_of_each(
             [_finish_params(f) for f in finishes], self.job_statements.finish_many
         )
