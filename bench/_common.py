@@ -273,3 +273,11 @@ def tracked_app(redis_url: str, pg_url: str, prefix: str) -> tuple[dict[str, str
 
     SQLAlchemyRepository(pg_url, table_prefix=prefix, check=False).upgrade()
     return env, create_app(Settings())
+
+
+def fresh(name: str) -> Any:
+    """Import the module ``name`` anew: a bare or peer module binds the servers named in the
+    environment when it loads, and an earlier benchmark of the same run may have loaded it."""
+    import importlib
+
+    return importlib.reload(importlib.import_module(name))

@@ -30,7 +30,17 @@ from rich.table import Table
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent.parent))
 
-from bench._common import aim, drain_rate, libpq, percentiles, save, servers, tracked_app, worker
+from bench._common import (
+    aim,
+    drain_rate,
+    fresh,
+    libpq,
+    percentiles,
+    save,
+    servers,
+    tracked_app,
+    worker,
+)
 
 #: Latency samples of each kind per round.
 LATENCY_SAMPLES = 1000
@@ -49,17 +59,9 @@ def _interleaved(calls: dict[str, Callable[[], Any]], n: int) -> dict[str, list[
 
 
 def _procrastinate(pg_url: str) -> Any:
-    """The Procrastinate app of a no-op task on this PostgreSQL, open (its schema applied once).
-
-    The module is loaded afresh: its app binds the DSN of the environment when it loads, and
-    another benchmark of the same run may have loaded it for another server.
-    """
+    """The Procrastinate app of a no-op task on this PostgreSQL, open (its schema applied once)."""
     os.environ["BENCH_PG_DSN"] = libpq(pg_url)
-    import importlib
-
-    from bench import peer_procrastinate
-
-    peer_procrastinate = importlib.reload(peer_procrastinate)
+    peer_procrastinate = fresh("bench.peer_procrastinate")
     peer_procrastinate.app.open()
     with contextlib.suppress(Exception):  # applied by an earlier run on the same server
         peer_procrastinate.app.schema_manager.apply_schema()
@@ -87,11 +89,7 @@ def run(n: int = 4000, rounds: int = 3) -> dict[str, object]:
         client = redis.Redis.from_url(redis_url)
         prefix = f"b{uuid.uuid4().hex[:8]}_"
         env, app = tracked_app(redis_url, pg_url, prefix)
-        import importlib
-
-        import bench.bare_actors as bare
-
-        bare = importlib.reload(bare)  # bound to this run's Redis, whoever loaded it first
+        bare = fresh("bench.bare_actors")
         conn, insert = _bare_insert(pg_url, f"{prefix}floor")
         procrastinate = _procrastinate(pg_url)
         defer = procrastinate.noop.defer

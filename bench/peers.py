@@ -50,12 +50,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import (
     aim,
+    fresh,
     libpq,
     percentiles,
     processes,
     save,
     servers,
     timed,
+    tracked_app,
     wait_for,
     worker,
 )
@@ -111,31 +113,16 @@ class Bench:
         self.client = redis.Redis.from_url(redis_url)
         self.conn = psycopg.connect(libpq(pg_url), autocommit=True)
         self.prefix = f"p{uuid.uuid4().hex[:8]}_"
+        env, self.app = tracked_app(redis_url, pg_url, self.prefix)
         self.env = {
-            "SYNCJOBS_BROKER_URL": redis_url,
-            "SYNCJOBS_DATABASE_URL": pg_url,
-            "SYNCJOBS_TABLE_PREFIX": self.prefix,
-            "SYNCJOBS_MAX_ACTIVE_JOBS_PER_OWNER": "1000000",
+            **env,
             "BENCH_PG_DSN": libpq(pg_url),
             "BENCH_PG_URL": pg_url,
             "BENCH_REDIS_URL": redis_url,
         }
         os.environ.update(self.env)
-        from syncjobs import builtin_jobs  # noqa: F401
-        from syncjobs.factory import create_app
-        from syncjobs.settings import Settings
-        from syncjobs.storage.sql import SQLAlchemyRepository
-
-        SQLAlchemyRepository(pg_url, table_prefix=self.prefix, check=False).upgrade()
-        self.app = create_app(Settings())
-
-        import importlib
-
-        from bench import peer_celery, peer_procrastinate
-
-        # Loaded afresh: each binds its servers when it loads, maybe for an earlier benchmark.
-        peer_procrastinate = importlib.reload(peer_procrastinate)
-        peer_celery = importlib.reload(peer_celery)
+        peer_procrastinate = fresh("bench.peer_procrastinate")
+        peer_celery = fresh("bench.peer_celery")
         self.procrastinate = peer_procrastinate
         peer_procrastinate.app.open()
         peer_procrastinate.app.schema_manager.apply_schema()

@@ -35,7 +35,7 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import drain_rate, libpq, servers, tracked_app, worker
+from bench._common import drain_rate, fresh, libpq, servers, tracked_app, worker
 
 CORES = os.cpu_count() or 1
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -57,7 +57,8 @@ def _cpu_by_kind(redis_url: str, pg_url: str, session: int) -> dict[str, float]:
                 stats[int(pid)] = (cmd, f.read().rsplit(")", 1)[1].split())
         except OSError:  # gone meanwhile
             continue
-    postmaster = {pid for pid, (cmd, _) in stats.items() if f"-p {_port(pg_url)} " in cmd}
+    pg_flag, redis_addr = f"-p {_port(pg_url)} ", f":{_port(redis_url)}"
+    postmaster = {pid for pid, (cmd, _) in stats.items() if pg_flag in cmd}
     for pid, (cmd, fields) in stats.items():
         ppid, sid = int(fields[1]), int(fields[3])
         kind = (
@@ -66,7 +67,7 @@ def _cpu_by_kind(redis_url: str, pg_url: str, session: int) -> dict[str, float]:
             else "PostgreSQL"
             if pid in postmaster or ppid in postmaster
             else "Redis"
-            if "redis-server" in cmd and cmd.rstrip().endswith(f":{_port(redis_url)}")
+            if "redis-server" in cmd and cmd.rstrip().endswith(redis_addr)
             else None
         )
         if kind is not None:
@@ -103,17 +104,12 @@ def _drain(
 
 
 def _by_process(client: redis.Redis, app: Any, env: dict[str, str], n: int) -> dict[str, Any]:
-    from dramatiq.brokers.redis import RedisBroker
-
-    import bench.bare_actors as bare
-
-    # The module's broker is bound to the Redis of whichever benchmark imported it first.
-    sender = RedisBroker(url=env["SYNCJOBS_BROKER_URL"])
+    bare = fresh("bench.bare_actors")
     client.flushall()
     bare_boot = _booted("bench.bare_actors", "bare", env)
     boot = _booted("syncjobs.actors", "syncjobs", env)
     for _ in range(n):
-        sender.enqueue(bare.bare_noop.message())
+        bare.bare_noop.send()
     bare_rate, bare_cpu = _drain(client, "bench.bare_actors", "bare", env, n, bare_boot)
     client.flushall()
     for i in range(n):
